@@ -1,0 +1,69 @@
+// The device-memory (HBM) model: a capacity from the chip config and byte-exact accounting.
+// Allocations are real host memory (64-byte aligned) charged against the modeled capacity;
+// exceeding it returns RESOURCE_EXHAUSTED naming the request and what is in use, never a crash.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "pjrt_plugin/runtime/status.h"
+
+namespace chip {
+
+class HbmAllocator;
+
+// One device allocation. RAII: destroying it returns the bytes to the allocator.
+class DeviceAllocation {
+ public:
+  ~DeviceAllocation();
+  DeviceAllocation(const DeviceAllocation&) = delete;
+  DeviceAllocation& operator=(const DeviceAllocation&) = delete;
+
+  void* data() { return data_.get(); }
+  const void* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  int device_id() const;
+
+ private:
+  friend class HbmAllocator;
+  struct FreeDeleter { void operator()(void* p) const; };
+  DeviceAllocation(std::shared_ptr<HbmAllocator> owner, size_t size, std::unique_ptr<void, FreeDeleter> data);
+  std::shared_ptr<HbmAllocator> owner_;
+  size_t size_;
+  std::unique_ptr<void, FreeDeleter> data_;
+};
+
+struct MemoryStats {
+  int64_t bytes_in_use = 0;
+  int64_t peak_bytes_in_use = 0;
+  int64_t bytes_limit = 0;
+  int64_t num_allocs = 0;           // allocations made so far
+  int64_t largest_alloc_size = 0;
+};
+
+class HbmAllocator : public std::enable_shared_from_this<HbmAllocator> {
+ public:
+  static std::shared_ptr<HbmAllocator> Create(int device_id, int64_t capacity_bytes);
+
+  // `what` names the request in the error message (e.g. "output 0 of jit(f) (f32[1024,1024])").
+  // Size 0 is allowed and returns a valid allocation with a non-null aligned pointer.
+  StatusOr<std::shared_ptr<DeviceAllocation>> Allocate(size_t bytes, const std::string& what);
+  MemoryStats stats() const;
+  void ResetPeak();
+  int device_id() const { return device_id_; }
+
+ private:
+  friend class DeviceAllocation;
+  HbmAllocator(int device_id, int64_t capacity) : device_id_(device_id), capacity_(capacity) {}
+  void Release(size_t bytes);
+  const int device_id_;
+  const int64_t capacity_;
+  mutable std::mutex mu_;
+  MemoryStats stats_;
+};
+
+}  // namespace chip

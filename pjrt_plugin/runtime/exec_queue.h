@@ -1,0 +1,37 @@
+// A device's execution queue: one worker thread running tasks in FIFO order. Execution is
+// asynchronous: PJRT calls enqueue and return; events complete when the worker has run the task.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace chip {
+
+class ExecQueue {
+ public:
+  explicit ExecQueue(std::string name);
+  ~ExecQueue();  // runs the tasks already queued, then joins the worker
+  ExecQueue(const ExecQueue&) = delete;
+  ExecQueue& operator=(const ExecQueue&) = delete;
+
+  void Enqueue(std::function<void()> task);
+  // Blocks until every task enqueued before this call has run.
+  void Drain();
+
+ private:
+  void Loop();
+  std::string name_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  bool stop_ = false;
+  int running_ = 0;
+  std::condition_variable idle_cv_;
+  std::thread worker_;
+};
+
+}  // namespace chip

@@ -1,0 +1,51 @@
+// The trace recorder: while profiling is on, every kernel, execution and transfer on every
+// device records its modeled start time and duration (on the device's modeled clock) and its
+// work. Exported as Chrome trace-event JSON (loads in Perfetto and chrome://tracing).
+// Process-wide, so the profiler entry points (chip_extension_c_api.h) reach it without a client.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pjrt_plugin/runtime/cost_model.h"
+
+namespace chip {
+
+struct TraceEvent {
+  enum class Kind { kKernel, kExecution, kTransfer };
+  Kind kind;
+  int device_id;
+  std::string name;       // kernel name ("fusion.3"), executable name, or "host_to_device"
+  std::string category;   // kernel op kind ("elementwise", "dot_general", ...) or "execution"/"transfer"
+  std::string source;     // JAX source location, if any
+  std::string program;    // the executable the kernel belongs to
+  int64_t launch_id = 0;  // which execution
+  double start_s = 0;     // modeled device clock
+  ModeledTime time;
+  KernelWork work;
+};
+
+class TraceRecorder {
+ public:
+  static TraceRecorder& Global();
+
+  void Start();                       // clears previous events, enables recording
+  void Stop();                        // disables recording (events kept)
+  bool enabled() const;
+  void Record(TraceEvent event);      // no-op when disabled; thread-safe
+  std::vector<TraceEvent> Events() const;
+  // {"traceEvents": [...], "displayTimeUnit": "ns", "metadata": {...}}; timestamps in us.
+  // pid = device id (named "chip:N"), tid 1 = executions, tid 2 = kernels, tid 3 = transfers.
+  // Each kernel event's args: category, source, program, modeled_us, bound, bytes_read,
+  // bytes_written, matrix_flops, vector_flops, transcendentals.
+  std::string ToChromeJson() const;
+
+ private:
+  mutable std::mutex mu_;
+  bool enabled_ = false;
+  std::vector<TraceEvent> events_;
+};
+
+}  // namespace chip

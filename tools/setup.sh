@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Sets up everything the project needs, idempotently, on a fresh Debian machine with only the
+# package registries reachable: Debian packages (Bazel, Eigen, FlatBuffers, googletest), the
+# pinned Python venv (.venv), the PJRT C API headers (fetched into build/deps/), the generated
+# FlatBuffers Python code, the plugin library (bazel) and the editable install of python/.
+#
+#   tools/setup.sh            full setup
+#   tools/setup.sh --no-build skip the Bazel build of the plugin
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BUILD_PLUGIN=1
+[[ "${1:-}" == "--no-build" ]] && BUILD_PLUGIN=0
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# ---- Debian packages ------------------------------------------------------------------------
+APT_PACKAGES=(bazel-bootstrap libeigen3-dev flatbuffers-compiler libflatbuffers-dev libgtest-dev unzip)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# ---- Python venv ----------------------------------------------------------------------------
+PY="${CHIP_PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+  log "creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+fi
+stamp=build/deps/requirements.stamp
+mkdir -p build/deps
+if ! cmp -s requirements.lock "$stamp"; then
+  log "installing pinned Python packages (requirements.lock)"
+  .venv/bin/python -m pip install -q --upgrade pip==25.1.1 >/dev/null
+  .venv/bin/python -m pip install -q -r requirements.lock
+  .venv/bin/python -m pip check
+  cp requirements.lock "$stamp"
+fi
+VPY="$ROOT/.venv/bin/python"
+
+# ---- third-party headers and generated code --------------------------------------------------
+"$VPY" tools/fetch_pjrt_headers.py --out build/deps/pjrt --cache .cache/wheels
+ln -sfn "$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" build/deps/python_include
+ln -sfn "$("$VPY" -c 'import pybind11; print(pybind11.get_include())')" build/deps/pybind11_include
+ln -sfn "$("$VPY" -c 'import jax; print(jax.ffi.include_dir())')" build/deps/xla_ffi
+
+# FlatBuffers Python code for the executable schema (the compiler writes executables with it).
+schema=pjrt_plugin/schema/chip_executable.fbs
+gen=python/jax_chip/_schema
+if [[ ! -f $gen/.stamp ]] || ! cmp -s "$schema" "$gen/.stamp"; then
+  log "generating FlatBuffers Python code from $schema"
+  rm -rf "$gen" && mkdir -p "$gen"
+  flatc --python -o "$gen" "$schema"
+  touch "$gen/__init__.py"
+  cp "$schema" "$gen/.stamp"
+fi
+
+# ---- plugin library and python package -------------------------------------------------------
+if ((BUILD_PLUGIN)); then
+  log "building the PJRT plugin with Bazel"
+  PATH="$ROOT/.venv/bin:$PATH" bazel build //pjrt_plugin:pjrt_plugin_chip.so >&2
+  mkdir -p python/jax_chip/lib
+  install -m 0755 bazel-bin/pjrt_plugin/pjrt_plugin_chip.so python/jax_chip/lib/pjrt_plugin_chip.so
+fi
+if ! "$VPY" -c 'import importlib.metadata as m; m.distribution("jax-chip")' >/dev/null 2>&1; then
+  log "installing python/ (editable) into .venv"
+  "$VPY" -m pip install -q --no-deps --no-build-isolation -e python/
+fi
+log "ready"

@@ -1,0 +1,1 @@
+"""Compiler passes over the chip graph IR, one pass per file."""
