@@ -1,0 +1,13 @@
+"""Shared set-up: both the chip and the cpu baseline are available in every test process."""
+
+from __future__ import annotations
+
+import os
+import sys
+import pathlib
+
+os.environ.setdefault("JAX_PLATFORMS", "chip,cpu")
+# Fresh device memory is filled with a NaN/all-ones pattern, so an output element a kernel
+# forgets to write cannot match the cpu baseline by accident.
+os.environ.setdefault("CHIP_POISON_MEMORY", "1")
+sys.path.insert(0, str(pathlib.Path(__file__).parent))

@@ -1,0 +1,72 @@
+"""The profiling API: a Chrome/Perfetto trace of modeled kernel times and its summary."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jax_chip.profiler as chip_prof
+from parity import chip
+
+
+def _check_chrome_trace(trace: dict) -> None:
+    """The Chrome trace-event format as Perfetto's JSON importer reads it."""
+    assert isinstance(trace.get("traceEvents"), list) and trace["traceEvents"]
+    for e in trace["traceEvents"]:
+        assert e["ph"] in ("X", "M"), e
+        assert isinstance(e["name"], str) and isinstance(e["pid"], int) and isinstance(e["tid"], int)
+        if e["ph"] == "X":
+            assert isinstance(e["ts"], (int, float)) and e["ts"] >= 0
+            assert isinstance(e["dur"], (int, float)) and e["dur"] >= 0
+            assert isinstance(e.get("args", {}), dict)
+        else:
+            assert e["name"] in ("process_name", "thread_name", "process_sort_index", "thread_sort_index")
+
+
+def test_trace_is_valid_and_kernel_times_sum_to_device_time(tmp_path):
+    dev = chip()
+    w = jax.device_put(np.random.default_rng(0).standard_normal((256, 512), np.float32), dev)
+    x = jax.device_put(np.random.default_rng(1).standard_normal((64, 256), np.float32), dev)
+    f = jax.jit(lambda a, b: jax.nn.gelu(a @ b).sum(axis=-1))
+    f(x, w).block_until_ready()  # compile outside the trace
+    path = tmp_path / "trace.json"
+    before = chip_prof.device_modeled_time_s(0)
+    with chip_prof.trace(path) as prof:
+        for _ in range(3):
+            f(x, w).block_until_ready()
+    after = chip_prof.device_modeled_time_s(0)
+
+    trace = json.loads(path.read_text())   # the saved file is plain JSON
+    _check_chrome_trace(trace)
+    s = prof.summary()
+    assert s.executions == 3
+    assert s.device_time_us > 0
+    assert abs(s.kernel_time_us - s.device_time_us) <= 1e-6 * s.device_time_us + 1e-3
+    assert abs((after - before) * 1e6 - s.device_time_us) <= 1e-6 * s.device_time_us + 1e-3
+    cats = {k.category for k in s.kernels}
+    assert any("dot" in c for c in cats), cats
+    # the matmul (64x256x512 f32) dominates and is matrix-bound or memory-bound, never "launch"
+    top = s.kernels[0]
+    assert "dot" in top.category and top.bound in ("matrix", "memory"), s.table()
+    table = s.table()
+    assert "modeled device time" in table and top.name in table
+
+
+def test_modeled_time_follows_the_cost_model():
+    """A bf16 matmul big enough to be matrix-bound takes flops / 197 TFLOP/s on the chip."""
+    dev = chip()
+    m = k = n = 1024
+    a = jax.device_put(jnp.ones((m, k), jnp.bfloat16), dev)
+    b = jax.device_put(jnp.ones((k, n), jnp.bfloat16), dev)
+    f = jax.jit(lambda x, y: x @ y)
+    f(a, b).block_until_ready()
+    with chip_prof.trace() as prof:
+        f(a, b).block_until_ready()
+    dots = [k_ for k_ in prof.summary().kernels if "dot" in k_.category]
+    assert len(dots) == 1
+    want_us = 1.0 + 2 * m * n * k / 197e12 * 1e6     # launch + matrix time
+    assert dots[0].bound == "matrix"
+    assert abs(dots[0].modeled_us - want_us) < 1e-3 * want_us
