@@ -3,6 +3,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -30,6 +31,8 @@ class ExecQueue {
   std::deque<std::function<void()>> tasks_;
   bool stop_ = false;
   int running_ = 0;
+  uint64_t enqueued_ = 0;   // tasks enqueued so far
+  uint64_t completed_ = 0;  // tasks finished so far (FIFO: the first completed_ ones)
   std::condition_variable idle_cv_;
   std::thread worker_;
 };

@@ -43,6 +43,11 @@ class LoadedProgram {
   int output_aliased_parameter(int i) const { return output_alias_[i]; }
   int64_t arena_bytes() const { return arena_bytes_; }
   int num_kernels() const;
+  // Every value's type (value ids index this), decoded once at load time.
+  int num_values() const { return static_cast<int>(values_.size()); }
+  const TensorInfo& value(int i) const { return values_[i]; }
+  // Constant i's bytes, 64-byte aligned (copied at load time when the buffer's copy is not).
+  const uint8_t* constant_data(int i) const { return constant_ptrs_[i]; }
   // Sum of the kernels' static work (for PJRT_Executable_GetCostAnalysis).
   double total_flops() const { return total_flops_; }
   double total_transcendentals() const { return total_transcendentals_; }
@@ -50,13 +55,17 @@ class LoadedProgram {
 
  private:
   LoadedProgram() = default;
+  static StatusOr<std::shared_ptr<const LoadedProgram>> LoadImpl(std::string bytes);
   std::string bytes_;
   const exe::Executable* fb_ = nullptr;
   std::string name_, fingerprint_;
-  std::vector<TensorInfo> parameters_, outputs_;
+  std::vector<TensorInfo> parameters_, outputs_, values_;
   std::vector<int> param_alias_, output_alias_;
   int64_t arena_bytes_ = 0;
   double total_flops_ = 0, total_transcendentals_ = 0, total_bytes_ = 0;
+  std::vector<const uint8_t*> constant_ptrs_;
+  struct FreeDeleter { void operator()(void* p) const; };
+  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> constant_copies_;
 };
 
 }  // namespace chip

@@ -1,0 +1,105 @@
+#include "pjrt_plugin/api/compiler_bridge.h"
+
+#include <pybind11/pybind11.h>
+
+#include "pjrt_plugin/api/python_weak_symbols.h"
+
+namespace py = pybind11;
+
+namespace chip::api {
+namespace {
+
+constexpr const char* kDriverModule = "jax_chip.compiler.driver";
+constexpr const char* kDriverFunction = "compile_program";
+
+py::dict ConfigDict(const ChipConfig& c) {
+  py::dict d;
+  d["num_devices"] = c.num_devices;
+  d["hbm_bytes"] = c.hbm_bytes;
+  d["hbm_bandwidth"] = c.hbm_bandwidth;
+  d["matrix_bf16_flops"] = c.matrix_bf16_flops;
+  d["matrix_int8_ops"] = c.matrix_int8_ops;
+  d["matrix_f32_flops"] = c.matrix_f32_flops;
+  d["vector_flops"] = c.vector_flops;
+  d["transcendental_ratio"] = c.transcendental_ratio;
+  d["sram_bytes"] = c.sram_bytes;
+  d["kernel_launch_s"] = c.kernel_launch_s;
+  d["host_link_bandwidth"] = c.host_link_bandwidth;
+  d["chip_link_bandwidth"] = c.chip_link_bandwidth;
+  d["chip_links"] = c.chip_links;
+  d["matrix_tile"] = c.matrix_tile;
+  return d;
+}
+
+// "INVALID_ARGUMENT" -> kInvalidArgument; nullopt-like kOk for an unknown name.
+StatusCode CodeFromName(const std::string& name) {
+  for (int c = static_cast<int>(StatusCode::kCancelled); c <= static_cast<int>(StatusCode::kUnauthenticated); ++c) {
+    if (name == StatusCodeName(static_cast<StatusCode>(c))) return static_cast<StatusCode>(c);
+  }
+  return StatusCode::kOk;
+}
+
+// The Status for the Python exception in `e`. Requires the GIL.
+Status StatusFromPythonError(py::error_already_set& e, const char* function) {
+  const std::string prefix = std::string(function) + ": ";
+  try {
+    py::object value = e.value();
+    if (!value.is_none() && py::hasattr(value, "pjrt_code")) {
+      std::string code_name = py::str(value.attr("pjrt_code"));
+      StatusCode code = CodeFromName(code_name);
+      std::string message = py::str(value);
+      if (code != StatusCode::kOk) return Status(code, prefix + message);
+      return Internal(prefix + message + " (the compiler raised it with unknown pjrt_code '" + code_name + "')");
+    }
+    py::object format = py::module_::import("traceback").attr("format_exception");
+    py::object lines = format(e.type(), e.value(), e.trace());
+    std::string text = py::str(py::str("").attr("join")(lines));
+    return Internal(prefix + "the chip compiler (" + kDriverModule + "." + kDriverFunction +
+                    ") raised an exception:\n" + text);
+  } catch (const std::exception& inner) {
+    return Internal(prefix + "the chip compiler raised " + e.what() + " (formatting it failed: " + inner.what() + ")");
+  }
+}
+
+}  // namespace
+
+bool PythonHostAvailable() {
+  // Weak: null when no Python interpreter is loaded in the process.
+  return &Py_IsInitialized != nullptr && Py_IsInitialized() != 0;
+}
+
+StatusOr<std::string> CompileWithPython(std::string_view code, std::string_view format,
+                                        std::string_view compile_options, const ChipConfig& config,
+                                        const char* function) {
+  if (!PythonHostAvailable()) {
+    return FailedPrecondition(
+        std::string(function) +
+        ": compiling needs a Python host: the chip compiler is the Python package jax_chip, run "
+        "inside the process that loaded the plugin, and this process has no initialized Python "
+        "interpreter. Compile in a Python process (e.g. through JAX) and load the serialized "
+        "executable here with PJRT_Executable_DeserializeAndLoad, which needs no Python.");
+  }
+  py::gil_scoped_acquire gil;
+  try {
+    py::module_ driver = py::module_::import(kDriverModule);
+    py::object result = driver.attr(kDriverFunction)(py::bytes(code.data(), code.size()),
+                                                     py::str(format.data(), format.size()),
+                                                     py::bytes(compile_options.data(), compile_options.size()),
+                                                     ConfigDict(config));
+    if (!py::isinstance<py::bytes>(result)) {
+      if (py::isinstance<py::bytearray>(result) || py::isinstance<py::memoryview>(result)) {
+        result = py::module_::import("builtins").attr("bytes")(result);
+      } else {
+        return Internal(std::string(function) + ": " + kDriverModule + "." + kDriverFunction +
+                        " returned " + std::string(py::str(result.get_type())) + ", expected bytes");
+      }
+    }
+    return std::string(result.cast<std::string>());
+  } catch (py::error_already_set& e) {
+    return StatusFromPythonError(e, function);
+  } catch (const std::exception& e) {
+    return Internal(std::string(function) + ": calling the chip compiler failed: " + e.what());
+  }
+}
+
+}  // namespace chip::api

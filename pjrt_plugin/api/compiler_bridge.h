@@ -1,0 +1,26 @@
+// The bridge to the chip compiler, which is Python (jax_chip.compiler.driver) and runs inside the
+// host Python process through pybind11. The plugin never links libpython: its Python symbols are
+// weak and resolve to the interpreter that loaded the plugin. Without one (a C++ host), compiling
+// is FAILED_PRECONDITION, while loading serialized executables still works.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "pjrt_plugin/runtime/chip_config.h"
+#include "pjrt_plugin/runtime/status.h"
+
+namespace chip::api {
+
+// True when the plugin runs inside an initialized Python interpreter.
+bool PythonHostAvailable();
+
+// jax_chip.compiler.driver.compile_program(code, fmt, compile_options, chip_config) -> executable
+// bytes. A Python exception with a `pjrt_code` attribute ("INVALID_ARGUMENT", "UNIMPLEMENTED",
+// ...) becomes that code with str(exception) as message; any other is INTERNAL with its traceback.
+// `function` prefixes error messages.
+StatusOr<std::string> CompileWithPython(std::string_view code, std::string_view format,
+                                        std::string_view compile_options, const ChipConfig& config,
+                                        const char* function);
+
+}  // namespace chip::api

@@ -1,0 +1,361 @@
+#include "pjrt_plugin/kernels/dot_general.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "pjrt_plugin/kernels/aligned_buffer.h"
+#include "pjrt_plugin/kernels/numerics.h"
+#include "pjrt_plugin/kernels/thread_pool.h"
+#include "pjrt_plugin/schema/chip_executable_generated.h"
+
+namespace chip {
+namespace kernels {
+namespace {
+
+std::vector<int64_t> ToVector(const flatbuffers::Vector<int64_t>* v) {
+  return v ? std::vector<int64_t>(v->begin(), v->end()) : std::vector<int64_t>();
+}
+
+std::string ListString(const std::vector<int64_t>& v) {
+  std::string s = "{";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "}";
+}
+
+// One operand seen as [B, rows, cols] over groups of its dims (each group in the op's order).
+struct OperandLayout {
+  std::vector<int64_t> batch, rows, cols;  // dims of the operand in each group
+  int64_t B = 1, R = 1, C = 1;
+};
+
+// Free dims of an operand: those neither batch nor contracting, ascending.
+std::vector<int64_t> FreeDims(int rank, const std::vector<int64_t>& batch, const std::vector<int64_t>& contracting) {
+  std::vector<int64_t> free;
+  for (int d = 0; d < rank; ++d) {
+    if (std::find(batch.begin(), batch.end(), d) == batch.end() &&
+        std::find(contracting.begin(), contracting.end(), d) == contracting.end()) {
+      free.push_back(d);
+    }
+  }
+  return free;
+}
+
+OperandLayout MakeLayout(const TensorInfo& t, std::vector<int64_t> batch, std::vector<int64_t> rows,
+                         std::vector<int64_t> cols) {
+  OperandLayout l;
+  l.batch = std::move(batch);
+  l.rows = std::move(rows);
+  l.cols = std::move(cols);
+  for (int64_t d : l.batch) l.B *= t.dims[d];
+  for (int64_t d : l.rows) l.R *= t.dims[d];
+  for (int64_t d : l.cols) l.C *= t.dims[d];
+  return l;
+}
+
+// True when the operand's row-major layout already is [group1..., group2..., group3...].
+bool IsInOrder(const std::vector<int64_t>& a, const std::vector<int64_t>& b, const std::vector<int64_t>& c) {
+  int64_t expect = 0;
+  for (const auto* g : {&a, &b, &c}) {
+    for (int64_t d : *g) {
+      if (d != expect++) return false;
+    }
+  }
+  return true;
+}
+
+// Element offsets (in elements of the operand) of every index of a group of dims.
+std::vector<int64_t> GroupOffsets(const TensorInfo& t, const std::vector<int64_t>& group) {
+  std::vector<int64_t> strides(t.dims.size(), 1);
+  for (int k = static_cast<int>(t.dims.size()) - 2; k >= 0; --k) strides[k] = strides[k + 1] * t.dims[k + 1];
+  std::vector<int64_t> offsets(1, 0);
+  for (int64_t d : group) {
+    std::vector<int64_t> next;
+    next.reserve(offsets.size() * t.dims[d]);
+    for (int64_t base : offsets) {
+      for (int64_t i = 0; i < t.dims[d]; ++i) next.push_back(base + i * strides[d]);
+    }
+    offsets.swap(next);
+  }
+  return offsets;
+}
+
+template <typename T>
+T ConvertElement(DType t, const uint8_t* base, int64_t i) {
+  const int size = DTypeByteSize(t);
+  if constexpr (std::is_same_v<T, float>) {
+    if (IsFloat(t)) return num::LoadAsFloat(t, base + i * size);
+    return static_cast<float>(num::LoadAsInt(t, base + i * size));
+  } else {
+    return static_cast<T>(num::LoadAsInt(t, base + i * size));
+  }
+}
+
+// Converts a contiguous run of `n` elements of dtype t to T.
+template <typename T>
+void ConvertRun(DType t, const uint8_t* src, int64_t n, T* dst) {
+  if constexpr (std::is_same_v<T, float>) {
+    switch (t) {
+      case DType::kF32: std::memcpy(dst, src, n * sizeof(float)); return;
+      case DType::kBF16: {
+        const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
+        for (int64_t i = 0; i < n; ++i) dst[i] = num::BF16ToF32(s[i]);
+        return;
+      }
+      case DType::kF16: {
+        const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
+        for (int64_t i = 0; i < n; ++i) dst[i] = num::F16ToF32(s[i]);
+        return;
+      }
+      default: break;
+    }
+  }
+  switch (t) {
+    case DType::kS8: { const int8_t* s = reinterpret_cast<const int8_t*>(src); for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(s[i]); return; }
+    case DType::kPred:
+    case DType::kU8: { for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(src[i]); return; }
+    case DType::kS16: { const int16_t* s = reinterpret_cast<const int16_t*>(src); for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(s[i]); return; }
+    case DType::kU16: { const uint16_t* s = reinterpret_cast<const uint16_t*>(src); for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(s[i]); return; }
+    case DType::kS32: { const int32_t* s = reinterpret_cast<const int32_t*>(src); for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(s[i]); return; }
+    case DType::kU32: { const uint32_t* s = reinterpret_cast<const uint32_t*>(src); for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(static_cast<int32_t>(s[i])); return; }
+    default:
+      for (int64_t i = 0; i < n; ++i) dst[i] = ConvertElement<T>(t, src, i);
+  }
+}
+
+// Packs an operand into a dense [B, R, C] array of T (converting its dtype).
+template <typename T>
+void Pack(const TensorRef& x, const OperandLayout& l, T* dst) {
+  const TensorInfo& t = *x.info;
+  const uint8_t* src = static_cast<const uint8_t*>(x.data);
+  const int size = DTypeByteSize(t.dtype);
+  if (IsInOrder(l.batch, l.rows, l.cols)) {
+    ConvertRun<T>(t.dtype, src, l.B * l.R * l.C, dst);
+    return;
+  }
+  const std::vector<int64_t> boff = GroupOffsets(t, l.batch);
+  const std::vector<int64_t> roff = GroupOffsets(t, l.rows);
+  const std::vector<int64_t> coff = GroupOffsets(t, l.cols);
+  bool cols_contiguous = true;
+  for (size_t i = 0; i < coff.size(); ++i) cols_contiguous = cols_contiguous && coff[i] == static_cast<int64_t>(i);
+  ThreadPool::Global().ParallelFor(l.B * l.R, std::max<int64_t>(1, 16384 / std::max<int64_t>(l.C, 1)),
+                                   [&](int64_t begin, int64_t end) {
+    for (int64_t br = begin; br < end; ++br) {
+      const int64_t b = br / l.R, r = br % l.R;
+      const int64_t base = boff[b] + roff[r];
+      T* out = dst + br * l.C;
+      if (cols_contiguous) {
+        ConvertRun<T>(t.dtype, src + base * size, l.C, out);
+      } else {
+        for (int64_t c = 0; c < l.C; ++c) out[c] = ConvertElement<T>(t.dtype, src, base + coff[c]);
+      }
+    }
+  });
+}
+
+template <typename T>
+using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// C[b] (MxN) = op(A[b]) * op(B[b]) where A is stored [M,K] (or [K,M] when a_t) and B [K,N] (or
+// [N,K] when b_t). Work is split over batches and row blocks.
+template <typename T>
+void BatchedGemm(const T* A, bool a_t, const T* Bm, bool b_t, T* C, int64_t batches, int64_t M, int64_t N,
+                 int64_t K) {
+  // Work items: (batch, block of rows). Blocks are large (GEMM packs the right-hand side once per
+  // block), and there are at least as many items as threads when the work is big enough.
+  const int threads = ThreadPool::Global().num_threads();
+  const double flops = 2.0 * batches * M * N * K;
+  const bool parallel = flops >= 4e6 && threads > 1;
+  int64_t blocks_per_batch = 1;
+  if (parallel && batches < threads) {
+    blocks_per_batch = std::min<int64_t>((threads + batches - 1) / batches, std::max<int64_t>(1, M / 16));
+  }
+  const int64_t rows_per_block = (M + blocks_per_batch - 1) / blocks_per_batch;
+  blocks_per_batch = (M + rows_per_block - 1) / rows_per_block;
+  auto run = [&](int64_t begin, int64_t end) {
+    for (int64_t w = begin; w < end; ++w) {
+      const int64_t b = w / blocks_per_batch;
+      const int64_t m0 = (w % blocks_per_batch) * rows_per_block;
+      const int64_t rows = std::min(rows_per_block, M - m0);
+      Eigen::Map<RowMajor<T>> c(C + b * M * N + m0 * N, rows, N);
+      const T* a = A + b * M * K;
+      const T* bb = Bm + b * K * N;
+      if (!a_t && !b_t) {
+        c.noalias() = Eigen::Map<const RowMajor<T>>(a, M, K).middleRows(m0, rows) *
+                      Eigen::Map<const RowMajor<T>>(bb, K, N);
+      } else if (!a_t && b_t) {
+        c.noalias() = Eigen::Map<const RowMajor<T>>(a, M, K).middleRows(m0, rows) *
+                      Eigen::Map<const RowMajor<T>>(bb, N, K).transpose();
+      } else if (a_t && !b_t) {
+        c.noalias() = Eigen::Map<const RowMajor<T>>(a, K, M).middleCols(m0, rows).transpose() *
+                      Eigen::Map<const RowMajor<T>>(bb, K, N);
+      } else {
+        c.noalias() = Eigen::Map<const RowMajor<T>>(a, K, M).middleCols(m0, rows).transpose() *
+                      Eigen::Map<const RowMajor<T>>(bb, N, K).transpose();
+      }
+    }
+  };
+  const int64_t work = batches * blocks_per_batch;
+  if (!parallel || work == 1) {
+    run(0, work);
+  } else {
+    ThreadPool::Global().ParallelFor(work, 1, run);
+  }
+}
+
+}  // namespace
+
+Status ValidateDotGeneral(const exe::DotGeneral& op, const TensorInfos& inputs, const TensorInfos& outputs) {
+  if (inputs.size() != 2 || outputs.size() != 1) {
+    return InvalidArgument("dot_general takes 2 inputs and 1 output, got " + std::to_string(inputs.size()) +
+                           " and " + std::to_string(outputs.size()));
+  }
+  const TensorInfo& lhs = *inputs[0];
+  const TensorInfo& rhs = *inputs[1];
+  const TensorInfo& out = *outputs[0];
+  const std::vector<int64_t> lb = ToVector(op.lhs_batch()), rb = ToVector(op.rhs_batch());
+  const std::vector<int64_t> lc = ToVector(op.lhs_contracting()), rc = ToVector(op.rhs_contracting());
+  const std::string sig = "dot_general(" + lhs.ToString() + ", " + rhs.ToString() + ") batch " + ListString(lb) +
+                          "x" + ListString(rb) + " contracting " + ListString(lc) + "x" + ListString(rc);
+  if (lb.size() != rb.size() || lc.size() != rc.size()) {
+    return InvalidArgument(sig + ": lhs and rhs need as many batch and contracting dims");
+  }
+  auto check_dims = [&](const TensorInfo& t, const std::vector<int64_t>& b, const std::vector<int64_t>& c,
+                        const char* side) -> Status {
+    std::vector<bool> used(t.dims.size(), false);
+    for (const auto* g : {&b, &c}) {
+      for (int64_t d : *g) {
+        if (d < 0 || d >= static_cast<int64_t>(t.dims.size()) || used[d]) {
+          return InvalidArgument(sig + ": " + side + " dim " + std::to_string(d) + " is out of range or repeated");
+        }
+        used[d] = true;
+      }
+    }
+    return Status::Ok();
+  };
+  CHIP_RETURN_IF_ERROR(check_dims(lhs, lb, lc, "lhs"));
+  CHIP_RETURN_IF_ERROR(check_dims(rhs, rb, rc, "rhs"));
+  std::vector<int64_t> expect;
+  for (size_t i = 0; i < lb.size(); ++i) {
+    if (lhs.dims[lb[i]] != rhs.dims[rb[i]]) return InvalidArgument(sig + ": batch dim sizes differ");
+    expect.push_back(lhs.dims[lb[i]]);
+  }
+  for (size_t i = 0; i < lc.size(); ++i) {
+    if (lhs.dims[lc[i]] != rhs.dims[rc[i]]) return InvalidArgument(sig + ": contracting dim sizes differ");
+  }
+  for (int64_t d : FreeDims(static_cast<int>(lhs.dims.size()), lb, lc)) expect.push_back(lhs.dims[d]);
+  for (int64_t d : FreeDims(static_cast<int>(rhs.dims.size()), rb, rc)) expect.push_back(rhs.dims[d]);
+  if (out.dims != expect) {
+    TensorInfo e{out.dtype, expect};
+    return InvalidArgument(sig + ": output is " + out.ToString() + ", expected " + e.ToString());
+  }
+  return Status::Ok();
+}
+
+Status RunDotGeneral(const exe::DotGeneral& op, const TensorRefs& inputs, const TensorRefs& outputs) {
+  const TensorInfo& lhs = *inputs[0].info;
+  const TensorInfo& rhs = *inputs[1].info;
+  const TensorInfo& out = *outputs[0].info;
+  const int64_t out_elems = out.num_elements();
+  if (out_elems == 0) return Status::Ok();
+  const std::vector<int64_t> lb = ToVector(op.lhs_batch()), rb = ToVector(op.rhs_batch());
+  const std::vector<int64_t> lc = ToVector(op.lhs_contracting()), rc = ToVector(op.rhs_contracting());
+  const std::vector<int64_t> lf = FreeDims(static_cast<int>(lhs.dims.size()), lb, lc);
+  const std::vector<int64_t> rf = FreeDims(static_cast<int>(rhs.dims.size()), rb, rc);
+  OperandLayout L = MakeLayout(lhs, lb, lf, lc);  // [B, M, K]
+  OperandLayout R = MakeLayout(rhs, rb, rc, rf);     // [B, K, N]
+  const int64_t B = L.B, M = L.R, K = L.C, N = R.C;
+  uint8_t* dst = static_cast<uint8_t*>(outputs[0].data);
+
+  const bool integer = !IsFloat(lhs.dtype) && !IsFloat(rhs.dtype);
+  if (integer) {
+    // int32 accumulation (wrapping), then converted to the output dtype.
+    AlignedBuffer a(sizeof(int32_t) * std::max<int64_t>(B * M * K, 1));
+    AlignedBuffer b(sizeof(int32_t) * std::max<int64_t>(B * K * N, 1));
+    AlignedBuffer c(sizeof(int32_t) * out_elems);
+    Pack<int32_t>(inputs[0], L, a.as<int32_t>());
+    Pack<int32_t>(inputs[1], R, b.as<int32_t>());
+    int32_t* acc = c.as<int32_t>();
+    if (K == 0) {
+      std::fill(acc, acc + out_elems, 0);
+    } else {
+      // Wrapping int32 arithmetic: accumulate in uint32 (same bits, no signed overflow).
+      const uint32_t* ua = a.as<uint32_t>();
+      const uint32_t* ub = b.as<uint32_t>();
+      uint32_t* uc = c.as<uint32_t>();
+      ThreadPool::Global().ParallelFor(B * M, std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, N * K)),
+                                       [&](int64_t begin, int64_t end) {
+        for (int64_t bm = begin; bm < end; ++bm) {
+          const int64_t bi = bm / M;
+          uint32_t* row = uc + bm * N;
+          std::fill(row, row + N, 0u);
+          const uint32_t* arow = ua + bm * K;
+          const uint32_t* bmat = ub + bi * K * N;
+          for (int64_t k = 0; k < K; ++k) {
+            const uint32_t av = arow[k];
+            if (av == 0) continue;
+            const uint32_t* brow = bmat + k * N;
+            for (int64_t n = 0; n < N; ++n) row[n] += av * brow[n];
+          }
+        }
+      });
+    }
+    for (int64_t i = 0; i < out_elems; ++i) {
+      if (IsFloat(out.dtype)) num::StoreFloat(out.dtype, dst + i * DTypeByteSize(out.dtype), static_cast<float>(acc[i]));
+      else num::StoreInt(out.dtype, dst + i * DTypeByteSize(out.dtype), acc[i]);
+    }
+    return Status::Ok();
+  }
+
+  // Floating: operands exact in f32, f32 accumulation, one rounding to the output dtype.
+  const float* a_ptr = nullptr;
+  const float* b_ptr = nullptr;
+  bool a_t = false, b_t = false;
+  AlignedBuffer a_buf, b_buf, c_buf;
+  if (lhs.dtype == DType::kF32 && IsInOrder(lb, lf, lc)) {
+    a_ptr = static_cast<const float*>(inputs[0].data);
+  } else if (lhs.dtype == DType::kF32 && IsInOrder(lb, lc, lf)) {
+    a_ptr = static_cast<const float*>(inputs[0].data);
+    a_t = true;
+  } else {
+    a_buf.Resize(sizeof(float) * std::max<int64_t>(B * M * K, 1));
+    Pack<float>(inputs[0], L, a_buf.as<float>());
+    a_ptr = a_buf.as<float>();
+  }
+  if (rhs.dtype == DType::kF32 && IsInOrder(rb, rc, rf)) {
+    b_ptr = static_cast<const float*>(inputs[1].data);
+  } else if (rhs.dtype == DType::kF32 && IsInOrder(rb, rf, rc)) {
+    b_ptr = static_cast<const float*>(inputs[1].data);
+    b_t = true;
+  } else {
+    b_buf.Resize(sizeof(float) * std::max<int64_t>(B * K * N, 1));
+    Pack<float>(inputs[1], R, b_buf.as<float>());
+    b_ptr = b_buf.as<float>();
+  }
+  float* c_ptr = nullptr;
+  if (out.dtype == DType::kF32) {
+    c_ptr = reinterpret_cast<float*>(dst);
+  } else {
+    c_buf.Resize(sizeof(float) * out_elems);
+    c_ptr = c_buf.as<float>();
+  }
+  if (K == 0) {
+    std::fill(c_ptr, c_ptr + out_elems, 0.0f);
+  } else {
+    BatchedGemm<float>(a_ptr, a_t, b_ptr, b_t, c_ptr, B, M, N, K);
+  }
+  if (out.dtype != DType::kF32) {
+    const int size = DTypeByteSize(out.dtype);
+    for (int64_t i = 0; i < out_elems; ++i) {
+      if (IsFloat(out.dtype)) num::StoreFloat(out.dtype, dst + i * size, c_ptr[i]);
+      else num::StoreInt(out.dtype, dst + i * size, num::FloatToInt(out.dtype, c_ptr[i]));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace kernels
+}  // namespace chip

@@ -1,0 +1,18 @@
+// The dot_general kernel (chip::exe::DotGeneral): see pjrt_plugin/schema/chip_executable.fbs.
+#pragma once
+
+#include "pjrt_plugin/kernels/tensor_ref.h"
+#include "pjrt_plugin/runtime/status.h"
+
+namespace chip {
+namespace exe { struct DotGeneral; }
+namespace kernels {
+
+// Checks the op's attributes against its inputs' and outputs' types.
+Status ValidateDotGeneral(const exe::DotGeneral& op, const TensorInfos& inputs, const TensorInfos& outputs);
+
+// Runs a validated op. Outputs must not overlap inputs (the executor stages them if they do).
+Status RunDotGeneral(const exe::DotGeneral& op, const TensorRefs& inputs, const TensorRefs& outputs);
+
+}  // namespace kernels
+}  // namespace chip

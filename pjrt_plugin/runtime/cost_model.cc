@@ -1,0 +1,51 @@
+#include "pjrt_plugin/runtime/cost_model.h"
+
+#include <algorithm>
+
+namespace chip {
+namespace {
+
+double MatrixRate(DType t, const ChipConfig& c) {
+  switch (t) {
+    case DType::kBF16:
+    case DType::kF16:
+      return c.matrix_bf16_flops;
+    case DType::kS8:
+    case DType::kU8:
+    case DType::kPred:
+      return c.matrix_int8_ops;
+    default:  // f32 and wider integers run at the f32 rate
+      return c.matrix_f32_flops;
+  }
+}
+
+double SafeDiv(double num, double rate) { return (num > 0 && rate > 0) ? num / rate : 0.0; }
+
+}  // namespace
+
+ModeledTime ModelKernel(const KernelWork& work, const ChipConfig& config) {
+  ModeledTime t;
+  t.launch_s = config.kernel_launch_s;
+  t.matrix_s = SafeDiv(work.matrix_flops, MatrixRate(work.matrix_dtype, config));
+  const double ratio = config.transcendental_ratio > 0 ? config.transcendental_ratio : 1.0;
+  const double vector_ops = std::max(0.0, work.vector_flops) + std::max(0.0, work.transcendentals) / ratio;
+  t.vector_s = SafeDiv(vector_ops, config.vector_flops);
+  t.memory_s = SafeDiv(std::max(0.0, work.bytes_read) + std::max(0.0, work.bytes_written), config.hbm_bandwidth);
+  double busy = 0;
+  t.bound = "launch";
+  if (t.matrix_s > busy) { busy = t.matrix_s; t.bound = "matrix"; }
+  if (t.vector_s > busy) { busy = t.vector_s; t.bound = "vector"; }
+  if (t.memory_s > busy) { busy = t.memory_s; t.bound = "memory"; }
+  t.total_s = t.launch_s + busy;
+  return t;
+}
+
+double ModelHostTransferSeconds(double bytes, const ChipConfig& config) {
+  return SafeDiv(bytes, config.host_link_bandwidth);
+}
+
+double ModelChipTransferSeconds(double bytes, const ChipConfig& config) {
+  return SafeDiv(bytes, config.chip_link_bandwidth);
+}
+
+}  // namespace chip

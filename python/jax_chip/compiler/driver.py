@@ -1,0 +1,136 @@
+"""The compiler's entry point, called by the PJRT plugin from PJRT_Client_Compile (GIL held):
+
+    compile_program(code, fmt, compile_options, chip_config) -> serialized chip executable
+
+Errors are CompileError subclasses (errors.py) whose `pjrt_code` the plugin returns; anything
+else escaping a pass is wrapped as InternalCompilerError, so the plugin never sees a bare
+exception. CHIP_DUMP_DIR=dir dumps the input StableHLO, the graph after every pass and the
+executable (binary and text) into dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from typing import Any, Mapping
+
+from jax_chip.compiler import emit, frontend, graph_builder, pipeline
+from jax_chip.compiler.context import DEFAULT_CHIP_CONFIG, CompileOptions, PassContext
+from jax_chip.compiler.errors import CompileError, InternalCompilerError, UnsupportedError
+from jax_chip.compiler.graph import Graph
+
+COMPILER_VERSION = "jax_chip-compiler 0.1.0"
+DUMP_ENV = "CHIP_DUMP_DIR"
+
+
+def _parse_compile_options(data: bytes) -> tuple[int, int]:
+    """(num_replicas, num_partitions) from a serialized xla CompileOptionsProto."""
+    if not data:
+        return 1, 1
+    try:
+        from jax._src.lib import xla_client
+        opts = xla_client.CompileOptions.ParseFromString(bytes(data))
+    except Exception as e:
+        raise CompileError(f"malformed compile options (CompileOptionsProto): {e}") from None
+    build = opts.executable_build_options
+    replicas = max(int(opts.num_replicas), int(build.num_replicas))
+    partitions = max(int(opts.num_partitions), int(build.num_partitions))
+    return replicas, partitions
+
+
+def _module_int_attr(parsed: frontend.ParsedProgram, key: str) -> int:
+    from jaxlib.mlir import ir
+    attrs = parsed.module.operation.attributes
+    if key in attrs:
+        try:
+            return int(ir.IntegerAttr(attrs[key]).value)
+        except Exception:
+            return 1
+    return 1
+
+
+def _fingerprint(code: bytes | str, fmt: str, options: bytes, config: Mapping[str, Any]) -> str:
+    h = hashlib.sha256()
+    h.update(COMPILER_VERSION.encode())
+    h.update(fmt.encode())
+    h.update(code.encode() if isinstance(code, str) else bytes(code))
+    h.update(bytes(options or b""))
+    h.update(repr(sorted((str(k), repr(v)) for k, v in config.items())).encode())
+    return h.hexdigest()
+
+
+class _Dumper:
+    def __init__(self, directory: str, name: str, fingerprint: str):
+        os.makedirs(directory, exist_ok=True)
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "program"
+        self.prefix = os.path.join(directory, f"{safe}.{fingerprint[:12]}")
+        self.count = 0
+
+    def write(self, suffix: str, data: str | bytes) -> None:
+        mode = "wb" if isinstance(data, bytes) else "w"
+        with open(f"{self.prefix}.{suffix}", mode) as f:
+            f.write(data)
+
+    def after_pass(self, name: str, graph: Graph) -> None:
+        self.count += 1
+        self.write(f"{self.count:02d}.{name}.graph.txt", graph.to_text() + "\n")
+
+
+def compile_graph(graph: Graph, ctx: PassContext, dumper: _Dumper | None = None,
+                  timings: dict[str, float] | None = None) -> Graph:
+    return pipeline.run_pipeline(graph, ctx, dumper.after_pass if dumper else None, timings)
+
+
+def compile_program(code: bytes | str, fmt: str, compile_options: bytes = b"",
+                    chip_config: Mapping[str, Any] | None = None,
+                    options: CompileOptions | None = None,
+                    timings: dict[str, float] | None = None) -> bytes:
+    """StableHLO program -> serialized chip executable (FlatBuffer, file identifier CHPX)."""
+    try:
+        return _compile(code, fmt, compile_options, chip_config, options, timings)
+    except CompileError:
+        raise
+    except RecursionError as e:
+        raise InternalCompilerError(f"internal compiler error: program too deeply nested ({e})")
+    except Exception as e:
+        raise InternalCompilerError(
+            f"internal compiler error: {type(e).__name__}: {e}") from e
+
+
+def _compile(code, fmt, compile_options, chip_config, options, timings) -> bytes:
+    t0 = time.perf_counter()
+    config = dict(DEFAULT_CHIP_CONFIG)
+    config.update({k: v for k, v in dict(chip_config or {}).items() if v is not None})
+    replicas, partitions = _parse_compile_options(compile_options)
+    fingerprint = _fingerprint(code, fmt, compile_options, config)
+    parsed = frontend.parse_program(code, fmt)
+    replicas = max(replicas, _module_int_attr(parsed, "mhlo.num_replicas"))
+    partitions = max(partitions, _module_int_attr(parsed, "mhlo.num_partitions"))
+    if replicas > 1 or partitions > 1:
+        raise UnsupportedError(
+            f"num_replicas={replicas}, num_partitions={partitions}: the chip compiler supports "
+            f"only single-device programs (1 replica, 1 partition) for now")
+    with parsed.context:
+        graph = graph_builder.build_graph(parsed.module)
+    dump_dir = os.environ.get(DUMP_ENV)
+    dumper = None
+    if dump_dir:
+        dumper = _Dumper(dump_dir, graph.name, fingerprint)
+        dumper.write("stablehlo.mlir", parsed.text())
+        dumper.write("00.import.graph.txt", graph.to_text() + "\n")
+    if timings is not None:
+        timings["frontend+import"] = time.perf_counter() - t0
+    ctx = PassContext(config, options or CompileOptions())
+    compile_graph(graph, ctx, dumper, timings)
+    exe = emit.build_executable(graph, name=graph.name, fingerprint=fingerprint,
+                                compiler_version=COMPILER_VERSION)
+    data = emit.serialize(exe)
+    if dumper:
+        from jax_chip.compiler.inspect_executable import dump, read_executable
+        dumper.write("chipx", data)
+        dumper.write("chipx.txt", dump(read_executable(data)) + "\n")
+    if timings is not None:
+        timings["total"] = time.perf_counter() - t0
+    return data

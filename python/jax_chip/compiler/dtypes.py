@@ -1,0 +1,115 @@
+"""Element types of the chip: names, sizes, numpy types and schema enum values.
+
+The compiler names element types with XLA's short names ("pred", "s8", "bf16", "f32", ...).
+Types the chip lacks (64-bit, complex, fp8, ...) still get a name so that the type-checking pass
+can report them clearly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ml_dtypes
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DTypeInfo:
+    name: str
+    itemsize: int           # bytes per element in memory (pred: 1)
+    bits: int               # value bits (pred: 1)
+    kind: str               # "pred", "sint", "uint", "float"
+    numpy: np.dtype
+    schema: int             # chip.exe.DType value
+
+    @property
+    def is_float(self) -> bool:
+        return self.kind == "float"
+
+    @property
+    def is_int(self) -> bool:
+        return self.kind in ("sint", "uint")
+
+    @property
+    def is_signed(self) -> bool:
+        return self.kind == "sint"
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self.kind == "uint"
+
+
+CHIP_DTYPES: dict[str, DTypeInfo] = {
+    d.name: d
+    for d in (
+        DTypeInfo("pred", 1, 1, "pred", np.dtype(np.bool_), 1),
+        DTypeInfo("s8", 1, 8, "sint", np.dtype(np.int8), 2),
+        DTypeInfo("u8", 1, 8, "uint", np.dtype(np.uint8), 3),
+        DTypeInfo("s16", 2, 16, "sint", np.dtype(np.int16), 4),
+        DTypeInfo("u16", 2, 16, "uint", np.dtype(np.uint16), 5),
+        DTypeInfo("s32", 4, 32, "sint", np.dtype(np.int32), 6),
+        DTypeInfo("u32", 4, 32, "uint", np.dtype(np.uint32), 7),
+        DTypeInfo("f16", 2, 16, "float", np.dtype(np.float16), 8),
+        DTypeInfo("bf16", 2, 16, "float", np.dtype(ml_dtypes.bfloat16), 9),
+        DTypeInfo("f32", 4, 32, "float", np.dtype(np.float32), 10),
+    )
+}
+
+SCHEMA_TO_NAME: dict[int, str] = {d.schema: n for n, d in CHIP_DTYPES.items()}
+
+# 64-bit types and the 32-bit type to suggest instead.
+SIXTY_FOUR_BIT: dict[str, str] = {"f64": "float32", "s64": "int32", "u64": "uint32", "c128": "complex64"}
+
+ALL_FLOAT = frozenset(n for n, d in CHIP_DTYPES.items() if d.is_float)
+ALL_INT = frozenset(n for n, d in CHIP_DTYPES.items() if d.is_int)
+ALL_SINT = frozenset(n for n, d in CHIP_DTYPES.items() if d.is_signed)
+ALL_UINT = frozenset(n for n, d in CHIP_DTYPES.items() if d.is_unsigned)
+ALL_INT_PRED = ALL_INT | {"pred"}
+ALL_TYPES = frozenset(CHIP_DTYPES)
+
+
+def is_chip_dtype(name: str) -> bool:
+    return name in CHIP_DTYPES
+
+
+def info(name: str) -> DTypeInfo:
+    try:
+        return CHIP_DTYPES[name]
+    except KeyError:
+        raise KeyError(f"{name} is not a chip element type") from None
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    return info(name).numpy
+
+
+def from_numpy(dt: np.dtype) -> str:
+    dt = np.dtype(dt)
+    for n, d in CHIP_DTYPES.items():
+        if d.numpy == dt:
+            return n
+    return {np.dtype(np.float64): "f64", np.dtype(np.int64): "s64", np.dtype(np.uint64): "u64"}.get(dt, str(dt))
+
+
+def mlir_element_type_name(t) -> str:
+    """Name of an MLIR element type (jaxlib.mlir.ir.Type): "f32", "s8", "pred", "f64", ..."""
+    from jaxlib.mlir import ir
+
+    if ir.IntegerType.isinstance(t):
+        it = ir.IntegerType(t)
+        w = it.width
+        if w == 1:
+            return "pred"
+        return f"{'u' if it.is_unsigned else 's'}{w}"
+    if ir.BF16Type.isinstance(t):
+        return "bf16"
+    if ir.F16Type.isinstance(t):
+        return "f16"
+    if ir.F32Type.isinstance(t):
+        return "f32"
+    if ir.F64Type.isinstance(t):
+        return "f64"
+    if ir.ComplexType.isinstance(t):
+        et = mlir_element_type_name(ir.ComplexType(t).element_type)
+        return {"f32": "c64", "f64": "c128"}.get(et, f"complex<{et}>")
+    return str(t)

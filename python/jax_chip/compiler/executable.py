@@ -1,0 +1,114 @@
+"""In-memory model of a chip executable, mirroring pjrt_plugin/schema/chip_executable.fbs.
+
+emit.py writes it as a FlatBuffer; inspect_executable.py reads a FlatBuffer back into it; the
+reference interpreter runs it. Element types are dtype names ("f32"), enums are their schema
+names ("PARAMETER", "SUM", "Elementwise").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from jax_chip.compiler.ew_codegen import InstrSpec, ViewSpec
+from jax_chip.compiler.graph import TensorType
+
+
+@dataclass
+class ValueDesc:
+    type: TensorType
+    storage: str          # PARAMETER, OUTPUT, TEMP, CONSTANT
+    index: int
+    name: str = ""
+
+
+@dataclass
+class ParameterDesc:
+    value: int
+    type: TensorType
+    aliased_output: int = -1
+
+
+@dataclass
+class OutputDesc:
+    value: int
+    type: TensorType
+    aliased_parameter: int = -1
+
+
+@dataclass
+class KernelCost:
+    matrix_flops: float = 0.0
+    matrix_dtype: str = "bf16"
+    vector_flops: float = 0.0
+    transcendentals: float = 0.0
+    bytes_read: float = 0.0
+    bytes_written: float = 0.0
+
+
+@dataclass
+class ElementwiseOp:
+    dims: tuple[int, ...]
+    views: list[ViewSpec]
+    instrs: list[InstrSpec]
+    results: list[tuple[int, int]]      # (register, output index)
+
+
+@dataclass
+class DotGeneralOp:
+    lhs_batch: tuple[int, ...]
+    rhs_batch: tuple[int, ...]
+    lhs_contracting: tuple[int, ...]
+    rhs_contracting: tuple[int, ...]
+
+
+@dataclass
+class ReduceOp:
+    dims: tuple[int, ...]
+    op: str                               # SUM, PRODUCT, MAX, MIN, AND, OR, XOR
+
+
+@dataclass
+class ConcatenateOp:
+    dim: int
+
+
+@dataclass
+class CopyOp:
+    pass
+
+
+KernelOpDesc = Union[ElementwiseOp, DotGeneralOp, ReduceOp, ConcatenateOp, CopyOp]
+KERNEL_OP_NAMES = {ElementwiseOp: "Elementwise", DotGeneralOp: "DotGeneral", ReduceOp: "Reduce",
+                   ConcatenateOp: "Concatenate", CopyOp: "Copy"}
+
+
+@dataclass
+class KernelDesc:
+    name: str
+    source: str
+    inputs: list[int]
+    outputs: list[int]
+    cost: KernelCost | None
+    op: KernelOpDesc
+
+    @property
+    def op_type(self) -> str:
+        return KERNEL_OP_NAMES[type(self.op)]
+
+
+@dataclass
+class ExecutableDesc:
+    format_version: int = 1
+    name: str = ""
+    fingerprint: str = ""
+    compiler_version: str = ""
+    num_replicas: int = 1
+    num_partitions: int = 1
+    values: list[ValueDesc] = field(default_factory=list)
+    constants: list[bytes] = field(default_factory=list)
+    parameters: list[ParameterDesc] = field(default_factory=list)
+    outputs: list[OutputDesc] = field(default_factory=list)
+    kernels: list[KernelDesc] = field(default_factory=list)
+    arena_bytes: int = 0
+    source_text: str = ""

@@ -1,0 +1,286 @@
+"""The compiler's graph IR.
+
+A `Graph` is a function: parameters, nodes in topological order and outputs. A `Node` is one
+operation (a StableHLO op such as "stablehlo.add", or a chip-level op such as "chip.fusion" and
+"chip.copy") reading operand `Value`s and defining result `Value`s. Attributes are plain Python
+values (ints, tuples, strings, numpy arrays). Nested graphs (`Node.body`) hold the body of fused
+kernels and, later, the regions of control flow.
+
+Passes (xla_passes/) rewrite graphs in place; the emitter turns the final graph into a chip
+executable.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from jax_chip.compiler import dtypes
+
+_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class TensorType:
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def num_elements(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def itemsize(self) -> int:
+        return dtypes.info(self.dtype).itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.num_elements * self.itemsize
+
+    def with_dtype(self, dtype: str) -> "TensorType":
+        return TensorType(dtype, self.shape)
+
+    def with_shape(self, shape: Iterable[int]) -> "TensorType":
+        return TensorType(self.dtype, tuple(int(d) for d in shape))
+
+    def mlir_str(self) -> str:
+        """MLIR spelling, e.g. tensor<4x8xf32>, for error messages."""
+        names = {"pred": "i1", "s8": "i8", "s16": "i16", "s32": "i32", "s64": "i64",
+                 "u8": "ui8", "u16": "ui16", "u32": "ui32", "u64": "ui64",
+                 "c64": "complex<f32>", "c128": "complex<f64>"}
+        et = names.get(self.dtype, self.dtype)
+        return "tensor<" + "".join(f"{d}x" for d in self.shape) + et + ">"
+
+    def __str__(self) -> str:
+        return f"{self.dtype}[{','.join(str(d) for d in self.shape)}]"
+
+
+def row_major_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides = [1] * len(shape)
+    for i in range(len(shape) - 2, -1, -1):
+        strides[i] = strides[i + 1] * shape[i + 1]
+    return tuple(strides)
+
+
+class Value:
+    """One SSA value (tensor). Identity-hashed."""
+
+    __slots__ = ("id", "type", "producer", "index", "name")
+
+    def __init__(self, type: TensorType, producer: "Node | None" = None, index: int = 0,
+                 name: str = ""):
+        self.id = next(_ids)
+        self.type = type
+        self.producer = producer
+        self.index = index
+        self.name = name or f"%v{self.id}"
+
+    def __repr__(self) -> str:
+        return f"{self.name}:{self.type}"
+
+
+@dataclass(eq=False)
+class Node:
+    op: str                                   # "stablehlo.add", "chip.fusion", ...
+    operands: list[Value]
+    results: list[Value]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    loc: str = ""                             # JAX source location, "file.py:12 in f"
+    body: "Graph | None" = None               # fused kernel body (chip.fusion)
+
+    @property
+    def result(self) -> Value:
+        assert len(self.results) == 1, f"{self.op} has {len(self.results)} results"
+        return self.results[0]
+
+    @property
+    def short_op(self) -> str:
+        return self.op.split(".", 1)[-1]
+
+    def describe(self) -> str:
+        """For error messages: the op and its result types."""
+        types = ", ".join(r.type.mlir_str() for r in self.results)
+        return f"{self.op} -> {types}" if types else self.op
+
+    def __repr__(self) -> str:
+        return f"Node({self.op}, {self.results})"
+
+
+@dataclass(eq=False)
+class Parameter:
+    value: Value
+    aliased_output: int = -1       # output index this parameter's memory is donated to, or -1
+    donor: bool = False            # jax.buffer_donor: may be aliased to any same-type output
+    name: str = ""
+
+
+@dataclass(eq=False)
+class Output:
+    value: Value
+    aliased_parameter: int = -1    # parameter index whose memory this output reuses, or -1
+    name: str = ""
+
+
+class Graph:
+    def __init__(self, name: str = "main"):
+        self.name = name
+        self.params: list[Parameter] = []
+        self.nodes: list[Node] = []
+        self.outputs: list[Output] = []
+        # results of whole-graph passes (memory plan, ...), by name
+        self.attrs: dict[str, Any] = {}
+
+    # ---- construction ----------------------------------------------------------------------
+
+    def add_param(self, type: TensorType, name: str = "") -> Value:
+        v = Value(type, None, len(self.params), name or f"%p{len(self.params)}")
+        self.params.append(Parameter(v, name=name))
+        return v
+
+    def make_node(self, op: str, operands: list[Value], result_types: list[TensorType],
+                  attrs: dict[str, Any] | None = None, loc: str = "",
+                  body: "Graph | None" = None) -> Node:
+        """Creates a node (not inserted) whose results are fresh values."""
+        node = Node(op, list(operands), [], dict(attrs or {}), loc, body)
+        short = op.split(".", 1)[-1]
+        node.results = [Value(t, node, i) for i, t in enumerate(result_types)]
+        for r in node.results:
+            r.name = f"%{short}.{r.id}"
+        return node
+
+    def add_node(self, op: str, operands: list[Value], result_types: list[TensorType],
+                 attrs: dict[str, Any] | None = None, loc: str = "",
+                 body: "Graph | None" = None) -> Node:
+        node = self.make_node(op, operands, result_types, attrs, loc, body)
+        self.nodes.append(node)
+        return node
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def param_values(self) -> list[Value]:
+        return [p.value for p in self.params]
+
+    def param_index(self, v: Value) -> int:
+        """Index of the parameter defining `v`, or -1."""
+        if v.producer is None and v.index < len(self.params) and self.params[v.index].value is v:
+            return v.index
+        return -1
+
+    def users(self) -> dict[Value, list[Node]]:
+        """Map from value to the nodes reading it (a node reading it twice appears twice)."""
+        u: dict[Value, list[Node]] = {}
+        for n in self.nodes:
+            for o in n.operands:
+                u.setdefault(o, []).append(n)
+        return u
+
+    def output_values(self) -> set[Value]:
+        return {o.value for o in self.outputs}
+
+    def walk(self) -> Iterator[Node]:
+        """All nodes, including those of nested bodies."""
+        for n in self.nodes:
+            yield n
+            if n.body is not None:
+                yield from n.body.walk()
+
+    # ---- rewriting -------------------------------------------------------------------------
+
+    def replace_all_uses(self, old: Value, new: Value) -> None:
+        for n in self.nodes:
+            if old in n.operands:
+                n.operands = [new if o is old else o for o in n.operands]
+        for o in self.outputs:
+            if o.value is old:
+                o.value = new
+
+    def remove_dead_nodes(self) -> int:
+        """Removes nodes none of whose results are used. Returns how many were removed."""
+        live: set[Value] = {o.value for o in self.outputs}
+        kept: list[Node] = []
+        for n in reversed(self.nodes):
+            if any(r in live for r in n.results) or n.attrs.get("has_side_effect", False):
+                kept.append(n)
+                live.update(n.operands)
+        removed = len(self.nodes) - len(kept)
+        kept.reverse()
+        self.nodes = kept
+        return removed
+
+    def verify(self) -> None:
+        """Checks SSA form: every operand is defined before use. Raises AssertionError."""
+        defined: set[Value] = set(self.param_values())
+        for n in self.nodes:
+            for o in n.operands:
+                assert o in defined, f"{n.op}: operand {o} used before definition"
+            for r in n.results:
+                assert r.producer is n, f"{n.op}: result {r} has a wrong producer"
+                defined.add(r)
+            if n.body is not None:
+                n.body.verify()
+        for o in self.outputs:
+            assert o.value in defined, f"output {o.value} is not defined"
+
+    # ---- printing --------------------------------------------------------------------------
+
+    def to_text(self, indent: str = "") -> str:
+        lines = []
+        ps = []
+        for p in self.params:
+            extra = ""
+            if p.aliased_output >= 0:
+                extra = f" {{aliased_output={p.aliased_output}}}"
+            elif p.donor:
+                extra = " {donor}"
+            ps.append(f"{p.value.name}: {p.value.type}{extra}")
+        lines.append(f"{indent}graph @{self.name}({', '.join(ps)}) {{")
+        for n in self.nodes:
+            lines.extend(_node_lines(n, indent + "  "))
+        outs = []
+        for o in self.outputs:
+            extra = f" {{aliased_parameter={o.aliased_parameter}}}" if o.aliased_parameter >= 0 else ""
+            outs.append(f"{o.value.name}{extra}")
+        lines.append(f"{indent}  return {', '.join(outs)}")
+        lines.append(f"{indent}}}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def format_attr(v: Any) -> str:
+    if isinstance(v, np.ndarray):
+        if v.size <= 8:
+            return f"{v.dtype}{list(v.shape)} {v.tolist()}"
+        return f"{v.dtype}{list(v.shape)} [...]"
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(format_attr(x) for x in v) + "]"
+    if isinstance(v, Graph):
+        return "<graph>"
+    if hasattr(v, "to_text"):
+        return v.to_text()
+    return str(v)
+
+
+def _node_lines(n: Node, indent: str) -> list[str]:
+    res = ", ".join(r.name for r in n.results)
+    types = ", ".join(str(r.type) for r in n.results)
+    ops = ", ".join(o.name for o in n.operands)
+    attrs = ", ".join(f"{k}={format_attr(v)}" for k, v in n.attrs.items()
+                      if k not in ("program",) and v is not None)
+    attrs = f" {{{attrs}}}" if attrs else ""
+    loc = f"  # {n.loc}" if n.loc else ""
+    head = f"{indent}{res} = {n.op}({ops}){attrs} : {types}{loc}"
+    if n.body is None:
+        return [head]
+    return [head + " {", n.body.to_text(indent + "  "), f"{indent}}}"]

@@ -1,0 +1,400 @@
+"""Import: StableHLO func.main (jaxlib.mlir) -> the compiler's graph IR (graph.py).
+
+Reads attributes through the MLIR Python API (DenseElementsAttr, DenseI64ArrayAttr, stablehlo's
+attribute classes); constants become numpy arrays (bf16 data is read exactly through StableHLO's
+interpreter, since jaxlib cannot expose bf16 buffers). Ops outside the registry raise
+UnsupportedError naming the op, its types and its JAX source location.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import ml_dtypes
+import numpy as np
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import func as func_dialect
+from jaxlib.mlir.dialects import stablehlo
+
+from jax_chip.compiler import dtypes, op_registry
+from jax_chip.compiler.errors import CompileError, UnsupportedError, at
+from jax_chip.compiler.graph import Graph, Node, TensorType, Value
+from jax_chip.compiler.locations import format_location
+
+REDUCE_BODY_OPS = {
+    "stablehlo.add": "SUM", "stablehlo.multiply": "PRODUCT", "stablehlo.maximum": "MAX",
+    "stablehlo.minimum": "MIN", "stablehlo.and": "AND", "stablehlo.or": "OR",
+    "stablehlo.xor": "XOR",
+}
+# On pred, add is logical or and multiply logical and.
+PRED_REDUCE = {"SUM": "OR", "PRODUCT": "AND", "MAX": "OR", "MIN": "AND"}
+
+MAX_REPORTED_UNSUPPORTED = 5
+
+
+def tensor_type(t: ir.Type, what: str, loc: str = "") -> TensorType:
+    if not ir.RankedTensorType.isinstance(t):
+        raise UnsupportedError(f"{what} has type {t}, which the chip does not support (only ranked "
+                               f"tensors){at(loc)}")
+    rt = ir.RankedTensorType(t)
+    if not rt.has_static_shape:
+        raise UnsupportedError(f"{what} has dynamic shape {t}; the chip needs static shapes{at(loc)}")
+    return TensorType(dtypes.mlir_element_type_name(rt.element_type), tuple(int(d) for d in rt.shape))
+
+
+def _i64_array(attr: ir.Attribute) -> tuple[int, ...]:
+    return tuple(int(x) for x in ir.DenseI64ArrayAttr(attr))
+
+
+def _int_attr(attr: ir.Attribute) -> int:
+    return int(ir.IntegerAttr(attr).value)
+
+
+def _str_attr(attr: ir.Attribute) -> str:
+    if ir.StringAttr.isinstance(attr):
+        return ir.StringAttr(attr).value
+    return str(attr)
+
+
+# ---- constants -------------------------------------------------------------------------------
+
+def _splat_scalar(attr: ir.DenseElementsAttr, dtype: str) -> np.ndarray:
+    v = attr.get_splat_value()
+    if ir.FloatAttr.isinstance(v):
+        x = ir.FloatAttr(v).value
+    elif ir.IntegerAttr.isinstance(v):
+        x = ir.IntegerAttr(v).value
+    elif ir.BoolAttr.isinstance(v):
+        x = ir.BoolAttr(v).value
+    else:
+        raise UnsupportedError(f"constant of type {dtype} cannot be read")
+    if dtype == "pred":
+        return np.asarray(bool(x))
+    if dtype in dtypes.CHIP_DTYPES and dtypes.info(dtype).is_int:
+        return np.asarray(x).astype(np.int64).astype(dtypes.numpy_dtype(dtype))
+    if dtype in ("s64", "u64"):
+        return np.asarray(x).astype(np.int64).astype(np.int64 if dtype == "s64" else np.uint64)
+    if dtype == "f64":
+        return np.asarray(x, dtype=np.float64)
+    return np.asarray(x, dtype=np.float64).astype(dtypes.numpy_dtype(dtype))
+
+
+def _bf16_elements(attr: ir.DenseElementsAttr, shape: tuple[int, ...]) -> np.ndarray:
+    """Exact bits of a non-splat bf16 constant, via StableHLO's interpreter (bitcast to i16)."""
+    with ir.Location.unknown():
+        module = ir.Module.create()
+        t_in = ir.RankedTensorType.get(list(shape), ir.BF16Type.get())
+        t_out = ir.RankedTensorType.get(list(shape), ir.IntegerType.get_signless(16))
+        with ir.InsertionPoint(module.body):
+            fn = func_dialect.FuncOp("main", ir.FunctionType.get([], [t_out]))
+            block = fn.add_entry_block()
+            with ir.InsertionPoint(block):
+                c = stablehlo.ConstantOp(attr)
+                b = stablehlo.BitcastConvertOp(t_out, c.result)
+                func_dialect.ReturnOp([b.result])
+        (res,) = stablehlo.eval_module(module, [])
+    bits = np.array(ir.DenseElementsAttr(res), copy=True).astype(np.int16).reshape(shape)
+    return bits.view(ml_dtypes.bfloat16)
+
+
+_BUFFER_OK = {"pred", "s8", "u8", "s16", "u16", "s32", "u32", "f16", "f32", "s64", "u64", "f64"}
+
+
+def read_constant(attr: ir.Attribute, t: TensorType, loc: str) -> tuple[np.ndarray | None, bool]:
+    """(value, splat): value is 0-d for splats, else of shape t.shape; None when the element type
+    is not one the chip could ever hold (check_types reports it)."""
+    if not ir.DenseElementsAttr.isinstance(attr):
+        raise UnsupportedError(f"stablehlo.constant with a {type(attr).__name__} value (e.g. "
+                               f"dense_resource) is not supported{at(loc)}")
+    dense = ir.DenseElementsAttr(attr)
+    if t.dtype not in _BUFFER_OK and t.dtype != "bf16":
+        return None, False
+    if dense.is_splat:
+        return _splat_scalar(dense, t.dtype), True
+    if t.dtype == "bf16":
+        return _bf16_elements(dense, t.shape), False
+    arr = np.array(dense, copy=True)
+    if t.dtype == "pred":
+        arr = arr.astype(np.bool_)
+    return arr.reshape(t.shape), False
+
+
+# ---- ops -------------------------------------------------------------------------------------
+
+class _Importer:
+    def __init__(self, graph: Graph, funcs: dict[str, ir.Operation]):
+        self.graph = graph
+        self.funcs = funcs
+        self.call_stack: list[str] = []
+        self.values: dict[ir.Value, Value] = {}
+        self.unsupported: list[str] = []
+
+    def value(self, v: ir.Value) -> Value:
+        return self.values[v]
+
+    def import_op(self, op: ir.Operation) -> None:
+        name = op.name
+        loc = format_location(op.location)
+        if name == "func.return":
+            return
+        if name == "func.call":
+            self.import_call(op, loc)
+            return
+        spec = op_registry.lookup(name)
+        if spec is None:
+            self._unsupported(op, loc)
+            return
+        handler = _HANDLERS.get(name, _import_generic)
+        result_types = [tensor_type(r.type, f"result of {name}", loc) for r in op.results]
+        operands = [self.value(o) for o in op.operands]
+        attrs = handler(self, op, loc)
+        if attrs is None:   # handler recorded an unsupported feature
+            return
+        node = self.graph.add_node(name, operands, result_types, attrs, loc)
+        for mv, v in zip(op.results, node.results):
+            self.values[mv] = v
+
+    def import_call(self, op: ir.Operation, loc: str) -> None:
+        """Inlines a func.call (jaxlib's MLIR registry has no func inliner interface, so the
+        frontend's inline pass leaves calls in place)."""
+        callee = ir.FlatSymbolRefAttr(op.attributes["callee"]).value
+        fop = self.funcs.get(callee)
+        if fop is None:
+            raise CompileError(f"func.call to unknown function @{callee}{at(loc)}")
+        if callee in self.call_stack:
+            raise UnsupportedError(f"recursive call to @{callee} is not supported{at(loc)}")
+        block = fop.regions[0].blocks[0]
+        for a, o in zip(block.arguments, op.operands):
+            self.values[a] = self.value(o)
+        self.call_stack.append(callee)
+        try:
+            for inner in block.operations:
+                inner = inner.operation
+                if inner.name == "func.return":
+                    results = [self.value(v) for v in inner.operands]
+                    for r, v in zip(op.results, results):
+                        self.values[r] = v
+                else:
+                    self.import_op(inner)
+        finally:
+            self.call_stack.pop()
+
+    def _unsupported(self, op: ir.Operation, loc: str, what: str = "") -> None:
+        ins = ", ".join(str(o.type) for o in op.operands)
+        outs = ", ".join(str(r.type) for r in op.results)
+        what = what or f"{op.name} is not supported on the chip"
+        self.unsupported.append(f"{what}{at(loc)} [({ins}) -> ({outs})]")
+        # keep importing: later ops may depend on this one, so define placeholders
+        for r in op.results:
+            try:
+                t = tensor_type(r.type, "result", loc)
+            except CompileError:
+                t = TensorType("invalid", ())
+            self.values[r] = Value(t)
+
+
+def _import_generic(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
+    return {}
+
+
+def _import_constant(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
+    t = tensor_type(op.results[0].type, "constant", loc)
+    if t.dtype not in _BUFFER_OK and t.dtype != "bf16":
+        # Not readable (and never accepted: check_types reports the type). Do not even touch
+        # the attribute: jaxlib aborts the process when it downcasts e.g. a complex dense attr.
+        return {"value": None, "splat": False}
+    value, splat = read_constant(op.attributes["value"], t, loc)
+    return {"value": value, "splat": splat}
+
+
+def _import_compare(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
+    attrs = {"comparison_direction":
+             stablehlo.ComparisonDirectionAttr(op.attributes["comparison_direction"]).value}
+    if "compare_type" in op.attributes:
+        attrs["compare_type"] = stablehlo.ComparisonTypeAttr(op.attributes["compare_type"]).value
+    return attrs
+
+
+def _import_iota(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
+    return {"iota_dimension": _int_attr(op.attributes["iota_dimension"])}
+
+
+def _import_broadcast(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
+    return {"broadcast_dimensions": _i64_array(op.attributes["broadcast_dimensions"])}
+
+
+def _import_transpose(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
+    return {"permutation": _i64_array(op.attributes["permutation"])}
+
+
+def _import_slice(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
+    return {"start_indices": _i64_array(op.attributes["start_indices"]),
+            "limit_indices": _i64_array(op.attributes["limit_indices"]),
+            "strides": _i64_array(op.attributes["strides"])}
+
+
+def _import_concatenate(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
+    return {"dimension": _int_attr(op.attributes["dimension"])}
+
+
+def _import_reduce_precision(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
+    return {"exponent_bits": _int_attr(op.attributes["exponent_bits"]),
+            "mantissa_bits": _int_attr(op.attributes["mantissa_bits"])}
+
+
+def _import_dot_general(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
+    d = stablehlo.DotDimensionNumbers(op.attributes["dot_dimension_numbers"])
+    return {"lhs_batch": tuple(d.lhs_batching_dimensions),
+            "rhs_batch": tuple(d.rhs_batching_dimensions),
+            "lhs_contracting": tuple(d.lhs_contracting_dimensions),
+            "rhs_contracting": tuple(d.rhs_contracting_dimensions)}
+
+
+def _import_reduce(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any] | None:
+    n_in = len(op.operands) // 2
+    if n_in != 1:
+        imp._unsupported(op, loc, f"stablehlo.reduce with {n_in} operands (e.g. argmax/argmin) is "
+                                  f"not supported on the chip yet")
+        return None
+    body = op.regions[0].blocks[0]
+    body_ops = list(body.operations)
+    args = list(body.arguments)
+    ok = (len(body_ops) == 2 and body_ops[1].name == "stablehlo.return"
+          and body_ops[0].name in REDUCE_BODY_OPS
+          and set(body_ops[0].operands) == set(args) and len(args) == 2
+          and list(body_ops[1].operands) == [body_ops[0].results[0]])
+    if not ok:
+        inner = ", ".join(o.name for o in body_ops[:-1])
+        imp._unsupported(op, loc, f"stablehlo.reduce with body ({inner}) is not supported on the "
+                                  f"chip (supported bodies: one add/multiply/maximum/minimum/and/or/xor)")
+        return None
+    reduce_op = REDUCE_BODY_OPS[body_ops[0].name]
+    dtype = dtypes.mlir_element_type_name(ir.RankedTensorType(op.results[0].type).element_type)
+    if dtype == "pred":
+        reduce_op = PRED_REDUCE.get(reduce_op, reduce_op)
+    return {"dimensions": _i64_array(op.attributes["dimensions"]), "reduce_op": reduce_op}
+
+
+def _import_custom_call(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"call_target_name": _str_attr(op.attributes["call_target_name"])}
+    if "has_side_effect" in op.attributes:
+        attrs["has_side_effect"] = bool(ir.BoolAttr(op.attributes["has_side_effect"]).value)
+    if "backend_config" in op.attributes:
+        attrs["backend_config"] = _str_attr(op.attributes["backend_config"])
+    if "api_version" in op.attributes:
+        attrs["api_version"] = _int_attr(op.attributes["api_version"])
+    return attrs
+
+
+_HANDLERS: dict[str, Callable[[_Importer, ir.Operation, str], dict[str, Any] | None]] = {
+    "stablehlo.constant": _import_constant,
+    "stablehlo.compare": _import_compare,
+    "stablehlo.iota": _import_iota,
+    "stablehlo.broadcast_in_dim": _import_broadcast,
+    "stablehlo.transpose": _import_transpose,
+    "stablehlo.slice": _import_slice,
+    "stablehlo.concatenate": _import_concatenate,
+    "stablehlo.reduce_precision": _import_reduce_precision,
+    "stablehlo.dot_general": _import_dot_general,
+    "stablehlo.reduce": _import_reduce,
+    "stablehlo.custom_call": _import_custom_call,
+}
+
+
+# ---- module ----------------------------------------------------------------------------------
+
+def _functions(module: ir.Module) -> dict[str, ir.Operation]:
+    return {ir.StringAttr(op.operation.attributes["sym_name"]).value: op.operation
+            for op in module.body.operations if op.operation.name == "func.func"}
+
+
+def _find_main(funcs: dict[str, ir.Operation]) -> ir.Operation:
+    if "main" in funcs:
+        return funcs["main"]
+    raise CompileError(f"the program has no func.func @main (functions: {sorted(funcs) or 'none'})")
+
+
+def _dict_attrs(fop: ir.Operation, key: str, n: int) -> list[ir.DictAttr | None]:
+    if key not in fop.attributes:
+        return [None] * n
+    arr = ir.ArrayAttr(fop.attributes[key])
+    return [ir.DictAttr(a) if ir.DictAttr.isinstance(a) else None for a in arr]
+
+
+def _name_of_loc(loc: ir.Location) -> str:
+    try:
+        if loc.is_a_name():
+            return loc.name_str
+    except Exception:
+        pass
+    return ""
+
+
+def build_graph(module: ir.Module) -> Graph:
+    """Builds the graph of func.main. Must be called inside the module's context."""
+    name = "main"
+    if "sym_name" in module.operation.attributes:
+        name = ir.StringAttr(module.operation.attributes["sym_name"]).value
+    funcs = _functions(module)
+    fop = _find_main(funcs)
+    graph = Graph(name)
+    imp = _Importer(graph, funcs)
+    block = fop.regions[0].blocks[0]
+    args = list(block.arguments)
+    arg_attrs = _dict_attrs(fop, "arg_attrs", len(args))
+    for i, a in enumerate(args):
+        t = tensor_type(a.type, f"parameter {i}")
+        v = graph.add_param(t, _name_of_loc(a.location) or f"arg{i}")
+        imp.values[a] = v
+    for op in block.operations:
+        imp.import_op(op.operation)
+    if imp.unsupported:
+        more = len(imp.unsupported) - MAX_REPORTED_UNSUPPORTED
+        msg = "; ".join(imp.unsupported[:MAX_REPORTED_UNSUPPORTED])
+        if more > 0:
+            msg += f"; and {more} more unsupported ops"
+        raise UnsupportedError(msg)
+    ret = list(block.operations)[-1].operation
+    if ret.name != "func.return":
+        raise CompileError(f"func.main does not end with func.return (found {ret.name})")
+    res_attrs = _dict_attrs(fop, "res_attrs", len(ret.operands))
+    from jax_chip.compiler.graph import Output
+    for j, r in enumerate(ret.operands):
+        d = res_attrs[j] if j < len(res_attrs) else None
+        oname = ""
+        if d is not None and "jax.result_info" in d:
+            oname = _str_attr(d["jax.result_info"])
+        graph.outputs.append(Output(imp.value(r), name=oname or f"result{j}"))
+    _import_aliasing(graph, arg_attrs)
+    return graph
+
+
+def _import_aliasing(graph: Graph, arg_attrs: list[ir.DictAttr | None]) -> None:
+    for i, d in enumerate(arg_attrs):
+        if d is None or i >= len(graph.params):
+            continue
+        p = graph.params[i]
+        if "tf.aliasing_output" in d:
+            j = _int_attr(d["tf.aliasing_output"])
+            if not 0 <= j < len(graph.outputs):
+                raise CompileError(f"parameter {i} is aliased to output {j}, but the program has "
+                                   f"{len(graph.outputs)} outputs")
+            o = graph.outputs[j]
+            if o.value.type != p.value.type:
+                raise CompileError(f"parameter {i} ({p.value.type}) is aliased to output {j} of a "
+                                   f"different type ({o.value.type})")
+            if o.aliased_parameter >= 0:
+                raise CompileError(f"output {j} is aliased to both parameters "
+                                   f"{o.aliased_parameter} and {i}")
+            p.aliased_output = j
+            o.aliased_parameter = i
+        elif "jax.buffer_donor" in d and ir.BoolAttr(d["jax.buffer_donor"]).value:
+            p.donor = True
+    for i, p in enumerate(graph.params):
+        if not p.donor or p.aliased_output >= 0:
+            continue
+        for j, o in enumerate(graph.outputs):
+            if o.aliased_parameter < 0 and o.value.type == p.value.type:
+                p.aliased_output = j
+                o.aliased_parameter = i
+                break

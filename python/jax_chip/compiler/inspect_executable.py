@@ -1,0 +1,205 @@
+"""Reads a chip executable (FlatBuffer) back into an ExecutableDesc, and dumps it as text.
+
+    python -m jax_chip.compiler.inspect_executable file.chipx
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from jax_chip.compiler import dtypes
+from jax_chip.compiler import executable_schema as fb
+from jax_chip.compiler.errors import CompileError
+from jax_chip.compiler.ew_codegen import EwProgram, InstrSpec, ViewSpec
+from jax_chip.compiler.ew_semantics import EWOP_NAMES
+from jax_chip.compiler.executable import (
+    ConcatenateOp,
+    CopyOp,
+    DotGeneralOp,
+    ElementwiseOp,
+    ExecutableDesc,
+    KernelCost,
+    KernelDesc,
+    OutputDesc,
+    ParameterDesc,
+    ReduceOp,
+    ValueDesc,
+)
+from jax_chip.compiler.graph import TensorType
+
+_STORAGE = {0: "PARAMETER", 1: "OUTPUT", 2: "TEMP", 3: "CONSTANT"}
+_REDUCE = {0: "SUM", 1: "PRODUCT", 2: "MAX", 3: "MIN", 4: "AND", 5: "OR", 6: "XOR"}
+
+
+def _str(x) -> str:
+    if x is None:
+        return ""
+    return x.decode("utf-8") if isinstance(x, bytes) else str(x)
+
+
+def _i64s(obj, name: str) -> tuple[int, ...]:
+    n = getattr(obj, name + "Length")()
+    get = getattr(obj, name)
+    return tuple(int(get(i)) for i in range(n))
+
+
+def _ttype(t) -> TensorType:
+    name = dtypes.SCHEMA_TO_NAME.get(t.Dtype(), f"dtype{t.Dtype()}")
+    return TensorType(name, _i64s(t, "Dims"))
+
+
+def _table(cls, tab):
+    obj = cls()
+    obj.Init(tab.Bytes, tab.Pos)
+    return obj
+
+
+def _read_op(k) -> object:
+    t = k.OpType()
+    tab = k.Op()
+    if t == fb.KernelOp.KernelOp.Elementwise:
+        e = _table(fb.Elementwise.Elementwise, tab)
+        views = []
+        for i in range(e.ViewsLength()):
+            v = e.Views(i)
+            views.append(ViewSpec(v.Input(), v.Offset(), _i64s(v, "Strides")))
+        instrs = []
+        for i in range(e.InstrsLength()):
+            ins = e.Instrs(i)
+            instrs.append(InstrSpec(EWOP_NAMES.get(ins.Op(), f"EWOP{ins.Op()}"),
+                                    dtypes.SCHEMA_TO_NAME.get(ins.Dtype(), f"dtype{ins.Dtype()}"),
+                                    ins.A(), ins.B(), ins.C(), ins.ImmI(), ins.ImmF()))
+        results = [(e.Results(i).Reg(), e.Results(i).Output()) for i in range(e.ResultsLength())]
+        return ElementwiseOp(_i64s(e, "Dims"), views, instrs, results)
+    if t == fb.KernelOp.KernelOp.DotGeneral:
+        d = _table(fb.DotGeneral.DotGeneral, tab)
+        return DotGeneralOp(_i64s(d, "LhsBatch"), _i64s(d, "RhsBatch"),
+                            _i64s(d, "LhsContracting"), _i64s(d, "RhsContracting"))
+    if t == fb.KernelOp.KernelOp.Reduce:
+        r = _table(fb.Reduce.Reduce, tab)
+        return ReduceOp(_i64s(r, "Dims"), _REDUCE[r.Op()])
+    if t == fb.KernelOp.KernelOp.Concatenate:
+        return ConcatenateOp(_table(fb.Concatenate.Concatenate, tab).Dim())
+    if t == fb.KernelOp.KernelOp.Copy:
+        return CopyOp()
+    raise CompileError(f"kernel {_str(k.Name())} has unknown op type {t}")
+
+
+def read_executable(data: bytes) -> ExecutableDesc:
+    buf = bytearray(data)
+    if len(buf) < 8 or not fb.Executable.Executable.ExecutableBufferHasIdentifier(buf, 0):
+        raise CompileError("not a chip executable (missing file identifier CHPX)")
+    x = fb.Executable.Executable.GetRootAs(buf, 0)
+    exe = ExecutableDesc(
+        format_version=x.FormatVersion(), name=_str(x.Name()), fingerprint=_str(x.Fingerprint()),
+        compiler_version=_str(x.CompilerVersion()), num_replicas=x.NumReplicas(),
+        num_partitions=x.NumPartitions(), arena_bytes=x.ArenaBytes(),
+        source_text=_str(x.SourceText()))
+    for i in range(x.ValuesLength()):
+        v = x.Values(i)
+        exe.values.append(ValueDesc(_ttype(v.Type()), _STORAGE[v.Storage()], v.Index(),
+                                    _str(v.Name())))
+    for i in range(x.ConstantsLength()):
+        c = x.Constants(i)
+        exe.constants.append(c.DataAsNumpy().tobytes() if c.DataLength() else b"")
+    for i in range(x.ParametersLength()):
+        p = x.Parameters(i)
+        exe.parameters.append(ParameterDesc(p.Value(), _ttype(p.Type()), p.AliasedOutput()))
+    for i in range(x.OutputsLength()):
+        o = x.Outputs(i)
+        exe.outputs.append(OutputDesc(o.Value(), _ttype(o.Type()), o.AliasedParameter()))
+    for i in range(x.KernelsLength()):
+        k = x.Kernels(i)
+        c = k.Cost()
+        cost = None
+        if c is not None:
+            cost = KernelCost(c.MatrixFlops(), dtypes.SCHEMA_TO_NAME.get(c.MatrixDtype(), "bf16"),
+                              c.VectorFlops(), c.Transcendentals(), c.BytesRead(),
+                              c.BytesWritten())
+        exe.kernels.append(KernelDesc(_str(k.Name()), _str(k.Source()),
+                                      [int(j) for j in _i64s(k, "Inputs")],
+                                      [int(j) for j in _i64s(k, "Outputs")], cost, _read_op(k)))
+    return exe
+
+
+def constant_offsets(data: bytes) -> list[int]:
+    """Byte offsets of each constant's data inside the buffer (for alignment checks)."""
+    buf = bytearray(data)
+    x = fb.Executable.Executable.GetRootAs(buf, 0)
+    out = []
+    for i in range(x.ConstantsLength()):
+        c = x.Constants(i)
+        o = c._tab.Offset(4)
+        out.append(c._tab.Vector(o) if o else -1)
+    return out
+
+
+def _fmt_cost(c: KernelCost | None) -> str:
+    if c is None:
+        return "cost: none"
+    parts = []
+    if c.matrix_flops:
+        parts.append(f"matrix_flops={c.matrix_flops:.4g} ({c.matrix_dtype})")
+    if c.vector_flops:
+        parts.append(f"vector_flops={c.vector_flops:.4g}")
+    if c.transcendentals:
+        parts.append(f"transcendentals={c.transcendentals:.4g}")
+    parts.append(f"read={c.bytes_read:.4g}B written={c.bytes_written:.4g}B")
+    return "cost: " + " ".join(parts)
+
+
+def dump(exe: ExecutableDesc) -> str:
+    lines = [f"executable {exe.name!r} format_version={exe.format_version} "
+             f"compiler={exe.compiler_version!r}",
+             f"fingerprint {exe.fingerprint}",
+             f"replicas={exe.num_replicas} partitions={exe.num_partitions} "
+             f"arena_bytes={exe.arena_bytes}",
+             f"values ({len(exe.values)}):"]
+    for i, v in enumerate(exe.values):
+        lines.append(f"  v{i} {v.name} {v.type} {v.storage}[{v.index}]")
+    lines.append(f"constants ({len(exe.constants)}): " +
+                 ", ".join(f"#{i}: {len(c)}B" for i, c in enumerate(exe.constants)))
+    for i, p in enumerate(exe.parameters):
+        alias = f" aliased_output={p.aliased_output}" if p.aliased_output >= 0 else ""
+        lines.append(f"parameter {i}: v{p.value} {p.type}{alias}")
+    for i, o in enumerate(exe.outputs):
+        alias = f" aliased_parameter={o.aliased_parameter}" if o.aliased_parameter >= 0 else ""
+        lines.append(f"output {i}: v{o.value} {o.type}{alias}")
+    lines.append(f"kernels ({len(exe.kernels)}):")
+    for k in exe.kernels:
+        ins = ", ".join(f"v{i}" for i in k.inputs)
+        outs = ", ".join(f"v{i}" for i in k.outputs)
+        lines.append(f"  {k.name}: {k.op_type}({ins}) -> {outs}" +
+                     (f"   # {k.source}" if k.source else ""))
+        lines.append(f"    {_fmt_cost(k.cost)}")
+        op = k.op
+        if isinstance(op, ElementwiseOp):
+            prog = EwProgram(op.dims, op.views, op.instrs, op.results)
+            lines.extend("    " + line for line in prog.to_text().splitlines())
+        elif isinstance(op, DotGeneralOp):
+            lines.append(f"    batch {list(op.lhs_batch)}x{list(op.rhs_batch)} contracting "
+                         f"{list(op.lhs_contracting)}x{list(op.rhs_contracting)}")
+        elif isinstance(op, ReduceOp):
+            lines.append(f"    {op.op} over dims {list(op.dims)}")
+        elif isinstance(op, ConcatenateOp):
+            lines.append(f"    dim {op.dim}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Dump a chip executable (.chipx)")
+    ap.add_argument("file")
+    args = ap.parse_args(argv)
+    with open(args.file, "rb") as f:
+        data = f.read()
+    try:
+        print(dump(read_executable(data)))
+    except CompileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

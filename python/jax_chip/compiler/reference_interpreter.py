@@ -1,0 +1,236 @@
+"""A slow, obviously-correct interpreter of chip executables, in numpy.
+
+It runs an ExecutableDesc (or the serialized bytes) with the chip's numerics as the schema
+defines them: parameters, outputs, the TEMP arena and constants are real byte buffers, and an
+output aliased to a parameter shares that parameter's buffer (as donation does on the device), so
+a compiler that breaks the aliasing or memory-planning rules produces wrong answers here. The
+compiler's tests use it to check compiled programs against jax on CPU; constant folding uses its
+Elementwise evaluator.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from jax_chip.compiler import dtypes, ew_semantics
+from jax_chip.compiler.executable import (
+    ConcatenateOp,
+    CopyOp,
+    DotGeneralOp,
+    ElementwiseOp,
+    ExecutableDesc,
+    ReduceOp,
+)
+from jax_chip.compiler.graph import TensorType
+
+
+class InterpreterError(Exception):
+    pass
+
+
+# ---- Elementwise -----------------------------------------------------------------------------
+
+def run_elementwise(dims: Sequence[int], views, instrs, inputs: Sequence[np.ndarray],
+                    input_dtypes: Sequence[str]) -> list[np.ndarray]:
+    """Evaluates a register program. `inputs` are storage arrays (any shape, read flat).
+    Returns every register (broadcast to `dims`), as register arrays."""
+    dims = tuple(int(d) for d in dims)
+    n = len(dims)
+    grids = [np.arange(d, dtype=np.int64).reshape([d if k == i else 1 for k in range(n)])
+             for i, d in enumerate(dims)]
+    flat_inputs = [np.asarray(x).reshape(-1) for x in inputs]
+    regs: list[np.ndarray] = []
+    reg_dtypes: list[str] = []
+    for ins in instrs:
+        op, dt = ins.op, ins.dtype
+        if op == "LOAD":
+            v = views[ins.a]
+            idx = np.full((1,) * n, v.offset, dtype=np.int64)
+            for k in range(n):
+                if v.strides[k]:
+                    idx = idx + grids[k] * v.strides[k]
+            src = flat_inputs[v.input]
+            if input_dtypes[v.input] != dt:
+                raise InterpreterError(f"LOAD of {input_dtypes[v.input]} input as {dt}")
+            if idx.size and (idx.min() < 0 or idx.max() >= src.size):
+                raise InterpreterError(f"view {ins.a} reads outside its input ({src.size} elements)")
+            r = ew_semantics.load(src[idx] if src.size else np.zeros(idx.shape, src.dtype), dt)
+        elif op == "IOTA":
+            r = ew_semantics.normalize(np.asarray(grids[ins.a]), dt)
+        else:
+            nargs = ew_semantics.num_operands(op)
+            args = [regs[x] for x in (ins.a, ins.b, ins.c)[:nargs]]
+            arg_dts = [reg_dtypes[x] for x in (ins.a, ins.b, ins.c)[:nargs]]
+            r = ew_semantics.evaluate(op, dt, args, arg_dts, ins.imm_i, ins.imm_f)
+        regs.append(np.asarray(r))
+        reg_dtypes.append(dt)
+    return [np.broadcast_to(r, dims) for r in regs]
+
+
+def eval_elementwise(op: ElementwiseOp, inputs: Sequence[np.ndarray],
+                     input_dtypes: Sequence[str]) -> list[np.ndarray]:
+    """Outputs of an Elementwise kernel as storage arrays of shape `dims` (by output index)."""
+    regs = run_elementwise(op.dims, op.views, op.instrs, inputs, input_dtypes)
+    outs: dict[int, np.ndarray] = {}
+    for reg, out in op.results:
+        outs[out] = ew_semantics.store(regs[reg], op.instrs[reg].dtype)
+    return [outs[i] for i in sorted(outs)]
+
+
+# ---- other kernels -----------------------------------------------------------------------------
+
+def _as_compute(x: np.ndarray, dtype: str) -> np.ndarray:
+    return ew_semantics.load(x, dtype)
+
+
+def eval_dot_general(op: DotGeneralOp, lhs: np.ndarray, rhs: np.ndarray, lt: str, rt: str,
+                     out_t: TensorType) -> np.ndarray:
+    lb, rb = list(op.lhs_batch), list(op.rhs_batch)
+    lc, rc = list(op.lhs_contracting), list(op.rhs_contracting)
+    lf = [d for d in range(lhs.ndim) if d not in lb and d not in lc]
+    rf = [d for d in range(rhs.ndim) if d not in rb and d not in rc]
+    is_float = dtypes.info(lt).is_float
+    work = np.float64 if is_float else np.int64
+    L = _as_compute(lhs, lt).astype(work).transpose(lb + lf + lc)
+    R = _as_compute(rhs, rt).astype(work).transpose(rb + rc + rf)
+    B = [lhs.shape[d] for d in lb]
+    M = [lhs.shape[d] for d in lf]
+    K = [lhs.shape[d] for d in lc]
+    N = [rhs.shape[d] for d in rf]
+    L2 = L.reshape(math.prod(B), math.prod(M), math.prod(K))
+    R2 = R.reshape(math.prod(B), math.prod(K), math.prod(N))
+    res = np.matmul(L2, R2).reshape(B + M + N)
+    if is_float:
+        res = res.astype(np.float32)
+    return ew_semantics.store(ew_semantics.normalize(res, out_t.dtype), out_t.dtype)
+
+
+def eval_reduce(op: ReduceOp, x: np.ndarray, init: np.ndarray, dtype: str,
+                out_t: TensorType) -> np.ndarray:
+    v = _as_compute(x, dtype)
+    i = _as_compute(init, dtype).reshape(())
+    axes = tuple(op.dims)
+    if op.op == "SUM":
+        r = np.sum(v, axis=axes) + i
+    elif op.op == "PRODUCT":
+        r = np.prod(v, axis=axes) * i
+    elif op.op == "MAX":
+        r = np.maximum(np.max(v, axis=axes, initial=-np.inf if dtypes.info(dtype).is_float
+                              else np.iinfo(np.int64).min), i)
+    elif op.op == "MIN":
+        r = np.minimum(np.min(v, axis=axes, initial=np.inf if dtypes.info(dtype).is_float
+                              else np.iinfo(np.int64).max), i)
+    elif op.op == "AND":
+        r = np.bitwise_and.reduce(v, axis=axes) & i if v.size else np.broadcast_to(i, out_t.shape)
+    elif op.op == "OR":
+        r = np.bitwise_or.reduce(v, axis=axes) | i if v.size else np.broadcast_to(i, out_t.shape)
+    elif op.op == "XOR":
+        r = np.bitwise_xor.reduce(v, axis=axes) ^ i if v.size else np.broadcast_to(i, out_t.shape)
+    else:
+        raise InterpreterError(f"reduce op {op.op}")
+    if dtypes.info(dtype).is_float:
+        r = np.asarray(r, dtype=np.float32)
+    return ew_semantics.store(ew_semantics.normalize(np.asarray(r), out_t.dtype), out_t.dtype)
+
+
+# ---- whole executables ---------------------------------------------------------------------------
+
+def _storage_dtype(dtype: str) -> np.dtype:
+    return np.dtype(np.uint8) if dtype == "pred" else dtypes.numpy_dtype(dtype)
+
+
+class _Memory:
+    def __init__(self, exe: ExecutableDesc, args: Sequence[np.ndarray], poison: int):
+        self.exe = exe
+        self.params: list[bytearray] = []
+        for p, a in zip(exe.parameters, args):
+            arr = np.asarray(a)
+            if arr.shape != p.type.shape:
+                raise InterpreterError(f"argument shape {arr.shape} != parameter {p.type}")
+            data = np.ascontiguousarray(arr.astype(np.uint8) if p.type.dtype == "pred"
+                                        else arr.astype(dtypes.numpy_dtype(p.type.dtype)))
+            self.params.append(bytearray(data.tobytes()))
+        self.outputs: list[bytearray] = []
+        for o in exe.outputs:
+            if o.aliased_parameter >= 0:
+                self.outputs.append(self.params[o.aliased_parameter])   # donated memory
+            else:
+                self.outputs.append(bytearray([poison]) * o.type.nbytes)
+        self.arena = bytearray([poison]) * exe.arena_bytes
+        self.constants = [bytearray(c) for c in exe.constants]
+
+    def buffer(self, vid: int) -> tuple[bytearray, int]:
+        v = self.exe.values[vid]
+        if v.storage == "PARAMETER":
+            return self.params[v.index], 0
+        if v.storage == "OUTPUT":
+            return self.outputs[v.index], 0
+        if v.storage == "CONSTANT":
+            return self.constants[v.index], 0
+        return self.arena, v.index
+
+    def array(self, vid: int) -> np.ndarray:
+        v = self.exe.values[vid]
+        buf, off = self.buffer(vid)
+        n = v.type.num_elements
+        dt = _storage_dtype(v.type.dtype)
+        if off + n * dt.itemsize > len(buf):
+            raise InterpreterError(f"value {v.name} ({v.type}, {v.storage}[{v.index}]) lies "
+                                   f"outside its buffer of {len(buf)} bytes")
+        arr = np.frombuffer(buf, dtype=dt, count=n, offset=off).reshape(v.type.shape)
+        return arr.astype(np.bool_) if v.type.dtype == "pred" else arr
+
+    def write(self, vid: int, data: np.ndarray) -> None:
+        v = self.exe.values[vid]
+        if v.storage in ("PARAMETER", "CONSTANT"):
+            raise InterpreterError(f"kernel writes read-only value {v.name} ({v.storage})")
+        buf, off = self.buffer(vid)
+        dt = _storage_dtype(v.type.dtype)
+        raw = np.ascontiguousarray(np.broadcast_to(np.asarray(data), v.type.shape).astype(dt))
+        b = raw.tobytes()
+        if off + len(b) > len(buf):
+            raise InterpreterError(f"value {v.name} lies outside its buffer")
+        buf[off:off + len(b)] = b
+
+
+def execute(exe: ExecutableDesc | bytes, args: Sequence[np.ndarray],
+            poison: int = 0xFF) -> list[np.ndarray]:
+    """Runs the executable on `args`; returns the outputs as numpy arrays (bf16 via ml_dtypes).
+    Uninitialized memory holds `poison` bytes (0xFF: NaN for floats)."""
+    if isinstance(exe, (bytes, bytearray)):
+        from jax_chip.compiler.inspect_executable import read_executable
+        exe = read_executable(bytes(exe))
+    if len(args) != len(exe.parameters):
+        raise InterpreterError(f"{len(args)} arguments for {len(exe.parameters)} parameters")
+    mem = _Memory(exe, args, poison)
+    for k in exe.kernels:
+        ins = [mem.array(i) for i in k.inputs]
+        in_types = [exe.values[i].type for i in k.inputs]
+        out_types = [exe.values[i].type for i in k.outputs]
+        op = k.op
+        if isinstance(op, ElementwiseOp):
+            outs = eval_elementwise(op, ins, [t.dtype for t in in_types])
+        elif isinstance(op, DotGeneralOp):
+            outs = [eval_dot_general(op, ins[0], ins[1], in_types[0].dtype, in_types[1].dtype,
+                                     out_types[0])]
+        elif isinstance(op, ReduceOp):
+            outs = [eval_reduce(op, ins[0], ins[1], in_types[0].dtype, out_types[0])]
+        elif isinstance(op, ConcatenateOp):
+            outs = [np.concatenate([np.asarray(x) for x in ins], axis=op.dim)]
+        elif isinstance(op, CopyOp):
+            outs = [np.array(ins[0], copy=True)]
+        else:
+            raise InterpreterError(f"unknown kernel op {op}")
+        if len(outs) != len(k.outputs):
+            raise InterpreterError(f"kernel {k.name} produced {len(outs)} of {len(k.outputs)} "
+                                   f"outputs")
+        for vid, data, t in zip(k.outputs, outs, out_types):
+            mem.write(vid, np.asarray(data).reshape(t.shape))
+    results = []
+    for o in exe.outputs:
+        arr = mem.array(o.value)
+        results.append(np.array(arr, copy=True))
+    return results

@@ -1,0 +1,120 @@
+"""jax_chip.sglang's patch mechanics and individual fixes, without starting an Engine.
+
+Runs in a venv with sglang-jax 0.0.1.post1 (see test_engine_vs_hf.py); JAX on cpu.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import pickle
+import sys
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "python"))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+sgl_jax = pytest.importorskip(
+    "sgl_jax", reason="needs a venv with sglang-jax 0.0.1.post1 (requirements-sglang.lock)")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+import jax_chip.sglang as integration  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def applied():
+    with jax.default_device(jax.devices("cpu")[0]):
+        yield integration.apply()
+
+
+def test_apply_is_idempotent_and_exports_the_choice() -> None:
+    first = integration.applied()
+    assert set(first) == set(integration.FIXES)
+    assert integration.apply() == first
+    assert os.environ[integration.ENV].split(",") == list(integration.FIXES)
+
+
+def test_unknown_fix_is_rejected_by_name() -> None:
+    with pytest.raises(ValueError, match=r"unknown fix\(es\) \['no_such_fix'\]"):
+        integration.apply(["kv_write", "no_such_fix"])
+
+
+def test_scheduler_target_is_the_bootstrap() -> None:
+    """Spawn pickles the target by reference: the child must import jax_chip.sglang.bootstrap,
+    whose import applies the fixes there."""
+    from sgl_jax.srt.entrypoints import engine
+
+    from jax_chip.sglang import bootstrap
+
+    assert engine.run_scheduler_process is bootstrap.run_scheduler_process
+    assert b"jax_chip.sglang.bootstrap" in pickle.dumps(engine.run_scheduler_process)
+
+
+def test_patched_kv_write_drops_padding() -> None:
+    from sgl_jax.srt.mem_cache import memory_pool
+
+    rng = np.random.default_rng(0)
+    pool = jnp.asarray(rng.standard_normal((33, 2, 128)), jnp.float32)
+    new = jnp.asarray(rng.standard_normal((4, 2, 128)), jnp.float32)
+    loc = jnp.array([5, -1, 32, -1], jnp.int32)
+    k, v = memory_pool.update_kv_cache(new, new * 2, loc, pool, pool, page_size=16)
+    want = np.asarray(pool).copy()
+    want[5], want[32] = np.asarray(new)[0], np.asarray(new)[2]
+    np.testing.assert_array_equal(np.asarray(k), want)
+    assert float(jnp.abs(v[31] - pool[31]).max()) == 0.0  # -1 did not wrap to a real row
+
+
+def test_paged_allocator_counts_released_pages_as_free() -> None:
+    from sgl_jax.srt.mem_cache.allocator import PagedTokenToKVPoolAllocator
+
+    alloc = PagedTokenToKVPoolAllocator(size=128, page_size=16, dtype=jnp.float32, kvcache=None)
+    assert alloc.available_size() == 128
+    slots = alloc.alloc(48)
+    assert alloc.available_size() == 80
+    alloc.free(slots[:20])  # two pages (the second partially named) go to release_pages
+    assert len(alloc.release_pages) == 2
+    assert alloc.available_size() == 112
+
+
+def test_backend_page_table_from_forward_batch() -> None:
+    from types import SimpleNamespace
+
+    from sgl_jax.srt.model_executor.model_runner import ModelRunner
+
+    from jax_chip.sglang.backend import table_width
+
+    backend_cls = None
+    runner = SimpleNamespace(
+        server_args=SimpleNamespace(attention_backend="native"), num_attn_heads=4, tp_size=1,
+        page_size=16, mesh=None,
+        model_config=SimpleNamespace(get_num_kv_heads_with_padding=lambda tp: 2))
+    backend = ModelRunner._get_attention_backend(runner)
+    backend_cls = type(backend)
+    assert backend_cls.__name__ == "PagedAttentionBackend"
+    # Two requests of 20 and 3 tokens, page-aligned in cache_loc as sglang-jax builds it.
+    cache_loc = np.zeros(256, np.int32)
+    cache_loc[:20] = np.concatenate([np.arange(48, 64), np.arange(96, 100)])
+    cache_loc[32:35] = np.arange(16, 19)
+    batch = SimpleNamespace(seq_lens=jnp.array([20, 3, 0, 0]), cache_loc=jnp.asarray(cache_loc))
+    backend.init_forward_metadata(batch)
+    table = np.asarray(backend.page_table)
+    assert table.shape == (4, table_width(20, 16)) == (4, 4)
+    np.testing.assert_array_equal(table[:, :2], [[3, 6], [1, 0], [0, 0], [0, 0]])
+    leaves, treedef = jax.tree_util.tree_flatten(backend)
+    assert len(leaves) == 1
+    again = jax.tree_util.tree_unflatten(treedef, leaves)
+    assert (again.num_heads, again.num_kv_heads, again.page_size) == (4, 2, 16)
+
+
+def test_qwen3_rope_is_neox_and_lm_head_follows_model_dtype() -> None:
+    from flax import nnx
+    from sgl_jax.srt.models import qwen3
+
+    attn = qwen3.QWen3Attention(hidden_size=64, num_heads=2, num_kv_heads=1,
+                                max_position_embeddings=64, head_dim=128, rms_norm_eps=1e-6,
+                                dtype=jnp.float32, rngs=nnx.Rngs(0))
+    assert attn.rotary_emb.is_neox_style is True

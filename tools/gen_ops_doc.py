@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Renders the compiler's op registry (python/jax_chip/compiler/op_registry.py) into docs/ops.md.
+
+    .venv/bin/python tools/gen_ops_doc.py          # writes docs/ops.md
+    .venv/bin/python tools/gen_ops_doc.py --check  # exit 1 if docs/ops.md is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT))
+
+from jax_chip.compiler import dtypes, op_registry  # noqa: E402
+
+ORDER = ["elementwise", "movement", "iota", "constant", "dot", "reduce", "concatenate",
+         "rewritten", "structural", "annotation"]
+TITLES = {
+    "elementwise": "Elementwise (fused into Elementwise kernels)",
+    "movement": "Data movement (strided views)",
+    "iota": "Generators", "constant": "Constants",
+    "dot": "Matrix unit", "reduce": "Reductions", "concatenate": "Concatenation",
+    "rewritten": "Rewritten by a pass", "structural": "Structure",
+    "annotation": "Annotations (removed)",
+}
+
+
+def _types(types: frozenset[str]) -> str:
+    if types == dtypes.ALL_TYPES:
+        return "all"
+    if types == dtypes.ALL_FLOAT:
+        return "float (f16, bf16, f32)"
+    order = list(dtypes.CHIP_DTYPES)
+    return ", ".join(t for t in order if t in types)
+
+
+def render() -> str:
+    lines = [
+        "# Ops supported by the chip compiler",
+        "",
+        "Generated from `python/jax_chip/compiler/op_registry.py` by `tools/gen_ops_doc.py`; "
+        "do not edit by hand.",
+        "",
+        "Element types: " + ", ".join(dtypes.CHIP_DTYPES) + ". 64-bit types are rejected at "
+        "compile time (keep `jax_enable_x64` off). Floating elementwise ops compute in f32 and "
+        "round to the result type after every op; integers wrap. Any op not listed is rejected "
+        "with an UNIMPLEMENTED error naming the op, its types and the JAX source line.",
+        "",
+    ]
+    for kind in ORDER:
+        specs = sorted((s for s in op_registry.REGISTRY.values() if s.kind == kind),
+                       key=lambda s: s.name)
+        if not specs:
+            continue
+        lines += [f"## {TITLES[kind]}", "", "| op | element types | kernel / EwOp | status | notes |",
+                  "| --- | --- | --- | --- | --- |"]
+        for s in specs:
+            how = s.ewop or s.kernel
+            lines.append(f"| `{s.name}` | {_types(s.dtypes)} | {how} | {s.status} | {s.notes} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--check", action="store_true", help="fail if docs/ops.md is out of date")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "ops.md"))
+    args = ap.parse_args()
+    text = render()
+    out = pathlib.Path(args.out)
+    if args.check:
+        if not out.is_file() or out.read_text() != text:
+            print(f"{out} is stale: run tools/gen_ops_doc.py", file=sys.stderr)
+            return 1
+        return 0
+    out.write_text(text)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

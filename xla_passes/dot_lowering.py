@@ -1,0 +1,92 @@
+"""Dot lowering: every matrix product becomes a stablehlo.dot_general node, which is one
+DotGeneral kernel (output order [batch..., lhs free..., rhs free...], as in StableHLO).
+
+- stablehlo.dot (vector/matrix forms) -> dot_general contracting lhs' last and rhs' first dim.
+- operands of different element types are converted to the wider one (the matrix unit takes
+  one input type).
+- layout: an operand that is a transpose is read directly, the permutation folded into the
+  dimension numbers, when that keeps the operand's free dimensions in order (the output layout
+  is unchanged); the DotGeneral kernel reads any batch/contracting dims, so no transposed copy
+  is materialized (e.g. q @ k.T).
+"""
+
+from __future__ import annotations
+
+from jax_chip.compiler import dtypes
+from jax_chip.compiler.context import PassContext
+from jax_chip.compiler.graph import Graph, Node, Value
+
+# Wider type first: the type both operands are converted to when they differ.
+_RANK = ["f32", "bf16", "f16", "s32", "u32", "s16", "u16", "s8", "u8", "pred"]
+
+
+def _common_type(a: str, b: str) -> str:
+    if dtypes.is_chip_dtype(a) and dtypes.is_chip_dtype(b):
+        fa, fb = dtypes.info(a).is_float, dtypes.info(b).is_float
+        if fa != fb:
+            return a if fa else b
+        if {a, b} == {"bf16", "f16"}:
+            return "f32"
+    for t in _RANK:
+        if t in (a, b):
+            return t
+    return a
+
+
+def _convert(graph: Graph, v: Value, dtype: str, loc: str, new_nodes: list[Node]) -> Value:
+    node = graph.make_node("stablehlo.convert", [v], [v.type.with_dtype(dtype)], {}, loc)
+    new_nodes.append(node)
+    return node.result
+
+
+def fold_transpose(operand: Value, batch: tuple[int, ...], contracting: tuple[int, ...]
+                   ) -> tuple[Value, tuple[int, ...], tuple[int, ...]] | None:
+    """(source, batch', contracting') reading through a transpose operand, or None."""
+    node = operand.producer
+    if node is None or node.op != "stablehlo.transpose":
+        return None
+    perm = tuple(node.attrs["permutation"])
+    used = set(batch) | set(contracting)
+    free = [perm[d] for d in range(len(perm)) if d not in used]
+    if free != sorted(free):
+        return None
+    return node.operands[0], tuple(perm[d] for d in batch), tuple(perm[d] for d in contracting)
+
+
+def _fold_operand_transposes(node: Node) -> None:
+    a = node.attrs
+    while True:
+        lhs = fold_transpose(node.operands[0], a["lhs_batch"], a["lhs_contracting"])
+        if lhs is None:
+            break
+        node.operands = [lhs[0], node.operands[1]]
+        a["lhs_batch"], a["lhs_contracting"] = lhs[1], lhs[2]
+    while True:
+        rhs = fold_transpose(node.operands[1], a["rhs_batch"], a["rhs_contracting"])
+        if rhs is None:
+            break
+        node.operands = [node.operands[0], rhs[0]]
+        a["rhs_batch"], a["rhs_contracting"] = rhs[1], rhs[2]
+
+
+def run(graph: Graph, ctx: PassContext) -> None:
+    out: list[Node] = []
+    for node in graph.nodes:
+        if node.op == "stablehlo.dot":
+            lhs, rhs = node.operands
+            node.op = "stablehlo.dot_general"
+            node.attrs = {"lhs_batch": (), "rhs_batch": (),
+                          "lhs_contracting": (lhs.type.rank - 1,), "rhs_contracting": (0,)}
+        if node.op == "stablehlo.dot_general":
+            lhs, rhs = node.operands
+            if lhs.type.dtype != rhs.type.dtype:
+                t = _common_type(lhs.type.dtype, rhs.type.dtype)
+                if lhs.type.dtype != t:
+                    lhs = _convert(graph, lhs, t, node.loc, out)
+                if rhs.type.dtype != t:
+                    rhs = _convert(graph, rhs, t, node.loc, out)
+                node.operands = [lhs, rhs]
+            _fold_operand_transposes(node)
+        out.append(node)
+    graph.nodes = out
+    graph.remove_dead_nodes()

@@ -1,0 +1,122 @@
+"""Outputs and input/output aliasing: establishes the rules the runtime relies on.
+
+1. Each output's value is written by exactly one kernel into OUTPUT storage. If the returned
+   value is a parameter, a constant, a reshape alias or returned twice, a chip.copy node writes
+   the output (copies of parameters and constants run first, before anything can overwrite a
+   donated parameter). Exception: an output aliased to parameter p whose value IS p needs no
+   kernel (the runtime makes an aliased output start out holding p's contents).
+2. An output aliased to donated parameter p lives in p's memory, so no kernel may read p (or a
+   reshape alias of p) once the kernel writing that output has started, except that writer itself
+   when it is an Elementwise kernel reading p only through the identity view (same element). A
+   writer that breaks this computes into a TEMP value instead, and a copy at the end of the
+   program writes the output.
+"""
+
+from __future__ import annotations
+
+from jax_chip.compiler import index_map
+from jax_chip.compiler.context import PassContext
+from jax_chip.compiler.emit import is_kernel
+from jax_chip.compiler.ew_codegen import program_for
+from jax_chip.compiler.graph import Graph, Node, Value
+
+
+def _copy(graph: Graph, v: Value, loc: str = "") -> Node:
+    node = graph.make_node("chip.copy", [v], [v.type], {}, loc or "output copy")
+    return node
+
+
+def storage_root(v: Value) -> Value:
+    """The value whose storage `v` shares (through zero-copy reshapes)."""
+    while v.producer is not None and v.producer.op == "stablehlo.reshape":
+        v = v.producer.operands[0]
+    return v
+
+
+def _needs_copy(graph: Graph, v: Value, claimed: set[Value]) -> bool:
+    if v in claimed:
+        return True
+    if v.producer is None:            # a parameter
+        return True
+    return not is_kernel(v.producer)  # constant or reshape alias
+
+
+def _reads_only_identity(node: Node, aliases: set[Value]) -> bool:
+    """Does Elementwise `node` read values in `aliases` only at the element it writes?"""
+    if node.op != "chip.fusion":
+        return False
+    prog = program_for(node)
+    dims = prog.dims
+    for view in prog.views:
+        src = node.operands[view.input]
+        if src not in aliases:
+            continue
+        if src.type.num_elements != prog.num_elements:
+            return False
+        if not index_map.is_identity(index_map.FlatMap(view.offset, view.strides), dims):
+            return False
+    return True
+
+
+def run(graph: Graph, ctx: PassContext) -> None:
+    # 1. one writing kernel per output
+    front: list[Node] = []          # hoisted storage-only chains + copies, before every kernel
+    hoisted: set[Node] = set()
+    after: dict[Node, list[Node]] = {}
+    claimed: set[Value] = set()
+    for out in graph.outputs:
+        v = out.value
+        if out.aliased_parameter >= 0 and graph.param_index(v) == out.aliased_parameter:
+            claimed.add(v)
+            continue
+        if _needs_copy(graph, v, claimed):
+            c = _copy(graph, v, v.producer.loc if v.producer is not None else "")
+            root = storage_root(v)
+            if root.producer is None or root.producer.op == "stablehlo.constant":
+                chain: list[Node] = []
+                x = v
+                while x.producer is not None and x.producer not in hoisted:
+                    chain.append(x.producer)
+                    hoisted.add(x.producer)
+                    if x.producer.op == "stablehlo.constant":
+                        break
+                    x = x.producer.operands[0]
+                front.extend(reversed(chain))
+                front.append(c)
+            else:
+                after.setdefault(v.producer, []).append(c)
+            out.value = c.result
+        claimed.add(out.value)
+    if front or after:
+        nodes: list[Node] = list(front)
+        for n in graph.nodes:
+            if n in hoisted:
+                continue
+            nodes.append(n)
+            nodes.extend(after.get(n, []))
+        graph.nodes = nodes
+        graph.verify()
+
+    # 2. donated parameters are not read after their output is written
+    position = {n: i for i, n in enumerate(graph.nodes)}
+    tail: list[Node] = []
+    for out in graph.outputs:
+        p = out.aliased_parameter
+        if p < 0 or graph.param_index(out.value) == p:
+            continue
+        writer = out.value.producer
+        assert writer is not None and is_kernel(writer)
+        aliases = {graph.params[p].value}
+        for n in graph.nodes:
+            if n.op == "stablehlo.reshape" and n.operands[0] in aliases:
+                aliases.add(n.result)
+        readers = [n for n in graph.nodes if is_kernel(n) and any(o in aliases for o in n.operands)]
+        w = position[writer]
+        ok = all(position[r] < w or (r is writer and _reads_only_identity(r, aliases))
+                 for r in readers)
+        if not ok:
+            c = _copy(graph, out.value, "donated output copy")
+            tail.append(c)
+            out.value = c.result
+    if tail:
+        graph.nodes = graph.nodes + tail
