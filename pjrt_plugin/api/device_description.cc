@@ -1,6 +1,5 @@
 #include "pjrt_plugin/api/device_description.h"
 
-#include <cstdio>
 #include <cstring>
 
 #include "pjrt_plugin/api/args.h"
@@ -53,23 +52,10 @@ PJRT_NamedValue NamedFloat(const char* name, float value) {
 
 }  // namespace chip::api
 
-namespace {
-
-std::string DebugString(int id, const chip::ChipConfig& c) {
-  char buf[256];
-  std::snprintf(buf, sizeof(buf),
-                "chip:%d (emulated chip; HBM %.2f GiB at %.0f GB/s, %dx%d matrix unit, SRAM %.0f MiB)", id,
-                static_cast<double>(c.hbm_bytes) / (1 << 30), c.hbm_bandwidth / 1e9, c.matrix_tile,
-                c.matrix_tile, static_cast<double>(c.sram_bytes) / (1 << 20));
-  return buf;
-}
-
-}  // namespace
-
 PJRT_DeviceDescription::PJRT_DeviceDescription(int id, int process_index, const chip::ChipConfig& config)
     : id(id),
       process_index(process_index),
-      debug_string(DebugString(id, config)),
+      debug_string("chip:" + std::to_string(id)),
       to_string("ChipDevice(id=" + std::to_string(id) + ")"),
       matrix_unit_{config.matrix_tile, config.matrix_tile} {
   using chip::api::NamedInt64;

@@ -22,8 +22,8 @@ struct PJRT_DeviceDescription {
   const int id;
   const int process_index;
   const std::string kind = "chip";
-  const std::string debug_string;
-  const std::string to_string;
+  const std::string debug_string;  // "chip:0" (str(device) in JAX)
+  const std::string to_string;     // "ChipDevice(id=0)" (repr(device) in JAX)
 
  private:
   // Attribute values the PJRT_NamedValues point into (fixed after construction).

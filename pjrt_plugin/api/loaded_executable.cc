@@ -15,9 +15,10 @@
 
 PJRT_LoadedExecutable::PJRT_LoadedExecutable(PJRT_Client* client,
                                              std::shared_ptr<const chip::LoadedProgram> program,
-                                             std::vector<PJRT_Device*> devices)
+                                             std::vector<PJRT_Device*> devices, bool bound)
     : client(client),
       devices(std::move(devices)),
+      bound(bound),
       name(program->name()),
       fingerprint(chip::api::ProgramFingerprint(*program)),
       program_(std::move(program)) {}
@@ -61,7 +62,7 @@ StatusOr<PJRT_LoadedExecutable*> NewLoadedExecutable(PJRT_Client* client,
   if (!ids.ok()) return Status(ids.status().code(), std::string(function) + ": " + ids.status().message());
   std::vector<PJRT_Device*> devices;
   for (int id : ids.value()) devices.push_back(client->device(id));
-  return new PJRT_LoadedExecutable(client, std::move(program), std::move(devices));
+  return new PJRT_LoadedExecutable(client, std::move(program), std::move(devices), !compile_options.empty());
 }
 
 PJRT_Error* LoadedExecutableDestroy(PJRT_LoadedExecutable_Destroy_Args* args) {
@@ -175,6 +176,14 @@ PJRT_Error* LoadedExecutableExecute(PJRT_LoadedExecutable_Execute_Args* args) {
                                std::to_string(args->num_devices) + " argument list(s) were given");
       }
       run_devices = exe->devices;
+      // Deserialized without compile options (e.g. from JAX's compilation cache through a PJRT 0.70
+      // caller): the program is not bound to a chip, so a single-device run goes where its
+      // arguments are.
+      if (!exe->bound && run_devices.size() == 1 && args->num_args > 0 && args->argument_lists != nullptr &&
+          args->argument_lists[0] != nullptr && args->argument_lists[0][0] != nullptr &&
+          exe->client->Owns(args->argument_lists[0][0]->device)) {
+        run_devices[0] = args->argument_lists[0][0]->device;
+      }
     }
     if (args->num_args != static_cast<size_t>(program->num_parameters())) {
       return InvalidArgument(std::string(kFn) + ": '" + exe->name + "' takes " +
@@ -184,7 +193,7 @@ PJRT_Error* LoadedExecutableExecute(PJRT_LoadedExecutable_Execute_Args* args) {
     if (run_devices.size() > 0 && args->num_args > 0 && args->argument_lists == nullptr) {
       return InvalidArgument(std::string(kFn) + ": argument_lists is null");
     }
-    if (run_devices.size() > 0 && args->output_lists == nullptr) {
+    if (run_devices.size() > 0 && program->num_outputs() > 0 && args->output_lists == nullptr) {
       return InvalidArgument(std::string(kFn) + ": output_lists is null");
     }
 
@@ -209,7 +218,7 @@ PJRT_Error* LoadedExecutableExecute(PJRT_LoadedExecutable_Execute_Args* args) {
       if (args->num_args > 0 && list == nullptr) {
         return InvalidArgument(std::string(kFn) + ": argument list " + std::to_string(d) + " is null");
       }
-      if (args->output_lists[d] == nullptr && program->num_outputs() > 0) {
+      if (program->num_outputs() > 0 && args->output_lists[d] == nullptr) {
         return InvalidArgument(std::string(kFn) + ": output list " + std::to_string(d) + " is null");
       }
       for (size_t i = 0; i < args->num_args; ++i) {

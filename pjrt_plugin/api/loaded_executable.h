@@ -13,8 +13,11 @@
 #include "xla/pjrt/c/pjrt_c_api.h"
 
 struct PJRT_LoadedExecutable {
+  // `bound`: the devices came from compile options. An executable deserialized without compile
+  // options (PJRT 0.70 callers cannot pass them) is not bound: a single-device run follows its
+  // arguments' chip (see PJRT_LoadedExecutable_Execute).
   PJRT_LoadedExecutable(PJRT_Client* client, std::shared_ptr<const chip::LoadedProgram> program,
-                        std::vector<PJRT_Device*> devices);
+                        std::vector<PJRT_Device*> devices, bool bound);
   PJRT_LoadedExecutable(const PJRT_LoadedExecutable&) = delete;
   PJRT_LoadedExecutable& operator=(const PJRT_LoadedExecutable&) = delete;
 
@@ -25,6 +28,7 @@ struct PJRT_LoadedExecutable {
 
   PJRT_Client* const client;
   const std::vector<PJRT_Device*> devices;  // replica-major, as in the device assignment
+  const bool bound;
   const std::string name;
   const std::string fingerprint;
 

@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+// GCC 12's AVX-512 intrinsic headers trip -Wmaybe-uninitialized inside Eigen's GEMM kernels at
+// -O3 (a known false positive in the headers); silenced for this file only.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
 
 #include "pjrt_plugin/kernels/aligned_buffer.h"
@@ -206,6 +209,60 @@ void BatchedGemm(const T* A, bool a_t, const T* Bm, bool b_t, T* C, int64_t batc
   }
 }
 
+// Small-M float products with a bf16/f16 right-hand side (decode-time matrix-vector work): the
+// weights are converted a row at a time while streaming through them once, instead of packing a
+// full f32 copy. x is f32 [B, M, K]; w is [B, K, N] (w_t false) or [B, N, K] (w_t true).
+void StreamingSmallM(const float* x, DType wt, const uint8_t* w, bool w_t, float* out, int64_t B, int64_t M,
+                     int64_t N, int64_t K) {
+  const int wsize = DTypeByteSize(wt);
+  if (!w_t) {
+    constexpr int64_t kCols = 512;
+    const int64_t col_blocks = (N + kCols - 1) / kCols;
+    ThreadPool::Global().ParallelFor(B * col_blocks, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> acc(M * kCols), row(kCols);
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t b = item / col_blocks, n0 = (item % col_blocks) * kCols;
+        const int64_t width = std::min(kCols, N - n0);
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        const float* xb = x + b * M * K;
+        const uint8_t* wb = w + (b * K * N + n0) * wsize;
+        for (int64_t k = 0; k < K; ++k) {
+          ConvertRun<float>(wt, wb + k * N * wsize, width, row.data());
+          for (int64_t m = 0; m < M; ++m) {
+            const float xv = xb[m * K + k];
+            float* a = acc.data() + m * kCols;
+            for (int64_t j = 0; j < width; ++j) a[j] += xv * row[j];
+          }
+        }
+        for (int64_t m = 0; m < M; ++m) {
+          std::memcpy(out + b * M * N + m * N + n0, acc.data() + m * kCols, width * sizeof(float));
+        }
+      }
+    });
+    return;
+  }
+  ThreadPool::Global().ParallelFor(B * N, std::max<int64_t>(1, 65536 / std::max<int64_t>(K, 1)),
+                                   [&](int64_t begin, int64_t end) {
+    std::vector<float> row(K);
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t b = item / N, n = item % N;
+      ConvertRun<float>(wt, w + (b * N + n) * K * wsize, K, row.data());
+      for (int64_t m = 0; m < M; ++m) {
+        const float* xr = x + (b * M + m) * K;
+        float part[16] = {};
+        int64_t k = 0;
+        for (; k + 16 <= K; k += 16) {
+          for (int j = 0; j < 16; ++j) part[j] += xr[k + j] * row[k + j];
+        }
+        for (int j = 0; k < K; ++k, ++j) part[j] += xr[k] * row[k];
+        float sum = 0;
+        for (int j = 0; j < 16; ++j) sum += part[j];
+        out[(b * M + m) * N + n] = sum;
+      }
+    }
+  });
+}
+
 }  // namespace
 
 Status ValidateDotGeneral(const exe::DotGeneral& op, const TensorInfos& inputs, const TensorInfos& outputs) {
@@ -325,16 +382,6 @@ Status RunDotGeneral(const exe::DotGeneral& op, const TensorRefs& inputs, const 
     Pack<float>(inputs[0], L, a_buf.as<float>());
     a_ptr = a_buf.as<float>();
   }
-  if (rhs.dtype == DType::kF32 && IsInOrder(rb, rc, rf)) {
-    b_ptr = static_cast<const float*>(inputs[1].data);
-  } else if (rhs.dtype == DType::kF32 && IsInOrder(rb, rf, rc)) {
-    b_ptr = static_cast<const float*>(inputs[1].data);
-    b_t = true;
-  } else {
-    b_buf.Resize(sizeof(float) * std::max<int64_t>(B * K * N, 1));
-    Pack<float>(inputs[1], R, b_buf.as<float>());
-    b_ptr = b_buf.as<float>();
-  }
   float* c_ptr = nullptr;
   if (out.dtype == DType::kF32) {
     c_ptr = reinterpret_cast<float*>(dst);
@@ -342,10 +389,30 @@ Status RunDotGeneral(const exe::DotGeneral& op, const TensorRefs& inputs, const 
     c_buf.Resize(sizeof(float) * out_elems);
     c_ptr = c_buf.as<float>();
   }
-  if (K == 0) {
-    std::fill(c_ptr, c_ptr + out_elems, 0.0f);
+  const bool rhs_kn = IsInOrder(rb, rc, rf), rhs_nk = IsInOrder(rb, rf, rc);
+  if (M <= 16 && K > 0 && (rhs.dtype == DType::kBF16 || rhs.dtype == DType::kF16) && (rhs_kn || rhs_nk)) {
+    if (a_t) {  // the streaming kernel reads lhs rows
+      a_buf.Resize(sizeof(float) * std::max<int64_t>(B * M * K, 1));
+      Pack<float>(inputs[0], L, a_buf.as<float>());
+      a_ptr = a_buf.as<float>();
+    }
+    StreamingSmallM(a_ptr, rhs.dtype, static_cast<const uint8_t*>(inputs[1].data), !rhs_kn, c_ptr, B, M, N, K);
   } else {
-    BatchedGemm<float>(a_ptr, a_t, b_ptr, b_t, c_ptr, B, M, N, K);
+    if (rhs.dtype == DType::kF32 && rhs_kn) {
+      b_ptr = static_cast<const float*>(inputs[1].data);
+    } else if (rhs.dtype == DType::kF32 && rhs_nk) {
+      b_ptr = static_cast<const float*>(inputs[1].data);
+      b_t = true;
+    } else {
+      b_buf.Resize(sizeof(float) * std::max<int64_t>(B * K * N, 1));
+      Pack<float>(inputs[1], R, b_buf.as<float>());
+      b_ptr = b_buf.as<float>();
+    }
+    if (K == 0) {
+      std::fill(c_ptr, c_ptr + out_elems, 0.0f);
+    } else {
+      BatchedGemm<float>(a_ptr, a_t, b_ptr, b_t, c_ptr, B, M, N, K);
+    }
   }
   if (out.dtype != DType::kF32) {
     const int size = DTypeByteSize(out.dtype);

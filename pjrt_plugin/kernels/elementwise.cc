@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pjrt_plugin/kernels/aligned_buffer.h"
+#include "pjrt_plugin/kernels/fast_math.h"
 #include "pjrt_plugin/kernels/numerics.h"
 #include "pjrt_plugin/kernels/thread_pool.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
@@ -426,19 +427,19 @@ void Eval(const Decoded& p, int reg, const DecodedInstr& in, int64_t start, int 
       case EwOp::NEG: Map1(rF, a, n, [](float x) { return -x; }); break;
       case EwOp::ABS: Map1(rF, a, n, [](float x) { return std::fabs(x); }); break;
       case EwOp::SIGN: Map1(rF, a, n, FSign); break;
-      case EwOp::EXP: Map1(rF, a, n, [](float x) { return std::exp(x); }); break;
+      case EwOp::EXP: Map1(rF, a, n, fast::Exp); break;
       case EwOp::EXPM1: Map1(rF, a, n, [](float x) { return std::expm1(x); }); break;
-      case EwOp::LOG: Map1(rF, a, n, [](float x) { return std::log(x); }); break;
+      case EwOp::LOG: Map1(rF, a, n, fast::Log); break;
       case EwOp::LOG1P: Map1(rF, a, n, [](float x) { return std::log1p(x); }); break;
-      case EwOp::TANH: Map1(rF, a, n, [](float x) { return std::tanh(x); }); break;
-      case EwOp::LOGISTIC: Map1(rF, a, n, [](float x) { return 1.0f / (1.0f + std::exp(-x)); }); break;
+      case EwOp::TANH: Map1(rF, a, n, fast::Tanh); break;
+      case EwOp::LOGISTIC: Map1(rF, a, n, fast::Logistic); break;
       case EwOp::SQRT: Map1(rF, a, n, [](float x) { return std::sqrt(x); }); break;
       case EwOp::RSQRT: Map1(rF, a, n, [](float x) { return 1.0f / std::sqrt(x); }); break;
       case EwOp::CBRT: Map1(rF, a, n, [](float x) { return std::cbrt(x); }); break;
       case EwOp::SIN: Map1(rF, a, n, [](float x) { return std::sin(x); }); break;
       case EwOp::COS: Map1(rF, a, n, [](float x) { return std::cos(x); }); break;
       case EwOp::TAN: Map1(rF, a, n, [](float x) { return std::tan(x); }); break;
-      case EwOp::ERF: Map1(rF, a, n, [](float x) { return std::erf(x); }); break;
+      case EwOp::ERF: Map1(rF, a, n, fast::Erf); break;
       case EwOp::FLOOR: Map1(rF, a, n, [](float x) { return std::floor(x); }); break;
       case EwOp::CEIL: Map1(rF, a, n, [](float x) { return std::ceil(x); }); break;
       case EwOp::ROUND_NEAREST_EVEN: Map1(rF, a, n, [](float x) { return std::nearbyint(x); }); break;
@@ -560,8 +561,9 @@ void StoreResult(const DecodedResult& res, int64_t start, int n, Registers& R) {
   switch (res.dtype) {
     case DType::kF32: std::memcpy(out, f, sizeof(float) * n); break;
     case DType::kBF16: {
+      // Registers hold values already rounded to bf16: storing them is taking the top half.
       uint16_t* o = reinterpret_cast<uint16_t*>(out);
-      for (int j = 0; j < n; ++j) o[j] = num::F32ToBF16(f[j]);
+      for (int j = 0; j < n; ++j) o[j] = static_cast<uint16_t>(num::FloatBits(f[j]) >> 16);
       break;
     }
     case DType::kF16: {
@@ -821,7 +823,7 @@ Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, cons
   std::vector<int64_t> dims;
   if (op.dims()) dims.assign(op.dims()->begin(), op.dims()->end());
   for (int64_t d : dims) p.num_elements *= d;
-  if (p.num_elements == 0) return Status::Ok();
+  if (p.num_elements == 0 || outputs.empty()) return Status::Ok();
   const int rank = static_cast<int>(dims.size());
   const int num_views = op.views() ? static_cast<int>(op.views()->size()) : 0;
   const int num_instrs = op.instrs() ? static_cast<int>(op.instrs()->size()) : 0;

@@ -75,8 +75,32 @@ inline float F16ToF32(uint16_t h) {
   return BitsFloat(sign | ((e + 112u) << 23) | (m << 13));
 }
 
-inline float RoundBF16(float f) { return BF16ToF32(F32ToBF16(f)); }
-inline float RoundF16(float f) { return F16ToF32(F32ToF16(f)); }
+// Rounds to bf16 precision (nearest even) without leaving f32; branch-free so loops vectorize.
+// Equals BF16ToF32(F32ToBF16(f)) for every f, NaNs included.
+inline float RoundBF16(float f) {
+  const uint32_t x = FloatBits(f);
+  const uint32_t rounded = (x + 0x7FFFu + ((x >> 16) & 1u)) & 0xFFFF0000u;
+  const uint32_t nan = (x & 0xFFFF0000u) | ((x & 0x007F0000u) ? 0u : 0x00400000u);
+  return BitsFloat((x & 0x7FFFFFFFu) > 0x7F800000u ? nan : rounded);
+}
+
+// Rounds to f16 precision and range (nearest even; overflow to inf; f16 subnormals) without
+// leaving f32; branch-free. Equals F16ToF32(F32ToF16(f)) for every f, NaNs included.
+inline float RoundF16(float f) {
+  const uint32_t x = FloatBits(f);
+  const uint32_t sign = x & 0x80000000u;
+  const uint32_t ax = x & 0x7FFFFFFFu;
+  // Normal f16 range: keep 10 mantissa bits.
+  const uint32_t normal = (ax + 0xFFFu + ((ax >> 13) & 1u)) & 0xFFFFE000u;
+  // Subnormal f16 range (|f| < 2^-14): multiples of 2^-24, rounded by the FPU (0.5 = 2^23 * 2^-24).
+  const float af = BitsFloat(ax);
+  const uint32_t sub = FloatBits((af + 0.5f) - 0.5f);
+  uint32_t r = ax < 0x38800000u ? sub : normal;
+  r = ax >= 0x477FF000u ? 0x7F800000u : r;  // rounds past 65504: infinity
+  const uint32_t nan = (x & 0x7FFFE000u) | ((x & 0x007FE000u) ? 0u : 0x00400000u);
+  r = ax > 0x7F800000u ? (nan & 0x7FFFFFFFu) : r;
+  return BitsFloat(sign | r);
+}
 
 // Rounds an f32 value to the precision of float dtype `t` (identity for f32).
 inline float RoundTo(DType t, float f) {

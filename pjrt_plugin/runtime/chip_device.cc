@@ -11,15 +11,25 @@
 namespace chip {
 namespace {
 
-// Completes every output with `status` (dropping any allocation made for it) and then `done`.
-void Fail(const std::vector<std::shared_ptr<DeviceArray>>& outputs, const std::shared_ptr<AsyncEvent>& done,
-          const Status& status) {
-  for (const auto& out : outputs) {
+// Completes every output (OK, or with `status` after dropping any allocation made for it) and
+// then `done`. The caller's references to the outputs are released first: whoever wakes up may
+// free them and expect the memory accounting to show it at once.
+void Complete(std::vector<std::shared_ptr<DeviceArray>>& outputs, const std::shared_ptr<AsyncEvent>& done,
+              const Status& status) {
+  std::vector<std::shared_ptr<AsyncEvent>> events;
+  for (auto& out : outputs) {
     if (!out) continue;
-    out->allocation.reset();
-    out->ready->SetReady(status);
+    if (!status.ok()) out->allocation.reset();
+    events.push_back(out->ready);
   }
+  outputs.clear();
+  for (const auto& e : events) e->SetReady(status);
   done->SetReady(status);
+}
+
+void Fail(std::vector<std::shared_ptr<DeviceArray>>& outputs, const std::shared_ptr<AsyncEvent>& done,
+          const Status& status) {
+  Complete(outputs, done, status);
 }
 
 }  // namespace
@@ -149,17 +159,19 @@ std::shared_ptr<AsyncEvent> ChipDevice::EnqueueExecute(std::shared_ptr<const Loa
   }
 
   queue_.Enqueue([this, program = std::move(program), args = std::move(args), donated = std::move(donated),
-                  outputs = std::move(outputs), done]() {
+                  outputs = std::move(outputs), done]() mutable {
     const std::string& name = program->name();
     // Arguments first: an argument's error becomes every output's error.
     for (size_t i = 0; i < args.size(); ++i) {
       Status s = args[i]->ready->Await();
       if (!s.ok()) {
+        args.clear();
         Fail(outputs, done, Status(s.code(), "argument " + std::to_string(i) + " of '" + name + "' failed: " +
                                                  s.message()));
         return;
       }
       if (!args[i]->allocation && args[i]->info.byte_size() > 0) {
+        args.clear();
         Fail(outputs, done, FailedPrecondition("argument " + std::to_string(i) + " of '" + name +
                                                "' has no device memory (deleted or donated)"));
         return;
@@ -236,12 +248,9 @@ std::shared_ptr<AsyncEvent> ChipDevice::EnqueueExecute(std::shared_ptr<const Loa
     } catch (const std::exception& e) {
       status = Internal("executing '" + name + "': " + e.what());
     }
-    if (!status.ok()) {
-      Fail(outputs, done, status);
-      return;
-    }
-    for (const auto& out : outputs) out->ready->SetReady();
-    done->SetReady();
+    // Drop the arguments before completing (see Complete).
+    args.clear();
+    Complete(outputs, done, status);
   });
   return done;
 }
@@ -251,7 +260,7 @@ void ChipDevice::EnqueueCopy(std::shared_ptr<DeviceArray> src, std::shared_ptr<D
     if (dst) dst->ready->SetReady(InvalidArgument("EnqueueCopy from a null array"));
     return;
   }
-  queue_.Enqueue([this, src = std::move(src), dst = std::move(dst)]() {
+  queue_.Enqueue([this, src = std::move(src), dst = std::move(dst)]() mutable {
     Status s = src->ready->Await();
     if (!s.ok()) {
       dst->ready->SetReady(s);
@@ -300,7 +309,11 @@ void ChipDevice::EnqueueCopy(std::shared_ptr<DeviceArray> src, std::shared_ptr<D
       e.work.bytes_written = static_cast<double>(bytes);
       TraceRecorder::Global().Record(std::move(e));
     }
-    dst->ready->SetReady();
+    // Release both before completing (see Complete).
+    src.reset();
+    std::shared_ptr<AsyncEvent> ready = dst->ready;
+    dst.reset();
+    ready->SetReady();
   });
 }
 

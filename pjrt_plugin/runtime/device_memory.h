@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,6 +49,7 @@ struct MemoryStats {
 class HbmAllocator : public std::enable_shared_from_this<HbmAllocator> {
  public:
   static std::shared_ptr<HbmAllocator> Create(int device_id, int64_t capacity_bytes);
+  ~HbmAllocator();  // frees the cached host blocks
 
   // `what` names the request in the error message (e.g. "output 0 of jit(f) (f32[1024,1024])").
   // Size 0 is allowed and returns a valid allocation with a non-null aligned pointer.
@@ -60,8 +62,17 @@ class HbmAllocator : public std::enable_shared_from_this<HbmAllocator> {
   friend class DeviceAllocation;
   HbmAllocator(int device_id, int64_t capacity) : device_id_(device_id), capacity_(capacity) {}
   void Release(size_t bytes);
+  // Returns a freed block: kept for reuse (by size class) or given back to the host.
+  void Recycle(void* block, size_t bytes);
   const int device_id_;
   const int64_t capacity_;
+  // CHIP_POISON_MEMORY=1 (read at Create): fresh allocations are filled with 0xFF bytes (NaN for
+  // floats, -1 for integers) so tests catch outputs a kernel forgot to write.
+  bool poison_ = false;
+  // Freed host blocks by size class, reused so steady-state executions do not page-fault fresh
+  // memory. Host memory only: never counted as device memory in use.
+  std::multimap<size_t, void*> cache_;
+  size_t cache_bytes_ = 0;
   mutable std::mutex mu_;
   MemoryStats stats_;
 };

@@ -274,10 +274,26 @@ TEST_F(ExecutableTest, DevicesFromCompileOptionsAndExecuteDevice) {
   EXPECT_EQ(BufferDevice(out[0].get()), devices_[1]);
   EXPECT_EQ(ToHostFloats(out[0].get()), Sum(a, b));
 
+  // Bound by compile options: arguments on another chip are an error naming both.
+  EXPECT_TRUE(FailsWith(ExecuteRaw(exe.get(), {ca.get(), cb.get()}, 1, &out), PJRT_Error_Code_INVALID_ARGUMENT,
+                        {"argument 0", "chip:1", "chip:2"}));
+
   const std::string bad = CompileOptionsForDevices({5});
   PJRT_LoadedExecutable* raw = nullptr;
   EXPECT_TRUE(FailsWith(DeserializeAndLoadRaw(client_.get(), bytes, &raw, &bad), PJRT_Error_Code_INVALID_ARGUMENT,
                         {"device 5"}));
+}
+
+TEST_F(ExecutableTest, UnboundExecutableFollowsItsArguments) {
+  // Deserialized without compile options (a PJRT 0.70 caller loading from a compilation cache):
+  // a single-device program runs on the chip its arguments are on.
+  LoadedExecutablePtr exe = Load(client_.get(), BuildAddProgram({}));
+  std::vector<float> a = RandomFloats(32, 29), b = RandomFloats(32, 30);
+  BufferPtr ba = Floats(a, {4, 8}, 2), bb = Floats(b, {4, 8}, 2);
+  std::vector<BufferPtr> out;
+  CHIP_ASSERT_OK(ExecuteRaw(exe.get(), {ba.get(), bb.get()}, 1, &out));
+  EXPECT_EQ(BufferDevice(out[0].get()), devices_[2]);
+  EXPECT_EQ(ToHostFloats(out[0].get()), Sum(a, b));
 }
 
 TEST_F(ExecutableTest, TwoReplicasRunOnTwoChips) {

@@ -177,11 +177,12 @@ struct IntOption {
   int64_t value;
 };
 
-inline PJRT_NamedValue Int64Value(const std::string& name, int64_t v) {
+// `name` must outlive the PJRT_NamedValue (a literal, or a string kept alive by the caller).
+inline PJRT_NamedValue Int64Value(const char* name, int64_t v) {
   PJRT_NamedValue nv{};
   nv.struct_size = PJRT_NamedValue_STRUCT_SIZE;
-  nv.name = name.c_str();
-  nv.name_size = name.size();
+  nv.name = name;
+  nv.name_size = std::strlen(name);
   nv.type = PJRT_NamedValue_kInt64;
   nv.int64_value = v;
   nv.value_size = 1;
@@ -199,7 +200,7 @@ inline PJRT_Error* CreateClientRaw(const std::vector<PJRT_NamedValue>& options, 
 
 inline ClientPtr CreateClient(const std::vector<IntOption>& options = {}) {
   std::vector<PJRT_NamedValue> values;
-  for (const IntOption& o : options) values.push_back(Int64Value(o.name, o.value));
+  for (const IntOption& o : options) values.push_back(Int64Value(o.name.c_str(), o.value));
   PJRT_Client* client = nullptr;
   auto err = TakeError(CreateClientRaw(values, &client));
   EXPECT_FALSE(err.has_value()) << Describe(err);

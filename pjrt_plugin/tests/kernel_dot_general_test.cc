@@ -145,6 +145,15 @@ TEST(DotGeneral, LowPrecisionAndMixed) {
   Check({DType::kBF16, DType::kBF16, DType::kBF16, {2, 9, 64}, {2, 11, 64}, {{0}, {0}, {2}, {2}}}, 11);
 }
 
+TEST(DotGeneral, SmallMStreamingWeights) {
+  // Decode-shaped products (few rows, bf16/f16 weights) take the streaming path.
+  Check({DType::kBF16, DType::kBF16, DType::kBF16, {8, 300}, {300, 1100}, {{}, {}, {1}, {0}}}, 30);
+  Check({DType::kF32, DType::kF16, DType::kF32, {1, 77}, {77, 513}, {{}, {}, {1}, {0}}}, 31);
+  Check({DType::kBF16, DType::kBF16, DType::kF32, {3, 130}, {257, 130}, {{}, {}, {1}, {1}}}, 32);
+  Check({DType::kBF16, DType::kBF16, DType::kF32, {130, 5}, {130, 40}, {{}, {}, {0}, {0}}}, 33);  // lhs^T
+  Check({DType::kBF16, DType::kBF16, DType::kBF16, {4, 2, 64}, {4, 64, 33}, {{0}, {0}, {2}, {1}}}, 34);
+}
+
 TEST(DotGeneral, IntegersAccumulateInInt32) {
   const DotSpec mm{{}, {}, {1}, {0}};
   Check({DType::kS8, DType::kS8, DType::kS32, {19, 300}, {300, 23}, mm}, 12);

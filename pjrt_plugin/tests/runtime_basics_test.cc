@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -233,6 +234,37 @@ TEST(HbmAllocator, ByteExactAccountingAndAlignment) {
   x = StatusOr<std::shared_ptr<DeviceAllocation>>(Internal("dropped"));
   z = StatusOr<std::shared_ptr<DeviceAllocation>>(Internal("dropped"));
   EXPECT_EQ(a->stats().bytes_in_use, 0);
+}
+
+TEST(HbmAllocator, PoisonsFreshMemoryWhenAsked) {
+  ASSERT_EQ(setenv("CHIP_POISON_MEMORY", "1", 1), 0);
+  auto a = HbmAllocator::Create(0, 1 << 20);
+  ASSERT_EQ(unsetenv("CHIP_POISON_MEMORY"), 0);
+  auto x = a->Allocate(1000, "x").value();
+  const uint8_t* p = static_cast<const uint8_t*>(x->data());
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(p[i], 0xFF);
+  float f;
+  std::memcpy(&f, p, 4);
+  EXPECT_TRUE(std::isnan(f));
+}
+
+TEST(HbmAllocator, FreedBlocksAreReusedWithoutChangingTheAccounting) {
+  auto a = HbmAllocator::Create(0, int64_t{1} << 30);
+  void* first = nullptr;
+  {
+    auto x = a->Allocate(3 << 20, "x").value();
+    first = x->data();
+    std::memset(x->data(), 7, 3 << 20);
+  }
+  EXPECT_EQ(a->stats().bytes_in_use, 0);
+  auto y = a->Allocate((3 << 20) - 100, "y").value();  // same size class
+  EXPECT_EQ(a->stats().bytes_in_use, (3 << 20) - 100);
+  EXPECT_EQ(y->size(), static_cast<size_t>((3 << 20) - 100));
+#if !defined(__SANITIZE_ADDRESS__)
+  EXPECT_EQ(y->data(), first);
+#endif
+  std::memset(y->data(), 1, y->size());
+  EXPECT_EQ(a->stats().num_allocs, 2);
 }
 
 TEST(HbmAllocator, AllocationOutlivesAllocatorHandle) {

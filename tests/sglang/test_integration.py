@@ -87,14 +87,12 @@ def test_backend_page_table_from_forward_batch() -> None:
 
     from jax_chip.sglang.backend import table_width
 
-    backend_cls = None
     runner = SimpleNamespace(
         server_args=SimpleNamespace(attention_backend="native"), num_attn_heads=4, tp_size=1,
         page_size=16, mesh=None,
         model_config=SimpleNamespace(get_num_kv_heads_with_padding=lambda tp: 2))
     backend = ModelRunner._get_attention_backend(runner)
-    backend_cls = type(backend)
-    assert backend_cls.__name__ == "PagedAttentionBackend"
+    assert type(backend).__name__ == "PagedAttentionBackend"
     # Two requests of 20 and 3 tokens, page-aligned in cache_loc as sglang-jax builds it.
     cache_loc = np.zeros(256, np.int32)
     cache_loc[:20] = np.concatenate([np.arange(48, 64), np.arange(96, 100)])
@@ -110,7 +108,7 @@ def test_backend_page_table_from_forward_batch() -> None:
     assert (again.num_heads, again.num_kv_heads, again.page_size) == (4, 2, 16)
 
 
-def test_qwen3_rope_is_neox_and_lm_head_follows_model_dtype() -> None:
+def test_qwen3_rope_is_neox() -> None:
     from flax import nnx
     from sgl_jax.srt.models import qwen3
 
