@@ -21,7 +21,7 @@ def _name(dt) -> str:
     ((7,), (3, 7), (1,)),
     ((7,), (7, 3), (0,)),
     ((5, 1), (2, 5, 9), (1, 2)),
-    ((3, 4), (4, 3, 2), (1, 0)),   # broadcast with transposed dims
+    ((3, 4), (3, 2, 4), (0, 2)),   # broadcast into a middle dim
     ((0, 3), (2, 0, 3), (1, 2)),
 ], ids=str)
 def test_broadcast_in_dim(dtype, case):

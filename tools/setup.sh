@@ -44,6 +44,13 @@ if ! cmp -s requirements.lock "$stamp"; then
 fi
 VPY="$ROOT/.venv/bin/python"
 
+# ---- Bazel offline overrides (absolute paths: Bazel 4 does not expand %workspace% there) ------
+{
+  for repo in rules_cc rules_java remote_coverage_tools; do
+    echo "common --override_repository=$repo=$ROOT/tools/bazel_offline/$repo"
+  done
+} > build/deps/offline.bazelrc
+
 # ---- third-party headers and generated code --------------------------------------------------
 "$VPY" tools/fetch_pjrt_headers.py --out build/deps/pjrt --cache .cache/wheels
 ln -sfn "$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" build/deps/python_include

@@ -37,8 +37,8 @@ def _check_graph(graph: Graph, errors: list[tuple[int, CompileError]]) -> None:
             e = _problem(r.type, f"result of {n.op}", n.loc)
             if e:
                 errors.append((1 if n.loc and n.op != "stablehlo.constant" else 2, e))
-        if n.body is not None:
-            _check_graph(n.body, errors)
+        for sub in n.subgraphs():
+            _check_graph(sub, errors)
 
 
 def run(graph: Graph, ctx: PassContext) -> None:

@@ -207,6 +207,7 @@ inline void WalkRuns(const std::vector<int64_t>& dims, int64_t start, int64_t n,
   int64_t pos = 0;
   while (pos < n) {
     const int64_t len = std::min(n - pos, dims[last] - idx[last]);
+    if (len <= 0) break;  // past the end of the iteration space (callers never ask for that)
     fn(pos, idx, len);
     pos += len;
     idx[last] += len;

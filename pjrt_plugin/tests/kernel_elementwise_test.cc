@@ -646,6 +646,30 @@ TEST(Elementwise, InvariantLoadNextToAnIotaOfSizeOne) {
   for (int i = 0; i < 700; ++i) ASSERT_EQ(r.outputs[0].GetInt(i), s.GetInt(0) + i);
 }
 
+TEST(Elementwise, BroadcastScalarIntoFewerElementsThanATile) {
+  // Regression: an invariant (broadcast) load over an iteration space smaller than a tile.
+  std::mt19937 rng(18);
+  for (const Dims& dims : {Dims{5}, Dims{3, 4}, Dims{}}) {
+    HostTensor s = testing::Random(DType::kBF16, {}, rng);
+    HostTensor x = testing::Random(DType::kBF16, dims, rng);
+    ProgramBuilder pb;
+    const int vs = pb.Param(DType::kBF16, {});
+    const int vx = pb.Param(DType::kBF16, dims);
+    const int out = pb.Output(DType::kBF16, dims);
+    testing::ElementwiseSpec spec;
+    spec.dims = dims;
+    spec.views = {{0, 0, std::vector<int64_t>(dims.size(), 0)}, testing::IdentityView(1, dims)};
+    spec.instrs = {{EwOp::LOAD, DType::kBF16, 0}, {EwOp::LOAD, DType::kBF16, 1}, {EwOp::SUB, DType::kBF16, 1, 0}};
+    spec.results = {{2, 0}};
+    pb.Elementwise({vs, vx}, {out}, spec);
+    auto r = testing::Run(pb.Finish(), {s, x});
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    for (int64_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(r.outputs[0].Get(i), RoundTo(DType::kBF16, static_cast<float>(x.Get(i)) - static_cast<float>(s.Get(0))));
+    }
+  }
+}
+
 TEST(Elementwise, LargeParallel) {
   std::mt19937 rng(14);
   const Dims dims = {3, 100003};

@@ -4,7 +4,7 @@ compiler, run the executables with the reference interpreter and compare with ja
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 os.environ["JAX_PLATFORMS"] = "cpu"  # the compiler tests never need the plugin
 

@@ -3,13 +3,10 @@
 import os
 import time
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 from helpers import lower_portable, lower_text, randn, transformer_args, transformer_block
-from jax_chip.compiler import driver
 from jax_chip.compiler.driver import compile_program
 from jax_chip.compiler.errors import CompileError, InternalCompilerError, UnsupportedError
 from jax_chip.compiler.inspect_executable import read_executable

@@ -3,7 +3,6 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from helpers import (check_against_jax, compiled_graph, kernel_types, randn, transformer_args,
                      transformer_block)

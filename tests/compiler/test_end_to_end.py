@@ -157,12 +157,12 @@ def test_reductions(dtype):
 def test_dots(dtype):
     def f(a, b, c):
         return a @ b, jnp.einsum("bij,bjk->bik", c, c), jnp.dot(a[0], b[:, 0])
+
+    def f_int(a, b, c):
+        return jax.lax.dot(a, b, preferred_element_type=jnp.int32), a @ b
     a, b, c = randn((5, 7), dtype), randn((7, 3), dtype), randn((2, 4, 4), dtype)
     tol = None if dtype in (np.float32, np.int8) else dict(rtol=2e-2, atol=5e-2)
-    if dtype == np.int8:
-        def f(a, b, c):  # noqa: F811
-            return jax.lax.dot(a, b, preferred_element_type=jnp.int32), a @ b
-    check_against_jax(f, a, b, c, via="text", tol=tol)
+    check_against_jax(f_int if dtype == np.int8 else f, a, b, c, via="text", tol=tol)
 
 
 def test_bf16_matmul_with_f32_accumulation():

@@ -1,6 +1,5 @@
 """memory_planning: storage kinds, aliases, liveness-based TEMP packing."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

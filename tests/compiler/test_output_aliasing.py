@@ -2,7 +2,6 @@
 after their output is written. The reference interpreter shares a donated parameter's buffer
 with its aliased output, so breaking the rule gives wrong numbers."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 

@@ -95,6 +95,12 @@ class Node:
     attrs: dict[str, Any] = field(default_factory=dict)
     loc: str = ""                             # JAX source location, "file.py:12 in f"
     body: "Graph | None" = None               # fused kernel body (chip.fusion)
+    # control-flow regions (while cond/body, conditional branches, sort comparators, ...):
+    # nested graphs whose params are the region's block arguments
+    regions: list["Graph"] = field(default_factory=list)
+
+    def subgraphs(self) -> list["Graph"]:
+        return ([self.body] if self.body is not None else []) + list(self.regions)
 
     @property
     def result(self) -> Value:
@@ -189,8 +195,8 @@ class Graph:
         """All nodes, including those of nested bodies."""
         for n in self.nodes:
             yield n
-            if n.body is not None:
-                yield from n.body.walk()
+            for sub in n.subgraphs():
+                yield from sub.walk()
 
     # ---- rewriting -------------------------------------------------------------------------
 
@@ -224,8 +230,8 @@ class Graph:
             for r in n.results:
                 assert r.producer is n, f"{n.op}: result {r} has a wrong producer"
                 defined.add(r)
-            if n.body is not None:
-                n.body.verify()
+            for sub in n.subgraphs():
+                sub.verify()
         for o in self.outputs:
             assert o.value in defined, f"output {o.value} is not defined"
 
@@ -281,6 +287,7 @@ def _node_lines(n: Node, indent: str) -> list[str]:
     attrs = f" {{{attrs}}}" if attrs else ""
     loc = f"  # {n.loc}" if n.loc else ""
     head = f"{indent}{res} = {n.op}({ops}){attrs} : {types}{loc}"
-    if n.body is None:
+    subs = n.subgraphs()
+    if not subs:
         return [head]
-    return [head + " {", n.body.to_text(indent + "  "), f"{indent}}}"]
+    return [head + " {"] + [g.to_text(indent + "  ") for g in subs] + [f"{indent}}}"]

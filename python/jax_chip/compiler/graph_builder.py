@@ -18,7 +18,7 @@ from jaxlib.mlir.dialects import stablehlo
 
 from jax_chip.compiler import dtypes, op_registry
 from jax_chip.compiler.errors import CompileError, UnsupportedError, at
-from jax_chip.compiler.graph import Graph, Node, TensorType, Value
+from jax_chip.compiler.graph import Graph, Output, TensorType, Value
 from jax_chip.compiler.locations import format_location
 
 REDUCE_BODY_OPS = {
@@ -83,7 +83,6 @@ def _bf16_elements(attr: ir.DenseElementsAttr, shape: tuple[int, ...]) -> np.nda
     """Exact bits of a non-splat bf16 constant, via StableHLO's interpreter (bitcast to i16)."""
     with ir.Location.unknown():
         module = ir.Module.create()
-        t_in = ir.RankedTensorType.get(list(shape), ir.BF16Type.get())
         t_out = ir.RankedTensorType.get(list(shape), ir.IntegerType.get_signless(16))
         with ir.InsertionPoint(module.body):
             fn = func_dialect.FuncOp("main", ir.FunctionType.get([], [t_out]))
@@ -358,7 +357,6 @@ def build_graph(module: ir.Module) -> Graph:
     if ret.name != "func.return":
         raise CompileError(f"func.main does not end with func.return (found {ret.name})")
     res_attrs = _dict_attrs(fop, "res_attrs", len(ret.operands))
-    from jax_chip.compiler.graph import Output
     for j, r in enumerate(ret.operands):
         d = res_attrs[j] if j < len(res_attrs) else None
         oname = ""
