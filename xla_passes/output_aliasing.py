@@ -33,7 +33,7 @@ def storage_root(v: Value) -> Value:
     return v
 
 
-def _needs_copy(graph: Graph, v: Value, claimed: set[Value]) -> bool:
+def _needs_copy(v: Value, claimed: set[Value]) -> bool:
     if v in claimed:
         return True
     if v.producer is None:            # a parameter
@@ -69,7 +69,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
         if out.aliased_parameter >= 0 and graph.param_index(v) == out.aliased_parameter:
             claimed.add(v)
             continue
-        if _needs_copy(graph, v, claimed):
+        if _needs_copy(v, claimed):
             c = _copy(graph, v, v.producer.loc if v.producer is not None else "")
             root = storage_root(v)
             if root.producer is None or root.producer.op == "stablehlo.constant":

@@ -81,6 +81,15 @@ def test_dump_dir(tmp_path, monkeypatch):
     assert "DotGeneral" in (tmp_path / txt).read_text()
     mlir = [n for n in names if n.endswith(".stablehlo.mlir")][0]
     assert "stablehlo.dot_general" in (tmp_path / mlir).read_text()
+    assert any(n.endswith(".input.mlirbc") for n in names)
+
+
+def test_dump_dir_keeps_unparsable_input(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHIP_DUMP_DIR", str(tmp_path))
+    with pytest.raises(CompileError):
+        compile_program("func.func @main( garbage", "mlir", b"", {})
+    (name,) = os.listdir(tmp_path)
+    assert name.startswith("unparsed.") and name.endswith(".input.mlir")
 
 
 def test_transformer_block_compiles_fast():

@@ -78,6 +78,13 @@ class _Dumper:
         self.write(f"{self.count:02d}.{name}.graph.txt", graph.to_text() + "\n")
 
 
+def _raw_input(code: bytes | str) -> tuple[str, bytes | str]:
+    if isinstance(code, str):
+        return "input.mlir", code
+    data = bytes(code)
+    return ("input.mlirbc" if data.startswith(frontend.MLIR_BYTECODE_MAGIC) else "input.mlir"), data
+
+
 def compile_graph(graph: Graph, ctx: PassContext, dumper: _Dumper | None = None,
                   timings: dict[str, float] | None = None) -> Graph:
     return pipeline.run_pipeline(graph, ctx, dumper.after_pass if dumper else None, timings)
@@ -105,7 +112,13 @@ def _compile(code, fmt, compile_options, chip_config, options, timings) -> bytes
     config.update({k: v for k, v in dict(chip_config or {}).items() if v is not None})
     replicas, partitions = _parse_compile_options(compile_options)
     fingerprint = _fingerprint(code, fmt, compile_options, config)
-    parsed = frontend.parse_program(code, fmt)
+    dump_dir = os.environ.get(DUMP_ENV)
+    try:
+        parsed = frontend.parse_program(code, fmt)
+    except CompileError:
+        if dump_dir:   # keep what could not be read, for a bug report
+            _Dumper(dump_dir, "unparsed", fingerprint).write(*_raw_input(code))
+        raise
     replicas = max(replicas, _module_int_attr(parsed, "mhlo.num_replicas"))
     partitions = max(partitions, _module_int_attr(parsed, "mhlo.num_partitions"))
     if replicas > 1 or partitions > 1:
@@ -114,10 +127,10 @@ def _compile(code, fmt, compile_options, chip_config, options, timings) -> bytes
             f"only single-device programs (1 replica, 1 partition) for now")
     with parsed.context:
         graph = graph_builder.build_graph(parsed.module)
-    dump_dir = os.environ.get(DUMP_ENV)
     dumper = None
     if dump_dir:
         dumper = _Dumper(dump_dir, graph.name, fingerprint)
+        dumper.write(*_raw_input(code))
         dumper.write("stablehlo.mlir", parsed.text())
         dumper.write("00.import.graph.txt", graph.to_text() + "\n")
     if timings is not None:

@@ -103,8 +103,9 @@ def read_constant(attr: ir.Attribute, t: TensorType, loc: str) -> tuple[np.ndarr
     """(value, splat): value is 0-d for splats, else of shape t.shape; None when the element type
     is not one the chip could ever hold (check_types reports it)."""
     if not ir.DenseElementsAttr.isinstance(attr):
-        raise UnsupportedError(f"stablehlo.constant with a {type(attr).__name__} value (e.g. "
-                               f"dense_resource) is not supported{at(loc)}")
+        kind = str(attr).split("<", 1)[0] or type(attr).__name__
+        raise UnsupportedError(f"stablehlo.constant with a {kind} value of type {t.mlir_str()} "
+                               f"is not supported (only dense constants){at(loc)}")
     dense = ir.DenseElementsAttr(attr)
     if t.dtype not in _BUFFER_OK and t.dtype != "bf16":
         return None, False

@@ -171,7 +171,7 @@ _ew("stablehlo.compare", "CMP_*", ALL,
     "directions EQ/NE/LT/LE/GT/GE; float (IEEE, NaN unordered), signed and unsigned compare "
     "types; TOTALORDER is not supported yet", lower=_compare)
 _ew("stablehlo.select", "SELECT", ALL, "scalar (0-d) predicate allowed")
-_ew("stablehlo.clamp", "MAX+MIN", NUMERIC, "scalar (0-d) bounds allowed; lowered to MAX then MIN",
+_ew("stablehlo.clamp", "MAX+MIN", ALL, "scalar (0-d) bounds allowed; lowered to MAX then MIN",
     lower=_clamp)
 _ew("stablehlo.convert", "CONVERT", ALL,
     "between all chip types; float->int truncates and saturates, NaN -> 0", lower=_convert)
