@@ -72,3 +72,40 @@ def test_modeled_time_follows_the_cost_model():
     want_us = 1.0 + 2 * m * n * k / 197e12 * 1e6     # launch + matrix time
     assert dots[0].bound == "matrix"
     assert abs(dots[0].modeled_us - want_us) < 1e-3 * want_us
+
+
+def test_streamed_trace_survives_a_killed_process(tmp_path):
+    """CHIP_TRACE_STREAM writes events as they happen: a process killed with SIGKILL (as
+    sglang-jax stops its scheduler) still leaves a trace whose executions are complete."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    stream = tmp_path / "stream-%p.jsonl"
+    code = textwrap.dedent("""
+        import os, sys, jax, jax.numpy as jnp, numpy as np
+        f = jax.jit(lambda a, b: jnp.tanh(a @ b).sum(axis=0))
+        x = np.linspace(-1, 1, 64 * 48, dtype=np.float32).reshape(64, 48)
+        for _ in range(4):
+            f(x, x.T).block_until_ready()
+        print("done", flush=True)
+        sys.stdin.read()          # wait to be killed
+    """)
+    env = dict(os.environ, JAX_PLATFORMS="chip", CHIP_TRACE_STREAM=str(stream))
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "done"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    files = list(tmp_path.glob("stream-*.jsonl"))
+    assert [f.name for f in files] == [f"stream-{proc.pid}.jsonl"]
+    profile = chip_prof.load_stream(files[0])
+    _check_chrome_trace(profile.trace)
+    s = profile.summary()
+    assert s.executions >= 4
+    assert abs(s.kernel_time_us - s.device_time_us) <= 1e-6 * s.device_time_us + 1e-3
+    assert any("dot" in k.category for k in s.kernels)

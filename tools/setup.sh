@@ -33,16 +33,30 @@ if [[ ! -x .venv/bin/python ]]; then
   log "creating .venv with $($PY --version)"
   "$PY" -m venv .venv
 fi
-stamp=build/deps/requirements.stamp
 mkdir -p build/deps
-if ! cmp -s requirements.lock "$stamp"; then
-  log "installing pinned Python packages (requirements.lock)"
+stamp=build/deps/requirements.stamp
+SGLANG_JAX="sglang-jax==0.0.1.post1"
+if ! cat requirements.lock requirements-sglang.lock | cmp -s - "$stamp"; then
+  log "installing pinned Python packages (requirements.lock, requirements-sglang.lock, $SGLANG_JAX)"
   .venv/bin/python -m pip install -q --upgrade pip==25.1.1 >/dev/null
-  .venv/bin/python -m pip install -q -r requirements.lock
+  .venv/bin/python -m pip install -q -r requirements.lock -r requirements-sglang.lock
+  # --no-deps: sglang-jax requires jax[tpu] (libtpu); its other requirements are in the lock.
+  .venv/bin/python -m pip install -q --no-deps "$SGLANG_JAX"
   .venv/bin/python -m pip check
-  cp requirements.lock "$stamp"
+  cat requirements.lock requirements-sglang.lock > "$stamp"
 fi
 VPY="$ROOT/.venv/bin/python"
+
+# The HF transformers reference (PyTorch CPU) in a venv of its own: torch must not share an
+# environment with sglang-jax 0.0.1.post1.
+hf_stamp=build/deps/requirements-hf.stamp
+if [[ ! -x .venv-hf/bin/python ]] || ! cmp -s requirements-hf.lock "$hf_stamp"; then
+  log "installing the HF reference venv (.venv-hf, requirements-hf.lock)"
+  [[ -x .venv-hf/bin/python ]] || "$PY" -m venv .venv-hf
+  .venv-hf/bin/python -m pip install -q --upgrade pip==25.1.1 >/dev/null
+  .venv-hf/bin/python -m pip install -q -r requirements-hf.lock
+  cp requirements-hf.lock "$hf_stamp"
+fi
 
 # ---- Bazel offline overrides (absolute paths: Bazel 4 does not expand %workspace% there) ------
 {
@@ -75,8 +89,14 @@ if ((BUILD_PLUGIN)); then
   mkdir -p python/jax_chip/lib
   install -m 0755 bazel-bin/pjrt_plugin/pjrt_plugin_chip.so python/jax_chip/lib/pjrt_plugin_chip.so
 fi
-if ! "$VPY" -c 'import importlib.metadata as m; m.distribution("jax-chip")' >/dev/null 2>&1; then
+pkg_stamp=build/deps/package.stamp
+if ! cat python/pyproject.toml python/setup.py python/jax_chip_autoload.pth | cmp -s - "$pkg_stamp" \
+   || ! "$VPY" -c 'import importlib.metadata as m; m.distribution("jax-chip")' >/dev/null 2>&1; then
   log "installing python/ (editable) into .venv"
   "$VPY" -m pip install -q --no-deps --no-build-isolation -e python/
+  # A wheel install carries jax_chip_autoload.pth (python/setup.py); setuptools' editable
+  # wheels carry only their own finder, so the editable install gets it here.
+  install -m 0644 python/jax_chip_autoload.pth "$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/"
+  cat python/pyproject.toml python/setup.py python/jax_chip_autoload.pth > "$pkg_stamp"
 fi
 log "ready"

@@ -3,7 +3,7 @@ one the chip compiler lowers, with supported element types and features."""
 
 from __future__ import annotations
 
-from jax_chip.compiler import dtypes, op_registry
+from jax_chip.compiler import dtypes, lower_custom_call, op_registry
 from jax_chip.compiler.context import PassContext
 from jax_chip.compiler.errors import UnsupportedError, at
 from jax_chip.compiler.graph import Graph, Node
@@ -29,18 +29,14 @@ def _checked_dtype(node: Node) -> str:
 def check_node(node: Node) -> None:
     spec = op_registry.require(node)
     if node.op == "stablehlo.custom_call":
-        target = node.attrs.get("call_target_name", "")
-        raise UnsupportedError(f"stablehlo.custom_call @{target} is not supported on the chip"
-                               f"{at(node.loc)}; types {_types(node)}")
+        raise UnsupportedError(f"{lower_custom_call.unsupported_message(node)}{at(node.loc)}; "
+                               f"types {_types(node)}")
     if spec.kind == "annotation":
         raise AssertionError(f"{node.op} should have been removed by strip_sharding")
     dt = _checked_dtype(node)
     if dt and dtypes.is_chip_dtype(dt) and dt not in spec.dtypes:
         raise UnsupportedError(f"{node.op} on {dt} is not supported on the chip{at(node.loc)}; "
                                f"types {_types(node)}; supported: {', '.join(sorted(spec.dtypes))}")
-    if node.op == "stablehlo.compare" and node.attrs.get("compare_type") == "TOTALORDER":
-        raise UnsupportedError(f"stablehlo.compare with compare_type TOTALORDER is not supported "
-                               f"on the chip yet{at(node.loc)}; types {_types(node)}")
     if node.op == "stablehlo.bitcast_convert":
         src, dst = node.operands[0].type, node.result.type
         if (dtypes.is_chip_dtype(src.dtype) and dtypes.is_chip_dtype(dst.dtype)

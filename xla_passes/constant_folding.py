@@ -85,6 +85,8 @@ def _eval_movement(node: Node, x: np.ndarray) -> np.ndarray:
         sl = tuple(slice(s, l, st) for s, l, st in zip(
             node.attrs["start_indices"], node.attrs["limit_indices"], node.attrs["strides"]))
         return x[sl]
+    if node.op == "stablehlo.reverse":
+        return np.flip(x, axis=tuple(node.attrs["dimensions"])) if x.ndim else x
     if node.op == "stablehlo.broadcast_in_dim":
         dims = node.attrs["broadcast_dimensions"]
         shape = [1] * t.rank

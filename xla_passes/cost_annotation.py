@@ -6,6 +6,7 @@
   transcendentals = elements * transcendental instructions (exp, log, tanh, logistic, sqrt,
   rsqrt, pow, sin, cos, tan, atan2, cbrt, erf, expm1, log1p), not also counted as vector flops.
 - Reduce: one vector op per operand element. Concatenate, Copy: memory only.
+- While, Case: none of their own; the kernels of their regions have costs (runs on every graph).
 - bytes_read: bytes of the inputs actually read (a broadcast view reads its input once, a slice
   only its part); bytes_written: bytes of the outputs.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from jax_chip.compiler import ew_semantics
+from jax_chip.compiler import ew_semantics, op_registry
 from jax_chip.compiler.context import PassContext
 from jax_chip.compiler.emit import is_kernel
 from jax_chip.compiler.ew_codegen import EwProgram, program_for
@@ -63,6 +64,9 @@ def elementwise_cost(node: Node, prog: EwProgram) -> KernelCost:
 
 
 def kernel_cost(node: Node, tile: int) -> KernelCost:
+    spec = op_registry.lookup(node.op)
+    if spec is not None and spec.cost is not None:   # lower_indexing.py kernels
+        return spec.cost(node)
     if node.op == "stablehlo.dot_general":
         return dot_cost(node, tile)
     if node.op == "chip.fusion":
@@ -78,14 +82,16 @@ def kernel_cost(node: Node, tile: int) -> KernelCost:
 def run(graph: Graph, ctx: PassContext) -> None:
     tile = int(ctx.chip_value("matrix_tile"))
     for node in graph.nodes:
-        if is_kernel(node):
+        if node.regions:
+            node.attrs["cost"] = None   # control flow: its regions' kernels carry the costs
+        elif is_kernel(node):
             node.attrs["cost"] = kernel_cost(node, tile)
 
 
 def total(graph: Graph) -> KernelCost:
-    """Sum over all kernels (for tests and reports)."""
+    """Sum over all kernels, regions' kernels once each (for tests and reports)."""
     t = KernelCost()
-    for node in graph.nodes:
+    for node in graph.walk():
         c = node.attrs.get("cost")
         if c is None:
             continue

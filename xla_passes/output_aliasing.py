@@ -7,14 +7,16 @@
    kernel (the runtime makes an aliased output start out holding p's contents).
 2. An output aliased to donated parameter p lives in p's memory, so no kernel may read p (or a
    reshape alias of p) once the kernel writing that output has started, except that writer itself
-   when it is an Elementwise kernel reading p only through the identity view (same element). A
+   when it is an Elementwise kernel reading p only through the identity view (same element),
+   or a kernel updating p in place (scatter, dynamic_update_slice: OpSpec.in_place) that reads
+   p only as the operand it updates. A
    writer that breaks this computes into a TEMP value instead, and a copy at the end of the
    program writes the output.
 """
 
 from __future__ import annotations
 
-from jax_chip.compiler import index_map
+from jax_chip.compiler import index_map, op_registry
 from jax_chip.compiler.context import PassContext
 from jax_chip.compiler.emit import is_kernel
 from jax_chip.compiler.ew_codegen import program_for
@@ -56,6 +58,22 @@ def _reads_only_identity(node: Node, aliases: set[Value]) -> bool:
         if not index_map.is_identity(index_map.FlatMap(view.offset, view.strides), dims):
             return False
     return True
+
+
+def _updates_in_place(node: Node, result: Value, aliases: set[Value]) -> bool:
+    """Does `node` (scatter, dynamic_update_slice) compute `result` by updating the operand in
+    `aliases` in place, reading the aliases through that operand only? Marks it in_place."""
+    spec = op_registry.lookup(node.op)
+    if spec is None or spec.in_place is None or result.producer is not node:
+        return False
+    for r, o in spec.in_place(node):
+        if r != result.index or node.operands[o] not in aliases:
+            continue
+        if any(v in aliases for i, v in enumerate(node.operands) if i != o):
+            return False
+        node.attrs["in_place"] = True
+        return True
+    return False
 
 
 def run(graph: Graph, ctx: PassContext) -> None:
@@ -112,7 +130,8 @@ def run(graph: Graph, ctx: PassContext) -> None:
                 aliases.add(n.result)
         readers = [n for n in graph.nodes if is_kernel(n) and any(o in aliases for o in n.operands)]
         w = position[writer]
-        ok = all(position[r] < w or (r is writer and _reads_only_identity(r, aliases))
+        ok = all(position[r] < w or (r is writer and (_reads_only_identity(r, aliases) or
+                                                       _updates_in_place(r, out.value, aliases)))
                  for r in readers)
         if not ok:
             c = _copy(graph, out.value, "donated output copy")

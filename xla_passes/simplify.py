@@ -24,6 +24,9 @@ def _noop_source(node: Node) -> Value | None:
     if node.op == "stablehlo.broadcast_in_dim":
         dims = node.attrs["broadcast_dimensions"]
         return src if tuple(dims) == tuple(range(len(dims))) else None
+    if node.op == "stablehlo.reverse":
+        ok = all(src.type.shape[d] <= 1 for d in node.attrs["dimensions"])
+        return src if ok else None
     if node.op == "stablehlo.slice":
         ok = all(s == 0 and st == 1 and lim == d for s, st, lim, d in zip(
             node.attrs["start_indices"], node.attrs["strides"], node.attrs["limit_indices"],

@@ -630,6 +630,114 @@ std::string DimsString(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
+// Checks a register program: ops implemented, registers defined before use, operand and result
+// dtypes valid for each op. LOAD a reads view a (region programs: argument a) of dtype view_dtypes[a].
+Status CheckInstrs(const flatbuffers::Vector<const exe::Instr*>* instrs, int rank,
+                   const std::vector<DType>& view_dtypes, bool region, std::vector<DType>* reg_dtypes_out) {
+  const int num_views = static_cast<int>(view_dtypes.size());
+  const int num_instrs = instrs ? static_cast<int>(instrs->size()) : 0;
+  std::vector<DType>& reg_dtypes = *reg_dtypes_out;
+  reg_dtypes.assign(num_instrs, DType::kInvalid);
+  for (int r = 0; r < num_instrs; ++r) {
+    const exe::Instr* in = instrs->Get(r);
+    const OpInfo* info = GetOpInfo(in->op());
+    const std::string where = "instruction " + std::to_string(r);
+    if (info == nullptr) {
+      return InvalidArgument(where + " uses EwOp " + std::to_string(static_cast<int>(in->op())) +
+                             ", which this runtime does not implement");
+    }
+    const std::string what = where + " (" + info->name + ")";
+    const DType dt = ToDType(in->dtype());
+    if (!ValidDType(dt)) {
+      return InvalidArgument(what + " has invalid result dtype " + std::to_string(static_cast<int>(in->dtype())));
+    }
+    reg_dtypes[r] = dt;
+    const int nops = info->arity == Arity::kUnary ? 1 : info->arity == Arity::kBinary ? 2
+                     : info->arity == Arity::kTernary ? 3 : 0;
+    const int operands[3] = {in->a(), in->b(), in->c()};
+    DType odt[3] = {DType::kInvalid, DType::kInvalid, DType::kInvalid};
+    for (int k = 0; k < nops; ++k) {
+      if (operands[k] < 0 || operands[k] >= r) {
+        return InvalidArgument(what + " reads register " + std::to_string(operands[k]) +
+                               ", which is not defined before it");
+      }
+      odt[k] = reg_dtypes[operands[k]];
+    }
+    auto bad = [&](const std::string& why) {
+      std::string types = std::string(DTypeName(dt)) + " result";
+      for (int k = 0; k < nops; ++k) types += std::string(k ? ", " : " from ") + DTypeName(odt[k]);
+      return InvalidArgument(what + ": " + why + " (" + types + ")");
+    };
+    bool same = true;
+    for (int k = 0; k < nops; ++k) same = same && odt[k] == dt;
+    switch (info->rule) {
+      case Rule::kLoad: {
+        const char* source = region ? "argument " : "view ";
+        if (in->a() < 0 || in->a() >= num_views) {
+          return InvalidArgument(what + " loads " + source + std::to_string(in->a()) + " but there are " +
+                                 std::to_string(num_views) + (region ? " arguments" : " views"));
+        }
+        if (view_dtypes[in->a()] != dt) {
+          return InvalidArgument(what + " loads " + source + std::to_string(in->a()) + " of dtype " +
+                                 DTypeName(view_dtypes[in->a()]) + " into a " + DTypeName(dt) + " register");
+        }
+        break;
+      }
+      case Rule::kConst:
+      case Rule::kConvert:
+        break;
+      case Rule::kIota:
+        if (region) return InvalidArgument(what + ": IOTA is not allowed in a region program");
+        if (in->a() < 0 || in->a() >= rank) {
+          return InvalidArgument(what + " iota dimension " + std::to_string(in->a()) + " is out of range for rank " +
+                                 std::to_string(rank));
+        }
+        break;
+      case Rule::kSameAny:
+        if (!same) return bad("operands must have the result dtype");
+        break;
+      case Rule::kSameNumeric:
+        if (!same || dt == DType::kPred) return bad("operands must have the result dtype, which must be numeric");
+        break;
+      case Rule::kSameFloat:
+        if (!same || !IsFloat(dt)) return bad("operands must have the result dtype, which must be floating");
+        break;
+      case Rule::kSameInt:
+        if (!same || IsFloat(dt) || dt == DType::kPred) {
+          return bad("operands must have the result dtype, which must be an integer type");
+        }
+        break;
+      case Rule::kSameIntOrPred:
+        if (!same || IsFloat(dt)) return bad("operands must have the result dtype, which must be integer or pred");
+        break;
+      case Rule::kCompare:
+        if (odt[0] != odt[1] || dt != DType::kPred) return bad("compares two values of one dtype into pred");
+        break;
+      case Rule::kSelect:
+        if (odt[0] != DType::kPred || odt[1] != dt || odt[2] != dt) {
+          return bad("select takes a pred and two values of the result dtype");
+        }
+        break;
+      case Rule::kIsFinite:
+        if (!IsFloat(odt[0]) || dt != DType::kPred) return bad("is_finite maps a floating value to pred");
+        break;
+      case Rule::kBitcast:
+        if (DTypeByteSize(odt[0]) != DTypeByteSize(dt) || odt[0] == DType::kPred || dt == DType::kPred) {
+          return bad("bitcast_convert needs equal bit widths and no pred");
+        }
+        break;
+    }
+    if (in->op() == EwOp::REDUCE_PRECISION) {
+      const int64_t eb = (in->imm_i() >> 16) & 0xFFFF, mb = in->imm_i() & 0xFFFF;
+      if (in->imm_i() < 0 || (in->imm_i() >> 32) != 0 || eb < 1 || mb > 23 + 64) {
+        return InvalidArgument(what + " has invalid exponent/mantissa bits " + std::to_string(eb) + "/" +
+                               std::to_string(mb));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 float ReducePrecision(float x, int exponent_bits, int mantissa_bits) {
@@ -697,102 +805,9 @@ Status ValidateElementwise(const exe::Elementwise& op, const TensorInfos& inputs
                              DimsString(dims));
     }
   }
-  const int num_instrs = op.instrs() ? static_cast<int>(op.instrs()->size()) : 0;
-  std::vector<DType> reg_dtypes(num_instrs);
-  for (int r = 0; r < num_instrs; ++r) {
-    const exe::Instr* in = op.instrs()->Get(r);
-    const OpInfo* info = GetOpInfo(in->op());
-    const std::string where = "instruction " + std::to_string(r);
-    if (info == nullptr) {
-      return InvalidArgument(where + " uses EwOp " + std::to_string(static_cast<int>(in->op())) +
-                             ", which this runtime does not implement");
-    }
-    const std::string what = where + " (" + info->name + ")";
-    const DType dt = ToDType(in->dtype());
-    if (!ValidDType(dt)) {
-      return InvalidArgument(what + " has invalid result dtype " + std::to_string(static_cast<int>(in->dtype())));
-    }
-    reg_dtypes[r] = dt;
-    const int nops = info->arity == Arity::kUnary ? 1 : info->arity == Arity::kBinary ? 2
-                     : info->arity == Arity::kTernary ? 3 : 0;
-    const int operands[3] = {in->a(), in->b(), in->c()};
-    DType odt[3] = {DType::kInvalid, DType::kInvalid, DType::kInvalid};
-    for (int k = 0; k < nops; ++k) {
-      if (operands[k] < 0 || operands[k] >= r) {
-        return InvalidArgument(what + " reads register " + std::to_string(operands[k]) +
-                               ", which is not defined before it");
-      }
-      odt[k] = reg_dtypes[operands[k]];
-    }
-    auto bad = [&](const std::string& why) {
-      std::string types = std::string(DTypeName(dt)) + " result";
-      for (int k = 0; k < nops; ++k) types += std::string(k ? ", " : " from ") + DTypeName(odt[k]);
-      return InvalidArgument(what + ": " + why + " (" + types + ")");
-    };
-    bool same = true;
-    for (int k = 0; k < nops; ++k) same = same && odt[k] == dt;
-    switch (info->rule) {
-      case Rule::kLoad:
-        if (in->a() < 0 || in->a() >= num_views) {
-          return InvalidArgument(what + " loads view " + std::to_string(in->a()) + " but the kernel has " +
-                                 std::to_string(num_views) + " views");
-        }
-        if (view_dtypes[in->a()] != dt) {
-          return InvalidArgument(what + " loads view " + std::to_string(in->a()) + " of dtype " +
-                                 DTypeName(view_dtypes[in->a()]) + " into a " + DTypeName(dt) + " register");
-        }
-        break;
-      case Rule::kConst:
-      case Rule::kConvert:
-        break;
-      case Rule::kIota:
-        if (in->a() < 0 || in->a() >= rank) {
-          return InvalidArgument(what + " iota dimension " + std::to_string(in->a()) + " is out of range for rank " +
-                                 std::to_string(rank));
-        }
-        break;
-      case Rule::kSameAny:
-        if (!same) return bad("operands must have the result dtype");
-        break;
-      case Rule::kSameNumeric:
-        if (!same || dt == DType::kPred) return bad("operands must have the result dtype, which must be numeric");
-        break;
-      case Rule::kSameFloat:
-        if (!same || !IsFloat(dt)) return bad("operands must have the result dtype, which must be floating");
-        break;
-      case Rule::kSameInt:
-        if (!same || IsFloat(dt) || dt == DType::kPred) {
-          return bad("operands must have the result dtype, which must be an integer type");
-        }
-        break;
-      case Rule::kSameIntOrPred:
-        if (!same || IsFloat(dt)) return bad("operands must have the result dtype, which must be integer or pred");
-        break;
-      case Rule::kCompare:
-        if (odt[0] != odt[1] || dt != DType::kPred) return bad("compares two values of one dtype into pred");
-        break;
-      case Rule::kSelect:
-        if (odt[0] != DType::kPred || odt[1] != dt || odt[2] != dt) {
-          return bad("select takes a pred and two values of the result dtype");
-        }
-        break;
-      case Rule::kIsFinite:
-        if (!IsFloat(odt[0]) || dt != DType::kPred) return bad("is_finite maps a floating value to pred");
-        break;
-      case Rule::kBitcast:
-        if (DTypeByteSize(odt[0]) != DTypeByteSize(dt) || odt[0] == DType::kPred || dt == DType::kPred) {
-          return bad("bitcast_convert needs equal bit widths and no pred");
-        }
-        break;
-    }
-    if (in->op() == EwOp::REDUCE_PRECISION) {
-      const int64_t eb = (in->imm_i() >> 16) & 0xFFFF, mb = in->imm_i() & 0xFFFF;
-      if (in->imm_i() < 0 || (in->imm_i() >> 32) != 0 || eb < 1 || mb > 23 + 64) {
-        return InvalidArgument(what + " has invalid exponent/mantissa bits " + std::to_string(eb) + "/" +
-                               std::to_string(mb));
-      }
-    }
-  }
+  std::vector<DType> reg_dtypes;
+  CHIP_RETURN_IF_ERROR(CheckInstrs(op.instrs(), rank, view_dtypes, /*region=*/false, &reg_dtypes));
+  const int num_instrs = static_cast<int>(reg_dtypes.size());
   const int num_results = op.results() ? static_cast<int>(op.results()->size()) : 0;
   std::vector<bool> written(outputs.size(), false);
   for (int i = 0; i < num_results; ++i) {
@@ -959,6 +974,137 @@ Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, cons
     if (staged[o].data() != nullptr) std::memcpy(outputs[o].data, staged[o].data(), outputs[o].info->byte_size());
   }
   return Status::Ok();
+}
+
+// ---- Region programs ---------------------------------------------------------------------------
+
+Status ValidateRegionProgram(const exe::RegionProgram* program, const std::vector<DType>& arg_dtypes,
+                             const std::vector<DType>& result_dtypes, const std::string& what) {
+  if (program == nullptr) return InvalidArgument(what + ": the region program is missing");
+  std::vector<DType> regs;
+  const Status s = CheckInstrs(program->instrs(), /*rank=*/0, arg_dtypes, /*region=*/true, &regs);
+  if (!s.ok()) return InvalidArgument(what + " program: " + s.message());
+  const size_t num_results = program->results() ? program->results()->size() : 0;
+  if (num_results != result_dtypes.size()) {
+    return InvalidArgument(what + " program has " + std::to_string(num_results) + " results, expected " +
+                           std::to_string(result_dtypes.size()));
+  }
+  for (size_t i = 0; i < num_results; ++i) {
+    const int reg = program->results()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (reg < 0 || reg >= static_cast<int>(regs.size())) {
+      return InvalidArgument(what + " program result " + std::to_string(i) + " names register " +
+                             std::to_string(reg) + " of " + std::to_string(regs.size()));
+    }
+    if (regs[reg] != result_dtypes[i]) {
+      return InvalidArgument(what + " program result " + std::to_string(i) + " is " + DTypeName(regs[reg]) +
+                             ", expected " + DTypeName(result_dtypes[i]));
+    }
+  }
+  return Status::Ok();
+}
+
+struct RegionEvaluator::Impl {
+  explicit Impl(size_t num_regs) : regs(num_regs) {}
+  Decoded p;
+  std::vector<int> invariant, varying;  // live registers, in order
+  Registers regs;
+  int64_t idx[1] = {0};
+};
+
+RegionEvaluator::RegionEvaluator(const exe::RegionProgram& program, const std::vector<DType>& arg_dtypes) {
+  const int num_instrs = program.instrs() ? static_cast<int>(program.instrs()->size()) : 0;
+  impl_ = std::make_unique<Impl>(static_cast<size_t>(std::max(num_instrs, 1)));
+  Decoded& p = impl_->p;
+  p.dims = {0};
+  p.iota_dim = {0};
+  p.views.resize(arg_dtypes.size());
+  for (size_t a = 0; a < arg_dtypes.size(); ++a) {
+    p.views[a].dtype = arg_dtypes[a];
+    p.views[a].strides = {1};
+  }
+  p.instrs.resize(num_instrs);
+  for (int r = 0; r < num_instrs; ++r) {
+    const exe::Instr* src = program.instrs()->Get(r);
+    DecodedInstr& in = p.instrs[r];
+    in.op = src->op();
+    in.dt = ToDType(src->dtype());
+    in.is_float = IsFloat(in.dt);
+    in.a = src->a();
+    in.b = src->b();
+    in.c = src->c();
+    in.imm_i = src->imm_i();
+    in.imm_f = src->imm_f();
+    const Arity arity = GetOpInfo(in.op)->arity;
+    const int nops = arity == Arity::kUnary ? 1 : arity == Arity::kBinary ? 2 : arity == Arity::kTernary ? 3 : 0;
+    if (nops == 0 && arity == Arity::kNone) in.a = r;
+    if (nops < 2) in.b = (nops == 0) ? r : in.a;
+    if (nops < 3) in.c = (nops == 0) ? r : in.a;
+    if (nops >= 1) in.adt = p.instrs[in.a].dt;
+    if (arity == Arity::kNone) {
+      in.invariant = true;
+    } else if (arity == Arity::kView || arity == Arity::kDim) {
+      in.invariant = false;  // arguments change with every lane and call
+    } else {
+      in.invariant = p.instrs[in.a].invariant && p.instrs[in.b].invariant && p.instrs[in.c].invariant;
+    }
+  }
+  const int num_results = program.results() ? static_cast<int>(program.results()->size()) : 0;
+  for (int i = 0; i < num_results; ++i) {
+    const int reg = program.results()->Get(i);
+    p.instrs[reg].live = true;
+    p.results.push_back({reg, p.instrs[reg].dt, nullptr});
+  }
+  for (int r = num_instrs - 1; r >= 0; --r) {
+    DecodedInstr& in = p.instrs[r];
+    if (!in.live) continue;
+    const Arity arity = GetOpInfo(in.op)->arity;
+    if (arity == Arity::kUnary || arity == Arity::kBinary || arity == Arity::kTernary) {
+      p.instrs[in.a].live = true;
+      p.instrs[in.b].live = true;
+      p.instrs[in.c].live = true;
+    }
+  }
+  for (int r = 0; r < num_instrs; ++r) {
+    if (p.instrs[r].live) (p.instrs[r].invariant ? impl_->invariant : impl_->varying).push_back(r);
+  }
+}
+
+RegionEvaluator::~RegionEvaluator() = default;
+
+int RegionEvaluator::num_args() const { return static_cast<int>(impl_->p.views.size()); }
+int RegionEvaluator::num_results() const { return static_cast<int>(impl_->p.results.size()); }
+
+void RegionEvaluator::Run(const void* const* args, const int64_t* arg_strides, int64_t n, void* const* results) {
+  if (n <= 0) return;
+  Impl& im = *impl_;
+  Decoded& p = im.p;
+  p.dims[0] = n;
+  p.num_elements = n;
+  for (size_t a = 0; a < p.views.size(); ++a) {
+    p.views[a].base = static_cast<const uint8_t*>(args[a]);
+    p.views[a].strides[0] = arg_strides[a];
+  }
+  for (size_t i = 0; i < p.results.size(); ++i) p.results[i].out = static_cast<uint8_t*>(results[i]);
+  const int first = static_cast<int>(std::min<int64_t>(kTile, n));
+  for (int r : im.invariant) Eval(p, r, p.instrs[r], 0, first, im.idx, im.regs);
+  for (int64_t start = 0; start < n; start += kTile) {
+    const int m = static_cast<int>(std::min<int64_t>(kTile, n - start));
+    for (int r : im.varying) Eval(p, r, p.instrs[r], start, m, im.idx, im.regs);
+    for (const DecodedResult& res : p.results) StoreResult(res, start, m, im.regs);
+  }
+}
+
+bool RegionEvaluator::Compare(const void* const* args) {
+  static const int64_t kZero[64] = {0};
+  uint8_t result = 0;
+  void* out = &result;
+  if (impl_->p.views.size() <= 64) {
+    Run(args, kZero, 1, &out);
+  } else {
+    const std::vector<int64_t> zeros(impl_->p.views.size(), 0);
+    Run(args, zeros.data(), 1, &out);
+  }
+  return result != 0;
 }
 
 }  // namespace kernels

@@ -2,11 +2,19 @@
 // evaluated over every element of its iteration space, a tile of elements at a time.
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "pjrt_plugin/kernels/tensor_ref.h"
 #include "pjrt_plugin/runtime/status.h"
 
 namespace chip {
-namespace exe { struct Elementwise; }
+namespace exe {
+struct Elementwise;
+struct RegionProgram;
+}  // namespace exe
 namespace kernels {
 
 // Checks the program against its inputs' and outputs' types: views in bounds, registers defined
@@ -18,6 +26,40 @@ Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, cons
 
 // Element-level semantics, shared with tests: XLA's reduce-precision of an f32 value.
 float ReducePrecision(float x, int exponent_bits, int mantissa_bits);
+
+// ---- Region programs (chip::exe::RegionProgram) ---------------------------------------------------
+// The update computation of a scatter, a sort comparator, a reduce body: a register program with
+// Elementwise semantics whose LOAD a reads argument a. Other kernels evaluate it with this same
+// evaluator over "lanes" of caller-provided arguments.
+
+// Checks a region program: LOADs of arguments of `arg_dtypes`, no IOTA, results of
+// `result_dtypes`. `what` names the region in messages (e.g. "scatter update").
+Status ValidateRegionProgram(const exe::RegionProgram* program, const std::vector<DType>& arg_dtypes,
+                             const std::vector<DType>& result_dtypes, const std::string& what);
+
+class RegionEvaluator {
+ public:
+  // `program` must have passed ValidateRegionProgram with `arg_dtypes`; it must outlive this.
+  RegionEvaluator(const exe::RegionProgram& program, const std::vector<DType>& arg_dtypes);
+  ~RegionEvaluator();
+  RegionEvaluator(const RegionEvaluator&) = delete;
+  RegionEvaluator& operator=(const RegionEvaluator&) = delete;
+
+  // Evaluates lanes 0..n-1: argument a of lane j is the element at args[a] + j * arg_strides[a]
+  // (elements of the argument's dtype, stored as in memory; a stride may be 0), result r of lane j
+  // is stored at results[r] + j. Results may overwrite arguments of the same lanes (lane j's
+  // arguments are read before its results are written). Not thread-safe: one per thread.
+  void Run(const void* const* args, const int64_t* arg_strides, int64_t n, void* const* results);
+  // One lane, one PRED result (a comparator): arguments are single elements.
+  bool Compare(const void* const* args);
+
+  int num_args() const;
+  int num_results() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace kernels
 }  // namespace chip

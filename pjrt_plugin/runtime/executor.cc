@@ -2,15 +2,18 @@
 
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <new>
 #include <string>
 
 #include "pjrt_plugin/kernels/aligned_buffer.h"
 #include "pjrt_plugin/kernels/concatenate.h"
 #include "pjrt_plugin/kernels/copy.h"
+#include "pjrt_plugin/kernels/custom_call.h"
 #include "pjrt_plugin/kernels/dot_general.h"
 #include "pjrt_plugin/kernels/elementwise.h"
 #include "pjrt_plugin/kernels/reduce.h"
+#include "pjrt_plugin/runtime/control_flow.h"
 #include "pjrt_plugin/runtime/cost_model.h"
 #include "pjrt_plugin/runtime/trace.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
@@ -25,6 +28,9 @@ const char* Category(exe::KernelOp op) {
     case exe::KernelOp::Reduce: return "reduce";
     case exe::KernelOp::Concatenate: return "concatenate";
     case exe::KernelOp::Copy: return "copy";
+    case exe::KernelOp::While: return "while";
+    case exe::KernelOp::Case: return "case";
+    case exe::KernelOp::CustomCall: return "custom_call";
     default: return "unknown";
   }
 }
@@ -58,8 +64,12 @@ Status RunStaged(const kernels::TensorRefs& ins, const kernels::TensorRefs& outs
   return Status::Ok();
 }
 
-Status Dispatch(const exe::Kernel& kernel, const kernels::TensorRefs& ins, const kernels::TensorRefs& outs) {
+// `work` starts as the kernel's static cost; kernels whose work depends on the data add theirs.
+Status Dispatch(const exe::Kernel& kernel, const kernels::TensorRefs& ins, const kernels::TensorRefs& outs,
+                KernelWork* work) {
   switch (kernel.op_type()) {
+    case exe::KernelOp::CustomCall:
+      return kernels::RunCustomCall(*kernel.op_as_CustomCall(), ins, outs, work);
     case exe::KernelOp::Elementwise:
       return kernels::RunElementwise(*kernel.op_as_Elementwise(), ins, outs);
     case exe::KernelOp::DotGeneral:
@@ -192,10 +202,30 @@ StatusOr<ExecutionResult> RunProgram(const LoadedProgram& program, const Executi
     timeline.Add("alias_copy.param" + std::to_string(p), "copy", "", CopyWork(bytes));
   }
 
-  const int num_kernels = program.num_kernels();
+  // Runs a kernel list (the program's, or a control-flow region's, recursively).
+  ControlFlowContext control;
+  std::function<Status(const flatbuffers::Vector<flatbuffers::Offset<exe::Kernel>>*)> run_kernels;
+  control.ptr = &ptr;
+  control.program = &program;
+  control.run_region = [&](const exe::Region& region) { return run_kernels(region.kernels()); };
+  control.record_copy = [&](const std::string& name, int64_t bytes) {
+    timeline.Add(name, "copy", "", CopyWork(bytes));
+  };
+  run_kernels = [&](const flatbuffers::Vector<flatbuffers::Offset<exe::Kernel>>* kernel_list) -> Status {
+  const int num_kernels = kernel_list ? static_cast<int>(kernel_list->size()) : 0;
   kernels::TensorRefs ins, outs;
   for (int k = 0; k < num_kernels; ++k) {
-    const exe::Kernel& kernel = *fb.kernels()->Get(k);
+    const exe::Kernel& kernel = *kernel_list->Get(k);
+    if (kernel.op_type() == exe::KernelOp::While || kernel.op_type() == exe::KernelOp::Case) {
+      Status cs;
+      try {
+        cs = kernel.op_type() == exe::KernelOp::While ? RunWhile(kernel, control) : RunCase(kernel, control);
+      } catch (const std::bad_alloc&) {
+        cs = ResourceExhausted(where + "host memory exhausted in a control-flow kernel");
+      }
+      if (!cs.ok()) return cs;   // a nested kernel's error already names it
+      continue;
+    }
     ins.clear();
     outs.clear();
     if (kernel.inputs()) {
@@ -206,9 +236,10 @@ StatusOr<ExecutionResult> RunProgram(const LoadedProgram& program, const Executi
     }
     const std::string name = kernel.name() ? kernel.name()->str() : "kernel." + std::to_string(k);
     const std::string source = kernel.source() ? kernel.source()->str() : "";
+    KernelWork work = WorkOf(kernel.cost());
     Status s;
     try {
-      s = Dispatch(kernel, ins, outs);
+      s = Dispatch(kernel, ins, outs, &work);
     } catch (const std::bad_alloc&) {
       s = ResourceExhausted("host memory exhausted");
     } catch (const std::exception& e) {
@@ -218,8 +249,11 @@ StatusOr<ExecutionResult> RunProgram(const LoadedProgram& program, const Executi
       return Status(s.code(), where + "kernel '" + name + "' (" + Category(kernel.op_type()) + ")" +
                                   (source.empty() ? "" : " from " + source) + " failed: " + s.message());
     }
-    timeline.Add(name, Category(kernel.op_type()), source, WorkOf(kernel.cost()));
+    timeline.Add(name, Category(kernel.op_type()), source, work);
   }
+  return Status::Ok();
+  };
+  CHIP_RETURN_IF_ERROR(run_kernels(fb.kernels()));
 
   // Outputs whose value lives elsewhere (a parameter, a constant, another output) are copied.
   for (int o = 0; o < program.num_outputs(); ++o) {

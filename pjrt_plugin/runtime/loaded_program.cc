@@ -3,14 +3,17 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <new>
 
 #include "pjrt_plugin/kernels/concatenate.h"
 #include "pjrt_plugin/kernels/copy.h"
+#include "pjrt_plugin/kernels/custom_call.h"
 #include "pjrt_plugin/kernels/dot_general.h"
 #include "pjrt_plugin/kernels/elementwise.h"
 #include "pjrt_plugin/kernels/reduce.h"
+#include "pjrt_plugin/runtime/control_flow.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
 namespace chip {
@@ -273,11 +276,21 @@ StatusOr<std::shared_ptr<const LoadedProgram>> LoadedProgram::LoadImpl(std::stri
     p->constant_ptrs_[c] = static_cast<const uint8_t*>(copy);
   }
 
-  // Kernels.
-  const int num_kernels = fb->kernels() ? static_cast<int>(fb->kernels()->size()) : 0;
+  // Kernels (control-flow kernels' regions recursively, with `where` naming the enclosing ones).
+  using KernelList = flatbuffers::Vector<flatbuffers::Offset<exe::Kernel>>;
+  std::function<Status(const KernelList*, const std::string&)> validate_kernels;
+  RegionChecker region_checker;
+  region_checker.value = [&](int v) -> const TensorInfo* {
+    return v >= 0 && v < num_values ? &p->values_[v] : nullptr;
+  };
+  region_checker.validate_kernels = [&](const exe::Region& region, const std::string& what) {
+    return validate_kernels(region.kernels(), what + ", ");
+  };
+  validate_kernels = [&](const KernelList* kernel_list, const std::string& where) -> Status {
+  const int num_kernels = kernel_list ? static_cast<int>(kernel_list->size()) : 0;
   for (int k = 0; k < num_kernels; ++k) {
-    const exe::Kernel* kernel = fb->kernels()->Get(k);
-    const std::string what = "kernel " + std::to_string(k) + " " + Quote(kernel->name());
+    const exe::Kernel* kernel = kernel_list->Get(k);
+    const std::string what = where + "kernel " + std::to_string(k) + " " + Quote(kernel->name());
     kernels::TensorInfos ins, outs;
     for (int side = 0; side < 2; ++side) {
       const flatbuffers::Vector<int32_t>* ids = side == 0 ? kernel->inputs() : kernel->outputs();
@@ -313,8 +326,7 @@ StatusOr<std::shared_ptr<const LoadedProgram>> LoadedProgram::LoadImpl(std::stri
       p->total_bytes_ += cost->bytes_read() + cost->bytes_written();
     }
     const int op_type = static_cast<int>(kernel->op_type());
-    if (kernel->op() == nullptr && op_type >= static_cast<int>(exe::KernelOp::Elementwise) &&
-        op_type <= static_cast<int>(exe::KernelOp::Copy)) {
+    if (kernel->op() == nullptr && op_type != static_cast<int>(exe::KernelOp::NONE)) {
       return error(what + " has no op table");
     }
     Status s;
@@ -334,6 +346,18 @@ StatusOr<std::shared_ptr<const LoadedProgram>> LoadedProgram::LoadImpl(std::stri
       case exe::KernelOp::Copy:
         s = kernels::ValidateCopy(*kernel->op_as_Copy(), ins, outs);
         break;
+      case exe::KernelOp::While:
+        s = ValidateWhile(*kernel->op_as_While(), ins, outs, region_checker);
+        if (!s.ok() && s.message().rfind(prefix, 0) == 0) return s;   // a nested kernel's error
+        break;
+      case exe::KernelOp::Case:
+        s = ValidateCase(*kernel->op_as_Case(), ins, outs, region_checker);
+        if (!s.ok() && s.message().rfind(prefix, 0) == 0) return s;
+        break;
+      case exe::KernelOp::CustomCall:
+        s = kernels::ValidateCustomCall(*kernel->op_as_CustomCall(), ins, outs);
+        if (!s.ok()) return Status(s.code(), prefix + what + ": " + s.message());  // keeps UNIMPLEMENTED
+        break;
       case exe::KernelOp::NONE:
         return error(what + " has no op");
       default:
@@ -342,6 +366,9 @@ StatusOr<std::shared_ptr<const LoadedProgram>> LoadedProgram::LoadImpl(std::stri
     }
     if (!s.ok()) return error(what + ": " + s.message());
   }
+  return Status::Ok();
+  };
+  CHIP_RETURN_IF_ERROR(validate_kernels(fb->kernels(), ""));
   return std::shared_ptr<const LoadedProgram>(std::move(p));
 }
 

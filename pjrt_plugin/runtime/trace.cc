@@ -1,7 +1,10 @@
 #include "pjrt_plugin/runtime/trace.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 namespace chip {
@@ -97,11 +100,82 @@ void AppendMetadata(std::string* out, const char* what, int pid, int tid, const 
   out->append("}}");
 }
 
+void AppendEventJson(std::string* out_ptr, const TraceEvent& e) {
+  std::string& out = *out_ptr;
+  out.append("{\"ph\":\"X\",\"name\":");
+  AppendJsonString(&out, e.name);
+  out.append(",\"cat\":");
+  AppendJsonString(&out, e.category);
+  out.append(",\"pid\":" + std::to_string(e.device_id));
+  out.append(",\"tid\":" + std::to_string(ThreadId(e.kind)));
+  out.append(",\"ts\":");
+  AppendJsonNumber(&out, e.start_s * 1e6);
+  out.append(",\"dur\":");
+  AppendJsonNumber(&out, e.time.total_s * 1e6);
+  out.append(",\"args\":{");
+  AppendKey(&out, "category");
+  AppendJsonString(&out, e.category);
+  out.append(",");
+  AppendKey(&out, "source");
+  AppendJsonString(&out, e.source);
+  out.append(",");
+  AppendKey(&out, "program");
+  AppendJsonString(&out, e.program);
+  out.append(",");
+  AppendKey(&out, "launch_id");
+  out.append(std::to_string(e.launch_id));
+  out.append(",");
+  AppendKey(&out, "modeled_us");
+  AppendJsonNumber(&out, e.time.total_s * 1e6);
+  out.append(",");
+  AppendKey(&out, "bound");
+  AppendJsonString(&out, e.time.bound ? e.time.bound : "");
+  const std::pair<const char*, double> nums[] = {
+      {"launch_us", e.time.launch_s * 1e6},   {"matrix_us", e.time.matrix_s * 1e6},
+      {"vector_us", e.time.vector_s * 1e6},   {"memory_us", e.time.memory_s * 1e6},
+      {"bytes_read", e.work.bytes_read},      {"bytes_written", e.work.bytes_written},
+      {"matrix_flops", e.work.matrix_flops},  {"vector_flops", e.work.vector_flops},
+      {"transcendentals", e.work.transcendentals},
+  };
+  for (const auto& [key, value] : nums) {
+    out.append(",");
+    AppendKey(&out, key);
+    AppendJsonNumber(&out, value);
+  }
+  out.append(",");
+  AppendKey(&out, "matrix_dtype");
+  AppendJsonString(&out, DTypeName(e.work.matrix_dtype));
+  out.append("}}");
+}
+
 }  // namespace
 
 TraceRecorder& TraceRecorder::Global() {
-  static TraceRecorder* recorder = new TraceRecorder();  // never destroyed: usable at exit
+  static TraceRecorder* recorder = [] {
+    auto* r = new TraceRecorder();  // never destroyed: usable at exit
+    if (const char* path = std::getenv("CHIP_TRACE_STREAM"); path != nullptr && *path != '\0') {
+      r->OpenStream(path);
+    }
+    return r;
+  }();
   return *recorder;
+}
+
+void TraceRecorder::OpenStream(const std::string& pattern) {
+  std::string path;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '%' && i + 1 < pattern.size() && pattern[i + 1] == 'p') {
+      path += std::to_string(static_cast<long>(getpid()));
+      ++i;
+    } else {
+      path += pattern[i];
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  stream_.reset(std::fopen(path.c_str(), "w"));
+  if (!stream_) {
+    std::fprintf(stderr, "chip: CHIP_TRACE_STREAM: cannot open %s for writing\n", path.c_str());
+  }
 }
 
 void TraceRecorder::Start() {
@@ -117,11 +191,19 @@ void TraceRecorder::Stop() {
 
 bool TraceRecorder::enabled() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return enabled_;
+  return enabled_ || stream_ != nullptr;
 }
 
 void TraceRecorder::Record(TraceEvent event) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (stream_) {
+    std::string line;
+    AppendEventJson(&line, event);
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), stream_.get());
+    // One flush per execution (or transfer) keeps the file complete if the process is killed.
+    if (event.kind != TraceEvent::Kind::kKernel) std::fflush(stream_.get());
+  }
   if (!enabled_) return;
   events_.push_back(std::move(event));
 }
@@ -155,50 +237,7 @@ std::string TraceRecorder::ToChromeJson() const {
   }
   for (const TraceEvent& e : events) {
     sep();
-    out.append("{\"ph\":\"X\",\"name\":");
-    AppendJsonString(&out, e.name);
-    out.append(",\"cat\":");
-    AppendJsonString(&out, e.category);
-    out.append(",\"pid\":" + std::to_string(e.device_id));
-    out.append(",\"tid\":" + std::to_string(ThreadId(e.kind)));
-    out.append(",\"ts\":");
-    AppendJsonNumber(&out, e.start_s * 1e6);
-    out.append(",\"dur\":");
-    AppendJsonNumber(&out, e.time.total_s * 1e6);
-    out.append(",\"args\":{");
-    AppendKey(&out, "category");
-    AppendJsonString(&out, e.category);
-    out.append(",");
-    AppendKey(&out, "source");
-    AppendJsonString(&out, e.source);
-    out.append(",");
-    AppendKey(&out, "program");
-    AppendJsonString(&out, e.program);
-    out.append(",");
-    AppendKey(&out, "launch_id");
-    out.append(std::to_string(e.launch_id));
-    out.append(",");
-    AppendKey(&out, "modeled_us");
-    AppendJsonNumber(&out, e.time.total_s * 1e6);
-    out.append(",");
-    AppendKey(&out, "bound");
-    AppendJsonString(&out, e.time.bound ? e.time.bound : "");
-    const std::pair<const char*, double> nums[] = {
-        {"launch_us", e.time.launch_s * 1e6},   {"matrix_us", e.time.matrix_s * 1e6},
-        {"vector_us", e.time.vector_s * 1e6},   {"memory_us", e.time.memory_s * 1e6},
-        {"bytes_read", e.work.bytes_read},      {"bytes_written", e.work.bytes_written},
-        {"matrix_flops", e.work.matrix_flops},  {"vector_flops", e.work.vector_flops},
-        {"transcendentals", e.work.transcendentals},
-    };
-    for (const auto& [key, value] : nums) {
-      out.append(",");
-      AppendKey(&out, key);
-      AppendJsonNumber(&out, value);
-    }
-    out.append(",");
-    AppendKey(&out, "matrix_dtype");
-    AppendJsonString(&out, DTypeName(e.work.matrix_dtype));
-    out.append("}}");
+    AppendEventJson(&out, e);
   }
   out.append("],\n\"displayTimeUnit\":\"ns\",\"metadata\":{\"generator\":\"chip emulator\",");
   AppendKey(&out, "clock");

@@ -2,9 +2,15 @@
 // device records its modeled start time and duration (on the device's modeled clock) and its
 // work. Exported as Chrome trace-event JSON (loads in Perfetto and chrome://tracing).
 // Process-wide, so the profiler entry points (chip_extension_c_api.h) reach it without a client.
+// CHIP_TRACE_STREAM=path (read at first use; "%p" becomes the pid) also writes every event, from
+// the start of the process and whether or not profiling is on, as one JSON object per line,
+// flushed after each execution: a process that is killed (sglang-jax's scheduler) still leaves
+// a complete trace. jax_chip.profiler.load_stream() reads it back.
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -33,7 +39,7 @@ class TraceRecorder {
 
   void Start();                       // clears previous events, enables recording
   void Stop();                        // disables recording (events kept)
-  bool enabled() const;
+  bool enabled() const;               // recording in memory (Start) or streaming to a file
   void Record(TraceEvent event);      // no-op when disabled; thread-safe
   std::vector<TraceEvent> Events() const;
   // {"traceEvents": [...], "displayTimeUnit": "ns", "metadata": {...}}; timestamps in us.
@@ -43,8 +49,11 @@ class TraceRecorder {
   std::string ToChromeJson() const;
 
  private:
+  void OpenStream(const std::string& pattern);
+  struct FileCloser { void operator()(std::FILE* f) const { if (f) std::fclose(f); } };
   mutable std::mutex mu_;
   bool enabled_ = false;
+  std::unique_ptr<std::FILE, FileCloser> stream_;
   std::vector<TraceEvent> events_;
 };
 

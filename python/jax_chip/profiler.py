@@ -137,6 +137,32 @@ class Profile:
         return Summary(device_us, kernel_us, transfer_us, executions, ordered, dict(by_cat))
 
 
+_TRACKS = {1: "executions", 2: "kernels", 3: "transfers"}
+
+
+def load_stream(path: str | pathlib.Path) -> Profile:
+    """Reads a trace streamed by a process run with CHIP_TRACE_STREAM=path (one event per line,
+    flushed after each execution, so a process that was killed leaves a usable file) into a
+    Profile with the same Chrome trace layout as trace() produces."""
+    events: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break  # the last line of a killed process may be cut short
+    meta: list[dict[str, Any]] = []
+    for pid in sorted({e["pid"] for e in events}):
+        meta.append({"ph": "M", "name": "process_name", "pid": pid, "args": {"name": f"chip:{pid}"}})
+        meta += [{"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": n}}
+                 for tid, n in _TRACKS.items()]
+    return Profile({"traceEvents": meta + events, "displayTimeUnit": "ns",
+                    "metadata": {"generator": "chip emulator", "clock": "modeled device time",
+                                 "num_events": len(events)}})
+
+
 def start() -> None:
     """Starts recording (clears what an earlier session recorded)."""
     _ensure_backend()

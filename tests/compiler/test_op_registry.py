@@ -13,7 +13,7 @@ def test_every_op_has_kind_types_and_lowering():
     for name, spec in op_registry.REGISTRY.items():
         assert spec.name == name
         assert spec.kind in {"elementwise", "movement", "iota", "constant", "dot", "reduce",
-                             "concatenate", "rewritten", "structural", "annotation"}
+                             "concatenate", "rewritten", "structural", "annotation", "control"}
         assert spec.dtypes and spec.dtypes <= dtypes.ALL_TYPES
         if spec.kind == "elementwise":
             assert spec.lower is not None

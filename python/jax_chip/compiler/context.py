@@ -28,6 +28,7 @@ DEFAULT_CHIP_CONFIG: dict[str, Any] = {
 class CompileOptions:
     fusion: bool = True              # elementwise fusion (off: one Elementwise kernel per op)
     constant_folding: bool = True
+    memory_reuse: bool = True        # liveness-based sharing of arena memory (off: a slot per temp)
     max_fused_ops: int = 256         # cap on the ops of one fused kernel
     fold_limit_elements: int = 4096  # constant folding only produces constants up to this size
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import flatbuffers
 import numpy as np
 
-from jax_chip.compiler import dtypes
+from jax_chip.compiler import dtypes, op_registry
 from jax_chip.compiler import executable_schema as fb
 from jax_chip.compiler.errors import CompileError, at
 from jax_chip.compiler.ew_codegen import program_for
@@ -27,6 +27,7 @@ from jax_chip.compiler.executable import (
     ReduceOp,
     ValueDesc,
 )
+from jax_chip.compiler.executable import CaseOp, RegionDesc, WhileOp
 from jax_chip.compiler.ew_semantics import EWOPS
 from jax_chip.compiler.graph import Graph, Node, TensorType, Value
 
@@ -36,8 +37,14 @@ KERNEL_OPS = {
     "stablehlo.reduce": "reduce",
     "stablehlo.concatenate": "concatenate",
     "chip.copy": "copy",
+    "stablehlo.while": "while",
+    "stablehlo.case": "case",
 }
+CONTROL_FLOW_OPS = frozenset({"stablehlo.while", "stablehlo.case"})
 STORAGE_ONLY_OPS = frozenset({"stablehlo.constant", "stablehlo.reshape"})
+# Kernels registered with an `emit` hook (lower_indexing.py: gather, scatter, sort, ...).
+KERNEL_OPS.update({name: name.split(".", 1)[-1] for name, spec in op_registry.REGISTRY.items()
+                   if spec.emit is not None})
 
 
 def is_kernel(node: Node) -> bool:
@@ -59,6 +66,9 @@ def _kernel_op(node: Node):
         return ConcatenateOp(int(node.attrs["dimension"]))
     if node.op == "chip.copy":
         return CopyOp()
+    spec = op_registry.lookup(node.op)
+    if spec is not None and spec.emit is not None:
+        return spec.emit(node)
     raise CompileError(f"internal compiler error: {node.op} reached the emitter{at(node.loc)}")
 
 
@@ -78,24 +88,48 @@ def build_executable(graph: Graph, *, name: str = "", fingerprint: str = "",
 
     for p in graph.params:
         add_value(p.value)
-    for n in graph.nodes:
-        for r in n.results:
-            add_value(r)
+
+    def add_graph_values(g: Graph) -> None:
+        for n in g.nodes:
+            for r in n.results:
+                add_value(r)
+            for region in n.regions:
+                for p in region.params:
+                    add_value(p.value)
+                add_graph_values(region)
+
+    add_graph_values(graph)
     exe.constants = list(graph.attrs.get("constants", []))
     for p in graph.params:
         exe.parameters.append(ParameterDesc(ids[p.value], p.value.type, p.aliased_output))
     for o in graph.outputs:
         exe.outputs.append(OutputDesc(ids[o.value], o.value.type, o.aliased_parameter))
     counter = 0
-    for n in graph.nodes:
-        if n.op in STORAGE_ONLY_OPS:
-            continue
-        op = _kernel_op(n)
-        exe.kernels.append(KernelDesc(
-            name=f"{KERNEL_OPS[n.op]}.{counter}", source=n.loc,
-            inputs=[ids[o] for o in n.operands], outputs=[ids[r] for r in n.results],
-            cost=n.attrs.get("cost"), op=op))
-        counter += 1
+
+    def kernels_of(g: Graph) -> list[KernelDesc]:
+        nonlocal counter
+        out: list[KernelDesc] = []
+        for n in g.nodes:
+            if n.op in STORAGE_ONLY_OPS:
+                continue
+            name = f"{KERNEL_OPS[n.op]}.{counter}" if n.op in KERNEL_OPS else n.op
+            if n.op == "chip.custom_call":   # traces name the native kernel: "paged_kv_write.3"
+                name = f"{n.attrs['target'].split('.', 1)[-1]}.{counter}"
+            counter += 1
+            if n.op in CONTROL_FLOW_OPS:
+                regions = [RegionDesc(kernels_of(r), [ids[o.value] for o in r.outputs])
+                           for r in n.regions]
+                op = (WhileOp(regions[0], regions[1], int(n.attrs["num_carried"]))
+                      if n.op == "stablehlo.while" else CaseOp(regions))
+            else:
+                op = _kernel_op(n)
+            out.append(KernelDesc(
+                name=name, source=n.loc,
+                inputs=[ids[o] for o in n.operands], outputs=[ids[r] for r in n.results],
+                cost=n.attrs.get("cost"), op=op))
+        return out
+
+    exe.kernels = kernels_of(graph)
     exe.arena_bytes = int(graph.attrs.get("arena_bytes", 0))
     return exe
 
@@ -152,7 +186,12 @@ class _Writer:
 
 _STORAGE = {"PARAMETER": 0, "OUTPUT": 1, "TEMP": 2, "CONSTANT": 3}
 _REDUCE = {"SUM": 0, "PRODUCT": 1, "MAX": 2, "MIN": 3, "AND": 4, "OR": 5, "XOR": 6}
-_KOP = {"Elementwise": 1, "DotGeneral": 2, "Reduce": 3, "Concatenate": 4, "Copy": 5}
+_KOP = {"Elementwise": 1, "DotGeneral": 2, "Reduce": 3, "Concatenate": 4, "Copy": 5, "While": 6,
+        "Case": 7}
+_KOP.update({name: getattr(fb.KernelOp.KernelOp, name) for name in
+             ("Gather", "Scatter", "DynamicSlice", "DynamicUpdateSlice", "Pad", "Sort", "TopK",
+              "VariadicReduce", "ReduceWindow")})
+_KOP["CustomCall"] = fb.KernelOp.KernelOp.CustomCall   # native kernels (custom_call_kernel.py)
 
 
 def _write_cost(w: _Writer, c: KernelCost) -> int:
@@ -220,7 +259,56 @@ def _write_op(w: _Writer, op) -> int:
     if isinstance(op, CopyOp):
         fb.Copy.CopyStart(b)
         return fb.Copy.CopyEnd(b)
+    if isinstance(op, WhileOp):
+        cond = _write_region(w, op.cond)
+        body = _write_region(w, op.body)
+        fb.While.WhileStart(b)
+        fb.While.WhileAddCond(b, cond)
+        fb.While.WhileAddBody(b, body)
+        fb.While.WhileAddNumCarried(b, op.num_carried)
+        return fb.While.WhileEnd(b)
+    if isinstance(op, CaseOp):
+        branches = [_write_region(w, r) for r in op.branches]
+        bvec = w.offsets(fb.Case.CaseStartBranchesVector, branches)
+        fb.Case.CaseStart(b)
+        fb.Case.CaseAddBranches(b, bvec)
+        return fb.Case.CaseEnd(b)
+    if hasattr(op, "write"):      # kernel ops that write their own table (lower_indexing.py)
+        return op.write(w)
     raise TypeError(op)
+
+
+def _write_kernels(w: _Writer, descs: list[KernelDesc]) -> list[int]:
+    b = w.b
+    kernels = []
+    for k in descs:
+        name = w.string(k.name)
+        source = w.string(k.source)
+        ins = w.i32s(k.inputs)
+        outs = w.i32s(k.outputs)
+        cost = _write_cost(w, k.cost) if k.cost is not None else None
+        op = _write_op(w, k.op)
+        fb.Kernel.KernelStart(b)
+        fb.Kernel.KernelAddName(b, name)
+        fb.Kernel.KernelAddSource(b, source)
+        fb.Kernel.KernelAddInputs(b, ins)
+        fb.Kernel.KernelAddOutputs(b, outs)
+        if cost is not None:
+            fb.Kernel.KernelAddCost(b, cost)
+        fb.Kernel.KernelAddOpType(b, _KOP[k.op_type])
+        fb.Kernel.KernelAddOp(b, op)
+        kernels.append(fb.Kernel.KernelEnd(b))
+    return kernels
+
+
+def _write_region(w: _Writer, region: RegionDesc) -> int:
+    kernels = _write_kernels(w, region.kernels)
+    kvec = w.offsets(fb.Region.RegionStartKernelsVector, kernels)
+    results = w.i32s(region.results)
+    fb.Region.RegionStart(w.b)
+    fb.Region.RegionAddKernels(w.b, kvec)
+    fb.Region.RegionAddResults(w.b, results)
+    return fb.Region.RegionEnd(w.b)
 
 
 def serialize(exe: ExecutableDesc) -> bytes:
@@ -258,24 +346,7 @@ def serialize(exe: ExecutableDesc) -> bytes:
         fb.Output.OutputAddType(b, t)
         fb.Output.OutputAddAliasedParameter(b, o.aliased_parameter)
         outputs.append(fb.Output.OutputEnd(b))
-    kernels = []
-    for k in exe.kernels:
-        name = w.string(k.name)
-        source = w.string(k.source)
-        ins = w.i32s(k.inputs)
-        outs = w.i32s(k.outputs)
-        cost = _write_cost(w, k.cost) if k.cost is not None else None
-        op = _write_op(w, k.op)
-        fb.Kernel.KernelStart(b)
-        fb.Kernel.KernelAddName(b, name)
-        fb.Kernel.KernelAddSource(b, source)
-        fb.Kernel.KernelAddInputs(b, ins)
-        fb.Kernel.KernelAddOutputs(b, outs)
-        if cost is not None:
-            fb.Kernel.KernelAddCost(b, cost)
-        fb.Kernel.KernelAddOpType(b, _KOP[k.op_type])
-        fb.Kernel.KernelAddOp(b, op)
-        kernels.append(fb.Kernel.KernelEnd(b))
+    kernels = _write_kernels(w, exe.kernels)
     values_vec = w.offsets(fb.Executable.ExecutableStartValuesVector, values)
     constants_vec = w.offsets(fb.Executable.ExecutableStartConstantsVector, constants)
     params_vec = w.offsets(fb.Executable.ExecutableStartParametersVector, params)

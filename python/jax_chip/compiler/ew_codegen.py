@@ -154,6 +154,8 @@ def operand_maps(v: Value, fm: FlatMap, dims: tuple[int, ...]) -> list[tuple[Val
             mm2 = index_map.through_transpose(mm, node.attrs["permutation"])
         elif node.op == "stablehlo.slice":
             mm2 = index_map.through_slice(mm, node.attrs["start_indices"], node.attrs["strides"])
+        elif node.op == "stablehlo.reverse":
+            mm2 = index_map.through_reverse(mm, src.type.shape, node.attrs["dimensions"])
         else:
             raise NotFusible(node.op)
         return [(src, index_map.multi_to_flat(mm2, src.type.shape, dims))]

@@ -78,9 +78,28 @@ class CopyOp:
     pass
 
 
-KernelOpDesc = Union[ElementwiseOp, DotGeneralOp, ReduceOp, ConcatenateOp, CopyOp]
+@dataclass
+class RegionDesc:
+    """A nested kernel list of a control-flow kernel."""
+    kernels: list["KernelDesc"] = field(default_factory=list)
+    results: list[int] = field(default_factory=list)     # value ids
+
+
+@dataclass
+class WhileOp:
+    cond: RegionDesc
+    body: RegionDesc
+    num_carried: int
+
+
+@dataclass
+class CaseOp:
+    branches: list[RegionDesc]
+
+
+KernelOpDesc = Union[ElementwiseOp, DotGeneralOp, ReduceOp, ConcatenateOp, CopyOp, WhileOp, CaseOp]
 KERNEL_OP_NAMES = {ElementwiseOp: "Elementwise", DotGeneralOp: "DotGeneral", ReduceOp: "Reduce",
-                   ConcatenateOp: "Concatenate", CopyOp: "Copy"}
+                   ConcatenateOp: "Concatenate", CopyOp: "Copy", WhileOp: "While", CaseOp: "Case"}
 
 
 @dataclass
@@ -94,7 +113,8 @@ class KernelDesc:
 
     @property
     def op_type(self) -> str:
-        return KERNEL_OP_NAMES[type(self.op)]
+        name = KERNEL_OP_NAMES.get(type(self.op))
+        return name if name is not None else self.op.OP_TYPE   # lower_indexing.IndexingOp
 
 
 @dataclass

@@ -24,6 +24,9 @@ sys.modules["chip"] = _chip
 sys.modules["chip.exe"] = _exe
 
 from chip.exe import (  # noqa: E402  (needs the aliases above)
+    Case,
+    Region,
+    While,
     Concatenate,
     Constant,
     Copy,
@@ -51,6 +54,7 @@ FILE_IDENTIFIER = b"CHPX"
 FORMAT_VERSION = 1
 
 __all__ = [
+    "Case", "Region", "While",
     "Concatenate", "Constant", "Copy", "DotGeneral", "DType", "Elementwise", "ElementwiseResult",
     "EwOp", "Executable", "Instr", "Kernel", "KernelCost", "KernelOp", "Output", "Parameter",
     "Reduce", "ReduceOp", "StorageKind", "TensorType", "Value", "View", "FILE_IDENTIFIER",

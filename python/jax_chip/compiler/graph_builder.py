@@ -16,7 +16,7 @@ from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import func as func_dialect
 from jaxlib.mlir.dialects import stablehlo
 
-from jax_chip.compiler import dtypes, op_registry
+from jax_chip.compiler import dtypes, lower_custom_call, op_registry
 from jax_chip.compiler.errors import CompileError, UnsupportedError, at
 from jax_chip.compiler.graph import Graph, Output, TensorType, Value
 from jax_chip.compiler.locations import format_location
@@ -128,9 +128,17 @@ class _Importer:
         self.call_stack: list[str] = []
         self.values: dict[ir.Value, Value] = {}
         self.unsupported: list[str] = []
+        # enclosing scopes while a control-flow region is imported (region_import.py)
+        self.scopes: list[Any] = []
 
     def value(self, v: ir.Value) -> Value:
-        return self.values[v]
+        found = self.values.get(v)
+        if found is not None:
+            return found
+        if not self.scopes:
+            raise KeyError(v)
+        from jax_chip.compiler import region_import
+        return region_import.capture(self, v)
 
     def import_op(self, op: ir.Operation) -> None:
         name = op.name
@@ -140,11 +148,15 @@ class _Importer:
         if name == "func.call":
             self.import_call(op, loc)
             return
+        if name in ("stablehlo.while", "stablehlo.case", "stablehlo.if"):
+            from jax_chip.compiler import region_import
+            region_import.import_region_op(self, op, loc)
+            return
         spec = op_registry.lookup(name)
         if spec is None:
             self._unsupported(op, loc)
             return
-        handler = _HANDLERS.get(name, _import_generic)
+        handler = _HANDLERS.get(name) or spec.importer or _import_generic
         result_types = [tensor_type(r.type, f"result of {name}", loc) for r in op.results]
         operands = [self.value(o) for o in op.operands]
         attrs = handler(self, op, loc)
@@ -252,22 +264,18 @@ def _import_dot_general(imp: _Importer, op: ir.Operation, loc: str) -> dict[str,
 
 def _import_reduce(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any] | None:
     n_in = len(op.operands) // 2
-    if n_in != 1:
-        imp._unsupported(op, loc, f"stablehlo.reduce with {n_in} operands (e.g. argmax/argmin) is "
-                                  f"not supported on the chip yet")
-        return None
     body = op.regions[0].blocks[0]
     body_ops = list(body.operations)
     args = list(body.arguments)
-    ok = (len(body_ops) == 2 and body_ops[1].name == "stablehlo.return"
+    ok = (n_in == 1 and len(body_ops) == 2 and body_ops[1].name == "stablehlo.return"
           and body_ops[0].name in REDUCE_BODY_OPS
           and set(body_ops[0].operands) == set(args) and len(args) == 2
           and list(body_ops[1].operands) == [body_ops[0].results[0]])
     if not ok:
-        inner = ", ".join(o.name for o in body_ops[:-1])
-        imp._unsupported(op, loc, f"stablehlo.reduce with body ({inner}) is not supported on the "
-                                  f"chip (supported bodies: one add/multiply/maximum/minimum/and/or/xor)")
-        return None
+        # several operands (argmax/argmin) or another body: a VariadicReduce kernel evaluating
+        # the body as a register program (lower_indexing.py)
+        from jax_chip.compiler import lower_indexing
+        return lower_indexing.import_general_reduce(imp, op, loc)
     reduce_op = REDUCE_BODY_OPS[body_ops[0].name]
     dtype = dtypes.mlir_element_type_name(ir.RankedTensorType(op.results[0].type).element_type)
     if dtype == "pred":
@@ -283,6 +291,8 @@ def _import_custom_call(imp: _Importer, op: ir.Operation, loc: str) -> dict[str,
         attrs["backend_config"] = _str_attr(op.attributes["backend_config"])
     if "api_version" in op.attributes:
         attrs["api_version"] = _int_attr(op.attributes["api_version"])
+    if attrs["call_target_name"] in lower_custom_call.TARGETS:
+        attrs.update(lower_custom_call.import_attributes(op, loc))
     return attrs
 
 

@@ -4,7 +4,7 @@ A `FlatMap` maps the iteration index (i_0..i_{n-1}) to the row-major flat index 
     flat = offset + sum_k i_k * strides[k].
 This is exactly the schema's View of a kernel input. A `MultiMap` maps it to a multi-index:
     idx_d = offsets[d] + sum_k i_k * coeffs[d][k].
-broadcast_in_dim, transpose and slice are affine on multi-indices; reshape is the identity on flat
+broadcast_in_dim, transpose, slice and reverse are affine on multi-indices; reshape is the identity on flat
 indices. Converting a flat map to a multi map fails (returns None) when an iteration dimension
 straddles two tensor dimensions, e.g. a transpose of a reshape that merged dimensions; the fusion
 pass then materializes the value instead.
@@ -61,24 +61,25 @@ def flat_to_multi(fm: FlatMap, shape: tuple[int, ...], dims: tuple[int, ...]) ->
     for k, s in enumerate(fm.strides):
         if s == 0 or dims[k] == 1:
             continue
-        if s < 0:
-            return None
+        mag = abs(s)                    # negative strides walk a dimension backwards (reverse)
         target = -1
-        for d, r in enumerate(rs):      # largest row stride dividing s (outermost dim first)
+        for d, r in enumerate(rs):      # largest row stride dividing |s| (outermost dim first)
             if shape[d] == 1:
                 continue
-            if r <= s and s % r == 0:
+            if r <= mag and mag % r == 0:
                 target = d
                 break
         if target < 0:
             return None
-        c = s // rs[target]
+        c = mag // rs[target]
         if c >= shape[target]:
             return None
-        coeffs[target][k] = c
+        coeffs[target][k] = c if s > 0 else -c
     for d in range(len(shape)):
-        hi = offsets[d] + sum(coeffs[d][k] * (dims[k] - 1) for k in range(n))
-        if hi >= shape[d]:
+        span = [coeffs[d][k] * (dims[k] - 1) for k in range(n)]
+        hi = offsets[d] + sum(x for x in span if x > 0)
+        lo = offsets[d] + sum(x for x in span if x < 0)
+        if hi >= shape[d] or lo < 0:
             return None
     return MultiMap(tuple(offsets), tuple(tuple(c) for c in coeffs))
 
@@ -118,6 +119,16 @@ def through_slice(mm: MultiMap, start: tuple[int, ...], strides: tuple[int, ...]
     offsets = tuple(s + st * o for o, s, st in zip(mm.offsets, start, strides))
     coeffs = tuple(tuple(st * c for c in row) for row, st in zip(mm.coeffs, strides))
     return MultiMap(offsets, coeffs)
+
+
+def through_reverse(mm: MultiMap, shape: tuple[int, ...], dimensions: tuple[int, ...]) -> MultiMap:
+    # result index i along a reversed dim d reads operand index shape[d] - 1 - i
+    offsets = list(mm.offsets)
+    coeffs = list(mm.coeffs)
+    for d in set(dimensions):
+        offsets[d] = shape[d] - 1 - offsets[d]
+        coeffs[d] = tuple(-c for c in coeffs[d])
+    return MultiMap(tuple(offsets), tuple(coeffs))
 
 
 def is_identity(fm: FlatMap, dims: tuple[int, ...]) -> bool:

@@ -26,6 +26,7 @@ from jax_chip.compiler.executable import (
     ReduceOp,
     ValueDesc,
 )
+from jax_chip.compiler.executable import CaseOp, RegionDesc, WhileOp
 from jax_chip.compiler.graph import TensorType
 
 _STORAGE = {0: "PARAMETER", 1: "OUTPUT", 2: "TEMP", 3: "CONSTANT"}
@@ -83,6 +84,20 @@ def _read_op(k) -> object:
         return ConcatenateOp(_table(fb.Concatenate.Concatenate, tab).Dim())
     if t == fb.KernelOp.KernelOp.Copy:
         return CopyOp()
+    if t == fb.KernelOp.KernelOp.While:
+        w = _table(fb.While.While, tab)
+        return WhileOp(_read_region(w.Cond()), _read_region(w.Body()), w.NumCarried())
+    if t == fb.KernelOp.KernelOp.Case:
+        c = _table(fb.Case.Case, tab)
+        return CaseOp([_read_region(c.Branches(i)) for i in range(c.BranchesLength())])
+    if t == fb.KernelOp.KernelOp.CustomCall:
+        from jax_chip.compiler.custom_call_kernel import CustomCallOp
+        return CustomCallOp.read(tab)
+    from jax_chip.compiler.lower_indexing import read_op
+    names = {v: n for n, v in vars(fb.KernelOp.KernelOp).items() if not n.startswith("_")}
+    op = read_op(names.get(t, ""), tab)
+    if op is not None:
+        return op
     raise CompileError(f"kernel {_str(k.Name())} has unknown op type {t}")
 
 
@@ -109,18 +124,25 @@ def read_executable(data: bytes) -> ExecutableDesc:
     for i in range(x.OutputsLength()):
         o = x.Outputs(i)
         exe.outputs.append(OutputDesc(o.Value(), _ttype(o.Type()), o.AliasedParameter()))
-    for i in range(x.KernelsLength()):
-        k = x.Kernels(i)
-        c = k.Cost()
-        cost = None
-        if c is not None:
-            cost = KernelCost(c.MatrixFlops(), dtypes.SCHEMA_TO_NAME.get(c.MatrixDtype(), "bf16"),
-                              c.VectorFlops(), c.Transcendentals(), c.BytesRead(),
-                              c.BytesWritten())
-        exe.kernels.append(KernelDesc(_str(k.Name()), _str(k.Source()),
-                                      [int(j) for j in _i64s(k, "Inputs")],
-                                      [int(j) for j in _i64s(k, "Outputs")], cost, _read_op(k)))
+    exe.kernels = [_read_kernel(x.Kernels(i)) for i in range(x.KernelsLength())]
     return exe
+
+
+def _read_kernel(k) -> KernelDesc:
+    c = k.Cost()
+    cost = None
+    if c is not None:
+        cost = KernelCost(c.MatrixFlops(), dtypes.SCHEMA_TO_NAME.get(c.MatrixDtype(), "bf16"),
+                          c.VectorFlops(), c.Transcendentals(), c.BytesRead(), c.BytesWritten())
+    return KernelDesc(_str(k.Name()), _str(k.Source()), [int(j) for j in _i64s(k, "Inputs")],
+                      [int(j) for j in _i64s(k, "Outputs")], cost, _read_op(k))
+
+
+def _read_region(r) -> RegionDesc:
+    if r is None:
+        raise CompileError("control-flow kernel without its region")
+    return RegionDesc([_read_kernel(r.Kernels(i)) for i in range(r.KernelsLength())],
+                      [int(j) for j in _i64s(r, "Results")])
 
 
 def constant_offsets(data: bytes) -> list[int]:
@@ -167,24 +189,42 @@ def dump(exe: ExecutableDesc) -> str:
         alias = f" aliased_parameter={o.aliased_parameter}" if o.aliased_parameter >= 0 else ""
         lines.append(f"output {i}: v{o.value} {o.type}{alias}")
     lines.append(f"kernels ({len(exe.kernels)}):")
-    for k in exe.kernels:
+    _dump_kernels(exe.kernels, lines, "  ")
+    return "\n".join(lines)
+
+
+def _dump_kernels(kernels: list[KernelDesc], lines: list[str], indent: str) -> None:
+    for k in kernels:
         ins = ", ".join(f"v{i}" for i in k.inputs)
         outs = ", ".join(f"v{i}" for i in k.outputs)
-        lines.append(f"  {k.name}: {k.op_type}({ins}) -> {outs}" +
+        lines.append(f"{indent}{k.name}: {k.op_type}({ins}) -> {outs}" +
                      (f"   # {k.source}" if k.source else ""))
-        lines.append(f"    {_fmt_cost(k.cost)}")
+        sub = indent + "  "
+        lines.append(f"{sub}{_fmt_cost(k.cost)}")
         op = k.op
         if isinstance(op, ElementwiseOp):
             prog = EwProgram(op.dims, op.views, op.instrs, op.results)
-            lines.extend("    " + line for line in prog.to_text().splitlines())
+            lines.extend(sub + line for line in prog.to_text().splitlines())
         elif isinstance(op, DotGeneralOp):
-            lines.append(f"    batch {list(op.lhs_batch)}x{list(op.rhs_batch)} contracting "
+            lines.append(f"{sub}batch {list(op.lhs_batch)}x{list(op.rhs_batch)} contracting "
                          f"{list(op.lhs_contracting)}x{list(op.rhs_contracting)}")
         elif isinstance(op, ReduceOp):
-            lines.append(f"    {op.op} over dims {list(op.dims)}")
+            lines.append(f"{sub}{op.op} over dims {list(op.dims)}")
         elif isinstance(op, ConcatenateOp):
-            lines.append(f"    dim {op.dim}")
-    return "\n".join(lines)
+            lines.append(f"{sub}dim {op.dim}")
+        elif hasattr(op, "to_text"):
+            lines.append(f"{sub}{op.to_text()}")
+        elif isinstance(op, WhileOp):
+            lines.append(f"{sub}num_carried {op.num_carried}")
+            for label, region in (("cond", op.cond), ("body", op.body)):
+                res = ", ".join(f"v{i}" for i in region.results)
+                lines.append(f"{sub}{label} -> ({res}):")
+                _dump_kernels(region.kernels, lines, sub + "  ")
+        elif isinstance(op, CaseOp):
+            for b, region in enumerate(op.branches):
+                res = ", ".join(f"v{i}" for i in region.results)
+                lines.append(f"{sub}branch {b} -> ({res}):")
+                _dump_kernels(region.kernels, lines, sub + "  ")
 
 
 def main(argv: list[str] | None = None) -> int:

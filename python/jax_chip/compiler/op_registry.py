@@ -7,6 +7,7 @@ Op kinds:
   Elementwise kernel's inputs (reshape of a materialized value is a zero-copy alias).
 - "iota", "constant": generated in registers (iota, splat constants) or CONSTANT storage.
 - "dot", "reduce", "concatenate": their own kernels (DotGeneral, Reduce, Concatenate).
+- "control": while / case / if, kernels with nested kernel lists (While, Case).
 - "structural": func.return / func.call, handled by the importer.
 - "annotation": sharding annotations, removed by the strip_sharding pass.
 - "rewritten": replaced by other ops in a pass (stablehlo.dot -> dot_general).
@@ -15,7 +16,7 @@ Op kinds:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from jax_chip.compiler import dtypes as dt
 from jax_chip.compiler.errors import UnsupportedError, at
@@ -40,6 +41,15 @@ class OpSpec:
     status: str = "supported"
     foldable: bool = True              # constant folding may evaluate it
     fusible: bool = field(default=True)
+    # Ops that become kernels of their own outside the core set (lower_indexing.py, ...):
+    # importer(importer, mlir op, loc) -> attrs;
+    # emit(node) -> kernel op description (with OP_TYPE and write()); cost(node) -> KernelCost.
+    importer: Optional[Callable[..., Any]] = None
+    emit: Optional[Callable[["Node"], Any]] = None
+    cost: Optional[Callable[["Node"], Any]] = None
+    # in_place(node) -> [(result index, operand index)]: results the kernel computes by updating
+    # that operand in place when they share storage (scatter, dynamic_update_slice)
+    in_place: Optional[Callable[["Node"], list[tuple[int, int]]]] = None
 
 
 REGISTRY: dict[str, OpSpec] = {}
@@ -70,8 +80,22 @@ def _simple(ewop: str) -> Lowering:
     return lower
 
 
+def _total_order_key(b: "InstrBuilder", dtype: str, x: int) -> int:
+    """Signed integer whose order is the float's total order (-NaN < -inf < -0 < +0 < +NaN):
+    the bits, with all but the sign flipped for negative values."""
+    bits = dt.info(dtype).bits
+    it = {16: "s16", 32: "s32"}[bits]
+    s = b.emit("BITCAST_CONVERT", it, x)
+    sign = b.emit("SHR_ARITHMETIC", it, s, b.const(it, bits - 1))
+    flip = b.emit("AND", it, sign, b.const(it, (1 << (bits - 1)) - 1))
+    return b.emit("XOR", it, s, flip)
+
+
 def _compare(b: "InstrBuilder", node: "Node", args: list[int]) -> int:
     direction = node.attrs["comparison_direction"]
+    src = node.operands[0].type.dtype
+    if node.attrs.get("compare_type") == "TOTALORDER" and dt.info(src).is_float:
+        args = [_total_order_key(b, src, a) for a in args]
     return b.emit(f"CMP_{direction}", "pred", *args)
 
 
@@ -169,7 +193,8 @@ _ew("stablehlo.shift_right_logical", "SHR_LOGICAL", INTS, "shift >= width gives 
 _ew("stablehlo.popcnt", "POPCNT", INTS)
 _ew("stablehlo.compare", "CMP_*", ALL,
     "directions EQ/NE/LT/LE/GT/GE; float (IEEE, NaN unordered), signed and unsigned compare "
-    "types; TOTALORDER is not supported yet", lower=_compare)
+    "types; TOTALORDER on floats compares the bit patterns' total order "
+    "(-NaN < -inf < -0 < +0 < +inf < +NaN)", lower=_compare)
 _ew("stablehlo.select", "SELECT", ALL, "scalar (0-d) predicate allowed")
 _ew("stablehlo.clamp", "MAX+MIN", ALL, "scalar (0-d) bounds allowed; lowered to MAX then MIN",
     lower=_clamp)
@@ -206,22 +231,51 @@ register(OpSpec("stablehlo.dot_general", "dot", NUMERIC, kernel="DotGeneral",
 register(OpSpec("stablehlo.dot", "rewritten", NUMERIC, kernel="DotGeneral",
                 notes="rewritten to dot_general", fusible=False))
 register(OpSpec("stablehlo.reduce", "reduce", ALL, kernel="Reduce",
-                notes="one operand; body add/multiply/maximum/minimum/and/or/xor",
+                notes="one operand with body add/multiply/maximum/minimum/and/or/xor; other "
+                      "reduces (several operands, e.g. argmax) become chip.variadic_reduce",
                 fusible=False))
 register(OpSpec("stablehlo.concatenate", "concatenate", ALL, kernel="Concatenate",
                 fusible=False))
+
+# ---- control flow (region_import.py, xla_passes/memory_planning.py) ------------------------------
+
+register(OpSpec("stablehlo.while", "control", ALL, kernel="While",
+                notes="cond and body run as nested kernel lists; loop-carried values live in the "
+                      "While kernel's outputs; values read from outside become explicit captures",
+                fusible=False, foldable=False))
+register(OpSpec("stablehlo.case", "control", ALL, kernel="Case",
+                notes="the selected branch's kernels run; an out-of-range index runs the last "
+                      "branch", fusible=False, foldable=False))
+register(OpSpec("stablehlo.if", "control", ALL, kernel="Case",
+                notes="imported as a two-branch case on the predicate", fusible=False,
+                foldable=False))
 
 # ---- structure / annotations ------------------------------------------------------------------
 
 register(OpSpec("func.return", "structural", ALL, notes="several results allowed", fusible=False))
 register(OpSpec("func.call", "structural", ALL, notes="inlined by the frontend", fusible=False))
+register(OpSpec("stablehlo.return", "structural", ALL, notes="region terminator", fusible=False))
 register(OpSpec("stablehlo.custom_call", "annotation", ALL, status="partial",
-                notes="only the sharding annotations @Sharding, @SPMDFullToShardShape and "
-                      "@SPMDShardToFullShape (removed for one device)", fusible=False))
+                notes="the sharding annotations @Sharding, @SPMDFullToShardShape and "
+                      "@SPMDShardToFullShape (removed for one device), and the chip's native "
+                      "kernels @chip.paged_kv_write, @chip.paged_attention_decode, "
+                      "@chip.radix_attention_extend (become chip.custom_call)", fusible=False))
 register(OpSpec("stablehlo.optimization_barrier", "annotation", ALL,
                 notes="removed (the chip schedules in program order)", fusible=False))
 register(OpSpec("sdy.sharding_constraint", "annotation", ALL,
                 notes="removed for one device", fusible=False))
+
+# ---- data movement, indexing and sorting kernels (lower_indexing.py) -------------------------------
+
+from jax_chip.compiler import lower_indexing as _lower_indexing  # noqa: E402
+
+_lower_indexing.register_ops(register, OpSpec, ALL, NUMERIC)
+
+# ---- custom calls to the chip's native kernels (lower_custom_call.py) ------------------------------
+
+from jax_chip.compiler import lower_custom_call as _lower_custom_call  # noqa: E402
+
+_lower_custom_call.register_ops(register, OpSpec, ALL)
 
 ELEMENTWISE_OPS = frozenset(n for n, s in REGISTRY.items() if s.kind == "elementwise")
 MOVEMENT_OPS = frozenset(n for n, s in REGISTRY.items() if s.kind == "movement")

@@ -1,21 +1,37 @@
 """The pass pipeline over the graph IR, in order. Each pass lives in xla_passes/<name>.py and
-exposes run(graph, ctx)."""
+exposes run(graph, ctx).
+
+Passes that work on one function at a time run on every control-flow region graph too
+(innermost first, then the enclosing graph); output aliasing and memory planning see the whole
+program at once.
+
+CHIP_DISABLE_PASSES=elementwise_fusion,constant_folding,memory_planning turns optimizations off
+(for measuring what each one buys, tools/bench_passes.py): without elementwise fusion every op
+is its own kernel, without constant folding nothing is evaluated at compile time, and without
+memory planning every temporary gets its own arena slot (no liveness-based sharing).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from typing import Callable
 
-from jax_chip.compiler.context import PassContext
+from jax_chip.compiler.context import CompileOptions, PassContext
 from jax_chip.compiler.graph import Graph
 from xla_passes import (
     check_supported,
     check_types,
     constant_folding,
+    control_flow,
     cost_annotation,
+    custom_call_lowering,
     dead_code_elimination,
     dot_lowering,
+    dynamic_slice_folding,
     elementwise_fusion,
+    indexing_lowering,
     memory_planning,
     output_aliasing,
     simplify,
@@ -24,24 +40,70 @@ from xla_passes import (
 
 PassFn = Callable[[Graph, PassContext], None]
 
+DISABLE_ENV = "CHIP_DISABLE_PASSES"
+# pass name -> the CompileOptions flag that turns it off
+DISABLEABLE = {
+    "elementwise_fusion": "fusion",
+    "constant_folding": "constant_folding",
+    "memory_planning": "memory_reuse",
+}
+
+
+def on_every_graph(fn: PassFn) -> PassFn:
+    """Runs a one-function pass on every region graph (innermost first), then on `graph`."""
+    def run(graph: Graph, ctx: PassContext) -> None:
+        for node in list(graph.nodes):
+            for region in node.regions:
+                run(region, ctx)
+        fn(graph, ctx)
+    run.__name__ = getattr(fn, "__name__", "pass")
+    run.__doc__ = getattr(fn, "__doc__", None)
+    return run
+
+
 PIPELINE: list[tuple[str, PassFn]] = [
-    ("strip_sharding", strip_sharding.run),
+    ("strip_sharding", on_every_graph(strip_sharding.run)),
     ("check_types", check_types.run),
+    ("indexing_lowering", on_every_graph(indexing_lowering.run)),
+    ("custom_call_lowering", on_every_graph(custom_call_lowering.run)),
     ("check_supported", check_supported.run),
-    ("dot_lowering", dot_lowering.run),
-    ("simplify", simplify.run),
-    ("constant_folding", constant_folding.run),
-    ("dead_code_elimination", dead_code_elimination.run),
-    ("elementwise_fusion", elementwise_fusion.run),
+    ("dot_lowering", on_every_graph(dot_lowering.run)),
+    ("simplify", on_every_graph(simplify.run)),
+    ("constant_folding", on_every_graph(constant_folding.run)),
+    ("dynamic_slice_folding", on_every_graph(dynamic_slice_folding.run)),
+    ("dead_code_elimination", on_every_graph(dead_code_elimination.run)),
+    ("control_flow", control_flow.run),
+    ("elementwise_fusion", on_every_graph(elementwise_fusion.run)),
     ("output_aliasing", output_aliasing.run),
     ("memory_planning", memory_planning.run),
-    ("cost_annotation", cost_annotation.run),
+    ("cost_annotation", on_every_graph(cost_annotation.run)),
 ]
+
+
+def disabled_passes() -> set[str]:
+    """Pass names listed in CHIP_DISABLE_PASSES. Unknown names are an error (a typo must not
+    silently measure the wrong thing)."""
+    raw = os.environ.get(DISABLE_ENV, "")
+    names = {n.strip() for n in raw.split(",") if n.strip()}
+    unknown = names - set(DISABLEABLE)
+    if unknown:
+        raise ValueError(f"{DISABLE_ENV}: unknown pass(es) {', '.join(sorted(unknown))}; "
+                         f"passes that can be disabled: {', '.join(sorted(DISABLEABLE))}")
+    return names
+
+
+def apply_disabled_passes(options: CompileOptions) -> CompileOptions:
+    """`options` with the optimizations named in CHIP_DISABLE_PASSES turned off."""
+    names = disabled_passes()
+    if not names:
+        return options
+    return dataclasses.replace(options, **{DISABLEABLE[n]: False for n in names})
 
 
 def run_pipeline(graph: Graph, ctx: PassContext,
                  after_pass: Callable[[str, Graph], None] | None = None,
                  timings: dict[str, float] | None = None) -> Graph:
+    ctx.options = apply_disabled_passes(ctx.options)
     for name, fn in PIPELINE:
         if name == "constant_folding" and not ctx.options.constant_folding:
             continue

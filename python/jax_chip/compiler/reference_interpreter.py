@@ -24,6 +24,7 @@ from jax_chip.compiler.executable import (
     ExecutableDesc,
     ReduceOp,
 )
+from jax_chip.compiler.executable import CaseOp, KernelDesc, WhileOp
 from jax_chip.compiler.graph import TensorType
 
 
@@ -206,7 +207,45 @@ def execute(exe: ExecutableDesc | bytes, args: Sequence[np.ndarray],
     if len(args) != len(exe.parameters):
         raise InterpreterError(f"{len(args)} arguments for {len(exe.parameters)} parameters")
     mem = _Memory(exe, args, poison)
-    for k in exe.kernels:
+    _run_kernels(exe, mem, exe.kernels)
+    results = []
+    for o in exe.outputs:
+        arr = mem.array(o.value)
+        results.append(np.array(arr, copy=True))
+    return results
+
+
+MAX_LOOP_ITERATIONS = 1_000_000
+
+
+def _assign(mem: _Memory, srcs: Sequence[int], dsts: Sequence[int]) -> None:
+    """dsts[i] = srcs[i] for all i at once (every source read before any write)."""
+    data = [np.array(mem.array(s), copy=True) for s in srcs]
+    for d, x in zip(dsts, data):
+        mem.write(d, x)
+
+
+def _run_kernels(exe: ExecutableDesc, mem: _Memory, kernels: Sequence[KernelDesc]) -> None:
+    for k in kernels:
+        if isinstance(k.op, WhileOp):
+            n = k.op.num_carried
+            _assign(mem, k.inputs[:n], k.outputs)
+            for _ in range(MAX_LOOP_ITERATIONS):
+                _run_kernels(exe, mem, k.op.cond.kernels)
+                if not bool(mem.array(k.op.cond.results[0])):
+                    break
+                _run_kernels(exe, mem, k.op.body.kernels)
+                _assign(mem, k.op.body.results, k.outputs)
+            else:
+                raise InterpreterError(f"{k.name}: more than {MAX_LOOP_ITERATIONS} iterations")
+            continue
+        if isinstance(k.op, CaseOp):
+            index = int(mem.array(k.inputs[0]))
+            nb = len(k.op.branches)
+            branch = k.op.branches[index if 0 <= index < nb else nb - 1]
+            _run_kernels(exe, mem, branch.kernels)
+            _assign(mem, branch.results, k.outputs)
+            continue
         ins = [mem.array(i) for i in k.inputs]
         in_types = [exe.values[i].type for i in k.inputs]
         out_types = [exe.values[i].type for i in k.outputs]
@@ -222,6 +261,9 @@ def execute(exe: ExecutableDesc | bytes, args: Sequence[np.ndarray],
             outs = [np.concatenate([np.asarray(x) for x in ins], axis=op.dim)]
         elif isinstance(op, CopyOp):
             outs = [np.array(ins[0], copy=True)]
+        elif hasattr(op, "evaluate"):    # custom-call kernels (custom_call_kernel.py)
+            outs = op.evaluate([np.array(x, copy=True) for x in ins], [t.dtype for t in in_types],
+                               [t.dtype for t in out_types])
         else:
             raise InterpreterError(f"unknown kernel op {op}")
         if len(outs) != len(k.outputs):
@@ -229,8 +271,3 @@ def execute(exe: ExecutableDesc | bytes, args: Sequence[np.ndarray],
                                    f"outputs")
         for vid, data, t in zip(k.outputs, outs, out_types):
             mem.write(vid, np.asarray(data).reshape(t.shape))
-    results = []
-    for o in exe.outputs:
-        arr = mem.array(o.value)
-        results.append(np.array(arr, copy=True))
-    return results

@@ -1,12 +1,14 @@
-"""LLM attention ops: pure-jnp references (what runs on non-chip platforms and what the chip's
-custom calls are checked against). See kv_cache.py and attention.py for the exact semantics."""
+"""LLM attention ops. On the chip each is a custom call to a native kernel; on every other
+platform its pure-jnp reference runs (custom_calls.py). The references themselves are
+kv_cache.paged_kv_write, attention.paged_attention_decode and attention.radix_attention_extend;
+docs/attention.md gives the exact semantics."""
 
-from jax_chip.ops.attention import (
-    page_table_from_cache_loc,
+from jax_chip.ops.attention import page_table_from_cache_loc
+from jax_chip.ops.custom_calls import (
     paged_attention_decode,
+    paged_kv_write,
     radix_attention_extend,
 )
-from jax_chip.ops.kv_cache import paged_kv_write
 
 __all__ = [
     "paged_kv_write",

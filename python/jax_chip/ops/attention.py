@@ -46,6 +46,49 @@ def _check_pools(op: str, q_heads: int, head_dim: int, k_pool: jax.Array, v_pool
     return rows // page_size, kv_heads
 
 
+def _check_int(op: str, name: str, x: jax.Array) -> None:
+    if not jnp.issubdtype(x.dtype, jnp.integer):
+        raise ValueError(f"{op}: {name} must be an integer array, got {x.dtype}")
+
+
+def check_decode_args(q: jax.Array, k_pool: jax.Array, v_pool: jax.Array,
+                      page_table: jax.Array, seq_lens: jax.Array,
+                      page_size: int) -> Tuple[int, int]:
+    """Raises ValueError naming what is wrong; returns (num_pages, kv_heads)."""
+    op = "paged_attention_decode"
+    if q.ndim != 3:
+        raise ValueError(f"{op}: q must be [batch, heads, head_dim], got {q.shape}")
+    b, h, d = q.shape
+    num_pages, kv_heads = _check_pools(op, h, d, k_pool, v_pool, page_size)
+    if page_table.ndim != 2 or page_table.shape[0] != b:
+        raise ValueError(f"{op}: page_table must be [{b}, max_pages], got {page_table.shape}")
+    if seq_lens.shape != (b,):
+        raise ValueError(f"{op}: seq_lens must be [{b}], got {seq_lens.shape}")
+    _check_int(op, "page_table", page_table)
+    _check_int(op, "seq_lens", seq_lens)
+    return num_pages, kv_heads
+
+
+def check_extend_args(q: jax.Array, k_pool: jax.Array, v_pool: jax.Array,
+                      page_table: jax.Array, prefix_lens: jax.Array, extend_lens: jax.Array,
+                      page_size: int) -> Tuple[int, int]:
+    """Raises ValueError naming what is wrong; returns (num_pages, kv_heads)."""
+    op = "radix_attention_extend"
+    if q.ndim != 3:
+        raise ValueError(f"{op}: q must be [tokens, heads, head_dim], got {q.shape}")
+    _, h, d = q.shape
+    num_pages, kv_heads = _check_pools(op, h, d, k_pool, v_pool, page_size)
+    b = page_table.shape[0] if page_table.ndim == 2 else -1
+    if b < 0 or prefix_lens.shape != (b,) or extend_lens.shape != (b,):
+        raise ValueError(f"{op}: page_table must be [batch, max_pages] and prefix_lens/"
+                         f"extend_lens [batch]; got {page_table.shape}, {prefix_lens.shape}, "
+                         f"{extend_lens.shape}")
+    for name, x in (("page_table", page_table), ("prefix_lens", prefix_lens),
+                    ("extend_lens", extend_lens)):
+        _check_int(op, name, x)
+    return num_pages, kv_heads
+
+
 def _gather_sequences(pool: jax.Array, page_table: jax.Array, page_size: int,
                       num_pages: int) -> jax.Array:
     """[B, max_pages * page_size, Hkv, D] float32: each sequence's keys (or values) in order."""
@@ -82,17 +125,8 @@ def paged_attention_decode(
     q [B, H, D]; pools [rows, Hkv, D]; page_table [B, max_pages] int; seq_lens [B] int (the
     current token's own K/V must already be in the pool). Returns [B, H, D] in q's dtype.
     """
-    if q.ndim != 3:
-        raise ValueError(f"paged_attention_decode: q must be [batch, heads, head_dim], got "
-                         f"{q.shape}")
+    num_pages, kv_heads = check_decode_args(q, k_pool, v_pool, page_table, seq_lens, page_size)
     b, h, d = q.shape
-    num_pages, kv_heads = _check_pools("paged_attention_decode", h, d, k_pool, v_pool,
-                                       page_size)
-    if page_table.ndim != 2 or page_table.shape[0] != b:
-        raise ValueError(f"paged_attention_decode: page_table must be [{b}, max_pages], got "
-                         f"{page_table.shape}")
-    if seq_lens.shape != (b,):
-        raise ValueError(f"paged_attention_decode: seq_lens must be [{b}], got {seq_lens.shape}")
     g = h // kv_heads
     keys = _gather_sequences(k_pool, page_table, page_size, num_pages)  # [B, L, Hkv, D]
     vals = _gather_sequences(v_pool, page_table, page_size, num_pages)
@@ -124,17 +158,10 @@ def radix_attention_extend(
     All of their K/V, the new tokens' included, must already be in the pools. Returns
     [T, H, D] in q's dtype; padding rows are zeros.
     """
-    if q.ndim != 3:
-        raise ValueError(f"radix_attention_extend: q must be [tokens, heads, head_dim], got "
-                         f"{q.shape}")
+    num_pages, kv_heads = check_extend_args(q, k_pool, v_pool, page_table, prefix_lens,
+                                            extend_lens, page_size)
     t, h, d = q.shape
-    num_pages, kv_heads = _check_pools("radix_attention_extend", h, d, k_pool, v_pool,
-                                       page_size)
-    b = page_table.shape[0] if page_table.ndim == 2 else -1
-    if b < 0 or prefix_lens.shape != (b,) or extend_lens.shape != (b,):
-        raise ValueError(f"radix_attention_extend: page_table must be [batch, max_pages] and "
-                         f"prefix_lens/extend_lens [batch]; got {page_table.shape}, "
-                         f"{prefix_lens.shape}, {extend_lens.shape}")
+    b = page_table.shape[0]
     g = h // kv_heads
     prefix_lens = prefix_lens.astype(jnp.int32)
     extend_lens = extend_lens.astype(jnp.int32)

@@ -34,6 +34,16 @@ def _check(pool: jax.Array, new: jax.Array, slots: jax.Array, what: str) -> None
         raise ValueError(f"paged_kv_write: slots must be an integer array, got {slots.dtype}")
 
 
+def check_args(k_pool: jax.Array, v_pool: jax.Array, k_new: jax.Array, v_new: jax.Array,
+               slots: jax.Array) -> None:
+    """Raises ValueError naming the argument whose shape or dtype is wrong."""
+    _check(k_pool, k_new, slots, "k")
+    _check(v_pool, v_new, slots, "v")
+    if v_pool.shape[0] != k_pool.shape[0]:
+        raise ValueError(f"paged_kv_write: k_pool has {k_pool.shape[0]} rows, v_pool "
+                         f"{v_pool.shape[0]}")
+
+
 def paged_kv_write(
     k_pool: jax.Array,
     v_pool: jax.Array,
@@ -46,11 +56,8 @@ def paged_kv_write(
     Returns the updated (k_pool, v_pool); new values are cast to the pool's dtype. Under jit
     with the pools donated, XLA updates them in place.
     """
-    _check(k_pool, k_new, slots, "k")
-    _check(v_pool, v_new, slots, "v")
+    check_args(k_pool, v_pool, k_new, v_new, slots)
     rows = k_pool.shape[0]
-    if v_pool.shape[0] != rows:
-        raise ValueError(f"paged_kv_write: k_pool has {rows} rows, v_pool {v_pool.shape[0]}")
     slots = slots.astype(jnp.int32)
     # Map every invalid slot (-1 padding or out of range) to `rows`, which mode="drop" skips.
     # Without this, -1 would wrap around to the last row.

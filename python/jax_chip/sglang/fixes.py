@@ -148,7 +148,7 @@ def fix_attention_backend() -> None:
 
     def make(original: Callable) -> Callable:
         def _get_attention_backend(self):
-            if self.server_args.attention_backend not in ("native", "paged"):
+            if self.server_args.attention_backend not in ("native", "paged", "chip"):
                 return original(self)
             heads = self.model_config.get_num_kv_heads_with_padding(self.tp_size)
             return backend_class(self.num_attn_heads, heads, self.page_size, self.mesh)
@@ -254,6 +254,16 @@ FIXES: Dict[str, Callable[[], None]] = {
     "attention_backend": fix_attention_backend,
     "device_memory": fix_device_memory,
 }
+
+
+def _register_chip_platform() -> None:
+    from jax_chip.sglang import chip_platform
+
+    FIXES["chip_device"] = chip_platform.fix_chip_device
+    FIXES["chip_attention_backend_choice"] = chip_platform.fix_chip_attention_backend_choice
+
+
+_register_chip_platform()
 
 # What sglang-jax cannot start without on a non-TPU platform (the state the NOTES measured).
 BLOCKERS = ("kv_write", "qwen3_call", "device_memory")

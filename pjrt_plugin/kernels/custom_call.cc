@@ -1,0 +1,142 @@
+#include "pjrt_plugin/kernels/custom_call.h"
+
+#include <algorithm>
+#include <string>
+
+#include "pjrt_plugin/kernels/attention_decode.h"
+#include "pjrt_plugin/kernels/attention_extend.h"
+#include "pjrt_plugin/kernels/attention_kv_write.h"
+#include "pjrt_plugin/schema/chip_executable_generated.h"
+
+namespace chip {
+namespace kernels {
+namespace {
+
+// The built-in kernels, by target name.
+const std::vector<CustomCallKernel>& Registry() {
+  static const std::vector<CustomCallKernel> kernels = {
+      {"chip.paged_kv_write", ValidatePagedKvWrite, RunPagedKvWrite, {0, 1}},
+      {"chip.paged_attention_decode", ValidatePagedAttentionDecode, RunPagedAttentionDecode, {-1}},
+      {"chip.radix_attention_extend", ValidateRadixAttentionExtend, RunRadixAttentionExtend, {-1}},
+  };
+  return kernels;
+}
+
+std::string TargetOf(const exe::CustomCall& op) { return op.target() ? op.target()->str() : ""; }
+
+}  // namespace
+
+const CustomCallAttributes::Attr* CustomCallAttributes::Find(const std::string& name) const {
+  auto it = attrs_.find(name);
+  return it == attrs_.end() ? nullptr : &it->second;
+}
+
+StatusOr<int64_t> CustomCallAttributes::Int(const std::string& name) const {
+  const Attr* a = Find(name);
+  if (a == nullptr) return InvalidArgument("missing integer attribute '" + name + "'");
+  if (a->kind != Kind::kInt) return InvalidArgument("attribute '" + name + "' must be an integer");
+  return a->i;
+}
+
+StatusOr<double> CustomCallAttributes::Float(const std::string& name) const {
+  const Attr* a = Find(name);
+  if (a == nullptr) return InvalidArgument("missing float attribute '" + name + "'");
+  if (a->kind == Kind::kFloat) return a->f;
+  if (a->kind == Kind::kInt) return static_cast<double>(a->i);
+  return InvalidArgument("attribute '" + name + "' must be a float");
+}
+
+Status CustomCallAttributes::OnlyThese(const std::vector<std::string>& allowed) const {
+  for (const auto& [name, attr] : attrs_) {
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      std::string list;
+      for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return InvalidArgument("unknown attribute '" + name + "' (it takes " + (list.empty() ? "none" : list) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<CustomCallAttributes> CustomCallAttributes::Decode(const exe::CustomCall& op) {
+  CustomCallAttributes out;
+  if (op.attributes() == nullptr) return out;
+  for (const exe::CustomCallAttribute* a : *op.attributes()) {
+    if (a->name() == nullptr || a->name()->size() == 0) return InvalidArgument("an attribute has no name");
+    const std::string name = a->name()->str();
+    if (out.Has(name)) return InvalidArgument("attribute '" + name + "' is given twice");
+    Attr attr;
+    attr.element = a->element() ? a->element()->str() : "";
+    switch (a->kind()) {
+      case exe::AttrKind::INT: attr.kind = Kind::kInt; attr.i = a->i(); break;
+      case exe::AttrKind::FLOAT: attr.kind = Kind::kFloat; attr.f = a->f(); break;
+      case exe::AttrKind::STRING: attr.kind = Kind::kString; attr.s = a->s() ? a->s()->str() : ""; break;
+      case exe::AttrKind::INTS:
+        attr.kind = Kind::kInts;
+        if (a->ints()) attr.ints.assign(a->ints()->begin(), a->ints()->end());
+        break;
+      case exe::AttrKind::FLOATS:
+        attr.kind = Kind::kFloats;
+        if (a->floats()) attr.floats.assign(a->floats()->begin(), a->floats()->end());
+        break;
+      default:
+        return InvalidArgument("attribute '" + name + "' has unknown kind " + std::to_string(static_cast<int>(a->kind())));
+    }
+    out.Set(name, std::move(attr));
+  }
+  return out;
+}
+
+const CustomCallKernel* FindCustomCallKernel(const std::string& target) {
+  for (const CustomCallKernel& k : Registry()) {
+    if (target == k.target) return &k;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> CustomCallTargets() {
+  std::vector<std::string> names;
+  for (const CustomCallKernel& k : Registry()) names.push_back(k.target);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Status ValidateCustomCall(const exe::CustomCall& op, const TensorInfos& inputs, const TensorInfos& outputs) {
+  const std::string target = TargetOf(op);
+  const CustomCallKernel* kernel = FindCustomCallKernel(target);
+  if (kernel == nullptr) {
+    std::string known;
+    for (const std::string& t : CustomCallTargets()) known += (known.empty() ? "" : ", ") + t;
+    return Unimplemented("custom call target '" + target + "' is not implemented by this runtime (it has " + known + ")");
+  }
+  const std::string where = "custom call '" + target + "': ";
+  if (const auto* alias = op.output_operand_alias()) {
+    if (alias->size() != outputs.size()) {
+      return InvalidArgument(where + "output_operand_alias has " + std::to_string(alias->size()) + " entries for " +
+                             std::to_string(outputs.size()) + " outputs");
+    }
+    for (flatbuffers::uoffset_t r = 0; r < alias->size(); ++r) {
+      const int want = r < kernel->in_place.size() ? kernel->in_place[r] : -1;
+      if (alias->Get(r) != want) {
+        return InvalidArgument(where + "output " + std::to_string(r) + " is aliased to input " +
+                               std::to_string(alias->Get(r)) + ", the kernel updates input " + std::to_string(want) +
+                               " in place");
+      }
+    }
+  }
+  CHIP_ASSIGN_OR_RETURN(const CustomCallAttributes attrs, CustomCallAttributes::Decode(op));
+  const Status s = kernel->validate(attrs, inputs, outputs);
+  if (!s.ok()) return Status(s.code(), where + s.message());
+  return Status::Ok();
+}
+
+Status RunCustomCall(const exe::CustomCall& op, const TensorRefs& inputs, const TensorRefs& outputs,
+                     KernelWork* work) {
+  const std::string target = TargetOf(op);
+  const CustomCallKernel* kernel = FindCustomCallKernel(target);
+  if (kernel == nullptr) return Unimplemented("custom call target '" + target + "' is not implemented by this runtime");
+  CHIP_ASSIGN_OR_RETURN(const CustomCallAttributes attrs, CustomCallAttributes::Decode(op));
+  return kernel->run(attrs, inputs, outputs, work);
+}
+
+}  // namespace kernels
+}  // namespace chip

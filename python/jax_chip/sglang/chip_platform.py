@@ -1,0 +1,75 @@
+"""What sglang-jax 0.0.1.post1 needs to run on the chip: `device="chip"` and the `chip`
+attention backend. Each function monkeypatches sgl_jax in this process and is idempotent; they
+are entries of jax_chip.sglang.fixes.FIXES, so they apply wherever the other fixes do (the
+user's process and the spawned scheduler).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Callable
+
+from jax_chip.sglang.fixes import _wrap
+
+PLATFORM = "chip"
+# Besides the chip, sglang-jax's radix cache and weight loader use the cpu backend.
+CHIP_PLATFORMS = "chip,cpu"
+
+
+def _platforms_for_chip(current: str) -> str:
+    names = [p.strip() for p in current.split(",") if p.strip()]
+    if PLATFORM not in names:
+        names.insert(0, PLATFORM)
+    if "cpu" not in names:
+        names.append("cpu")
+    return ",".join(names)
+
+
+def fix_chip_device() -> None:
+    """ServerArgs requires device == $JAX_PLATFORMS, and infers the device from it. On the chip
+    JAX_PLATFORMS must also name cpu (the radix cache and weight loader call
+    jax.local_devices(backend="cpu")), so: device="chip" sets JAX_PLATFORMS to "chip,cpu" (or adds
+    what is missing), and JAX_PLATFORMS="chip,cpu" with no device means device="chip"."""
+    from sgl_jax.srt import server_args
+
+    def make(original: Callable) -> Callable:
+        def __post_init__(self: Any) -> None:
+            env = os.environ.get("JAX_PLATFORMS", "")
+            first = env.split(",")[0].strip() if env else ""
+            if self.device == PLATFORM or (not self.device and first == PLATFORM):
+                self.device = PLATFORM
+                os.environ["JAX_PLATFORMS"] = PLATFORM   # what the original check compares
+                try:
+                    original(self)
+                finally:
+                    os.environ["JAX_PLATFORMS"] = _platforms_for_chip(env)
+                return
+            original(self)
+
+        return __post_init__
+
+    _wrap(server_args.ServerArgs, "__post_init__", make)
+
+
+def fix_chip_attention_backend_choice() -> None:
+    """`--attention-backend` accepts native and fa only: add `chip` (jax_chip.sglang.backend's
+    paged backend, whose ops are chip custom calls on the chip)."""
+    from sgl_jax.srt import server_args
+
+    def make(original: Callable) -> Callable:
+        def add_cli_args(parser: argparse.ArgumentParser) -> None:
+            original(parser)
+            for action in parser._actions:
+                if "--attention-backend" in action.option_strings and action.choices is not None:
+                    if PLATFORM not in action.choices:
+                        action.choices = list(action.choices) + [PLATFORM]
+
+        return add_cli_args
+
+    original = server_args.ServerArgs.add_cli_args
+    if getattr(original, "_jax_chip_patched", False):
+        return
+    wrapped = make(original)
+    wrapped._jax_chip_patched = True  # type: ignore[attr-defined]
+    server_args.ServerArgs.add_cli_args = staticmethod(wrapped)
