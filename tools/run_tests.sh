@@ -8,6 +8,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash tools/setup.sh
 export PATH="$ROOT/.venv/bin:$PATH"
+# The HF transformers reference (tests/sglang) runs in its own venv, made by setup.sh.
+export JAX_CHIP_HF_PYTHON="$ROOT/.venv-hf/bin/python"
 targets=("$@")
 ((${#targets[@]})) || targets=(//...)
 rc=0

@@ -19,11 +19,12 @@ import json
 import os
 import pathlib
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 MARGIN = 0.6
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
+if "--device" not in sys.argv:
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "python"))
 
 
@@ -54,8 +55,9 @@ def compare(ref: Dict[str, Any], outputs: List[List[int]]) -> Dict[str, Any]:
 
 def run_engine(model: str, ref: Dict[str, Any], page_size: int, fixes: Optional[str],
                rounds: int, one_by_one: bool = False, max_total_tokens: int = 4096,
-               engine_kwargs: Optional[Dict[str, Any]] = None) -> List[List[List[int]]]:
-    """Returns outputs[round][prompt] (greedy token ids)."""
+               engine_kwargs: Optional[Dict[str, Any]] = None
+               ) -> Tuple[List[List[List[int]]], List[List[int]]]:
+    """Returns outputs[round][prompt] (greedy token ids) and cached_tokens[round][prompt]."""
     if fixes != "none":
         import jax_chip.sglang as integration
 
@@ -75,14 +77,15 @@ def run_engine(model: str, ref: Dict[str, Any], page_size: int, fixes: Optional[
         n_new = ref["max_new_tokens"]
         params = {"temperature": 0.0, "max_new_tokens": n_new, "ignore_eos": True}
         ids = [p["prompt_ids"] for p in ref["prompts"]]
-        results = []
+        results, cached = [], []
         for _ in range(rounds):
             if one_by_one:
                 outs = [engine.generate(input_ids=[x], sampling_params=params)[0] for x in ids]
             else:
                 outs = engine.generate(input_ids=ids, sampling_params=params)
             results.append([list(o["output_ids"]) for o in outs])
-        return results
+            cached.append([int(o.get("meta_info", {}).get("cached_tokens", 0)) for o in outs])
+        return results, cached
     finally:
         engine.shutdown()
 
@@ -99,13 +102,20 @@ def main(argv: List[str]) -> int:
     ap.add_argument("--chunked-prefill-size", type=int, default=-1)
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--json-out", type=pathlib.Path, help="write the comparison here")
+    ap.add_argument("--device", default=None, help="sglang-jax device (e.g. chip); default: "
+                    "from JAX_PLATFORMS")
+    ap.add_argument("--attention-backend", default=None)
     args = ap.parse_args(argv)
     ref = json.loads(args.ref.read_text())
     extra: Dict[str, Any] = {"chunked_prefill_size": args.chunked_prefill_size,
                              "dtype": args.dtype}
     if args.disable_radix_cache:
         extra["disable_radix_cache"] = True
-    results = run_engine(args.model, ref, args.page_size, args.fixes, args.rounds,
+    if args.device:
+        extra["device"] = args.device
+    if args.attention_backend:
+        extra["attention_backend"] = args.attention_backend
+    results, cached = run_engine(args.model, ref, args.page_size, args.fixes, args.rounds,
                          args.one_by_one, engine_kwargs=extra)
     ok = True
     report = []
@@ -120,7 +130,8 @@ def main(argv: List[str]) -> int:
                 print(f"  prompt {i}: first mismatch at {row['first_mismatch']} of "
                       f"{row['checked']}: want {row['want']} got {row['got']}")
     if args.json_out:
-        args.json_out.write_text(json.dumps({"rounds": report, "outputs": results}) + "\n")
+        args.json_out.write_text(json.dumps({"rounds": report, "outputs": results,
+                                             "cached_tokens": cached}) + "\n")
     return 0 if ok else 1
 
 

@@ -73,3 +73,30 @@ def fix_chip_attention_backend_choice() -> None:
     wrapped = make(original)
     wrapped._jax_chip_patched = True  # type: ignore[attr-defined]
     server_args.ServerArgs.add_cli_args = staticmethod(wrapped)
+
+
+def fix_kv_pool_usage_in_server_info() -> None:
+    """Engine.get_server_info()["internal_states"] reports the KV pool only as bytes; add what a
+    user sizing the chip's memory needs: tokens and pages in use (held by running requests or
+    cached in the radix tree), the page size and the capacity."""
+    from sgl_jax.srt.managers import scheduler
+
+    def make(original: Callable) -> Callable:
+        def get_internal_state(self: Any, recv_req: Any) -> Any:
+            out = original(self, recv_req)
+            capacity = int(self.max_total_num_tokens)
+            free = int(self.token_to_kv_pool_allocator.available_size())
+            page = int(self.page_size)
+            used = capacity - free
+            out.internal_state["kv_pool"] = {
+                "page_size": page,
+                "token_capacity": capacity,
+                "tokens_in_use": used,
+                "pages_in_use": -(-used // page),
+                "pages_total": capacity // page,
+            }
+            return out
+
+        return get_internal_state
+
+    _wrap(scheduler.Scheduler, "get_internal_state", make)
