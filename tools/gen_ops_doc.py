@@ -18,12 +18,14 @@ sys.path.insert(0, str(ROOT))
 from jax_chip.compiler import dtypes, op_registry  # noqa: E402
 
 ORDER = ["elementwise", "movement", "iota", "constant", "dot", "reduce", "concatenate",
-         "rewritten", "structural", "annotation"]
+         "indexing", "custom_call", "rewritten", "structural", "annotation"]
 TITLES = {
     "elementwise": "Elementwise (fused into Elementwise kernels)",
     "movement": "Data movement (strided views)",
     "iota": "Generators", "constant": "Constants",
     "dot": "Matrix unit", "reduce": "Reductions", "concatenate": "Concatenation",
+    "custom_call": "Native chip kernels (custom calls; docs/attention.md)",
+    "indexing": "Indexing, sorting and data-movement kernels",
     "rewritten": "Rewritten by a pass", "structural": "Structure",
     "annotation": "Annotations (removed)",
 }

@@ -59,6 +59,17 @@ inline void RowFromF32(DType t, const float* src, int64_t n, void* dst) {
   }
 }
 
+// f32 dot product with 8 partial sums (vectorizes without reassociating a single chain).
+inline float Dot(const float* a, const float* b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  }
+  for (int j = 0; i < n; ++i, ++j) acc[j] += a[i] * b[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 // A [rows, kv_heads, head_dim] pool addressed through one sequence's page-table row.
 class PagedPool {
  public:

@@ -76,9 +76,7 @@ Status RunPagedAttentionDecode(const CustomCallAttributes& attrs, const TensorRe
           kpool.Load(pages, j, kh, row.data());
           for (int64_t g = 0; g < group; ++g) {
             const float* qg = qf.data() + g * dim;
-            float dot = 0.0f;
-            for (int64_t d = 0; d < dim; ++d) dot += qg[d] * row[d];
-            const float s = dot * scale;
+            const float s = attention::Dot(qg, row.data(), dim) * scale;
             scores[g * n + j] = s;
             peak[g] = std::max(peak[g], s);
           }

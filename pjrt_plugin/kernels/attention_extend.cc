@@ -100,9 +100,7 @@ Status RunRadixAttentionExtend(const CustomCallAttributes& attrs, const TensorRe
             float peak = -INFINITY;
             for (int64_t j = 0; j < visible; ++j) {
               const float* k = keys.data() + j * dim;
-              float dot = 0.0f;
-              for (int64_t d = 0; d < dim; ++d) dot += qf[d] * k[d];
-              scores[j] = dot * scale;
+              scores[j] = attention::Dot(qf.data(), k, dim) * scale;
               peak = std::max(peak, scores[j]);
             }
             float sum = 0.0f;

@@ -1,6 +1,8 @@
 #include "pjrt_plugin/kernels/custom_call.h"
 
 #include <algorithm>
+#include <cstring>
+#include <mutex>
 #include <string>
 
 #include "pjrt_plugin/kernels/attention_decode.h"
@@ -24,7 +26,51 @@ const std::vector<CustomCallKernel>& Registry() {
 
 std::string TargetOf(const exe::CustomCall& op) { return op.target() ? op.target()->str() : ""; }
 
+std::mutex g_external_mu;
+std::shared_ptr<const ExternalCustomCalls>& ExternalSlot() {
+  static std::shared_ptr<const ExternalCustomCalls> provider;
+  return provider;
+}
+
+std::shared_ptr<const ExternalCustomCalls> External() {
+  std::lock_guard<std::mutex> lock(g_external_mu);
+  return ExternalSlot();
+}
+
+std::string KnownTargets() {
+  std::string known;
+  for (const std::string& t : CustomCallTargets()) known += (known.empty() ? "" : ", ") + t;
+  return known;
+}
+
+// An external call: declared aliases must pair outputs with inputs of the same size.
+Status ValidateExternal(const exe::CustomCall& op, const TensorInfos& inputs, const TensorInfos& outputs) {
+  const auto* alias = op.output_operand_alias();
+  if (alias == nullptr) return Status::Ok();
+  if (alias->size() != outputs.size()) {
+    return InvalidArgument("output_operand_alias has " + std::to_string(alias->size()) + " entries for " +
+                           std::to_string(outputs.size()) + " outputs");
+  }
+  for (flatbuffers::uoffset_t r = 0; r < alias->size(); ++r) {
+    const int in = alias->Get(r);
+    if (in < -1 || in >= static_cast<int>(inputs.size())) {
+      return InvalidArgument("output " + std::to_string(r) + " is aliased to input " + std::to_string(in) + " of " +
+                             std::to_string(inputs.size()));
+    }
+    if (in >= 0 && inputs[in]->byte_size() != outputs[r]->byte_size()) {
+      return InvalidArgument("output " + std::to_string(r) + " " + outputs[r]->ToString() + " is aliased to input " +
+                             std::to_string(in) + " " + inputs[in]->ToString() + " of a different size");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+void SetExternalCustomCalls(std::shared_ptr<const ExternalCustomCalls> provider) {
+  std::lock_guard<std::mutex> lock(g_external_mu);
+  ExternalSlot() = std::move(provider);
+}
 
 const CustomCallAttributes::Attr* CustomCallAttributes::Find(const std::string& name) const {
   auto it = attrs_.find(name);
@@ -103,12 +149,17 @@ std::vector<std::string> CustomCallTargets() {
 Status ValidateCustomCall(const exe::CustomCall& op, const TensorInfos& inputs, const TensorInfos& outputs) {
   const std::string target = TargetOf(op);
   const CustomCallKernel* kernel = FindCustomCallKernel(target);
-  if (kernel == nullptr) {
-    std::string known;
-    for (const std::string& t : CustomCallTargets()) known += (known.empty() ? "" : ", ") + t;
-    return Unimplemented("custom call target '" + target + "' is not implemented by this runtime (it has " + known + ")");
-  }
   const std::string where = "custom call '" + target + "': ";
+  if (kernel == nullptr) {
+    const auto external = External();
+    if (external != nullptr && external->Has(target)) {
+      const Status s = ValidateExternal(op, inputs, outputs);
+      if (!s.ok()) return Status(s.code(), where + s.message());
+      return CustomCallAttributes::Decode(op).status();
+    }
+    return Unimplemented("custom call target '" + target + "' is not implemented by this runtime (it has " +
+                         KnownTargets() + ", and the XLA FFI handlers registered for platform chip)");
+  }
   if (const auto* alias = op.output_operand_alias()) {
     if (alias->size() != outputs.size()) {
       return InvalidArgument(where + "output_operand_alias has " + std::to_string(alias->size()) + " entries for " +
@@ -133,9 +184,31 @@ Status RunCustomCall(const exe::CustomCall& op, const TensorRefs& inputs, const 
                      KernelWork* work) {
   const std::string target = TargetOf(op);
   const CustomCallKernel* kernel = FindCustomCallKernel(target);
-  if (kernel == nullptr) return Unimplemented("custom call target '" + target + "' is not implemented by this runtime");
   CHIP_ASSIGN_OR_RETURN(const CustomCallAttributes attrs, CustomCallAttributes::Decode(op));
-  return kernel->run(attrs, inputs, outputs, work);
+  if (kernel != nullptr) return kernel->run(attrs, inputs, outputs, work);
+  const auto external = External();
+  if (external == nullptr || !external->Has(target)) {
+    return Unimplemented("custom call target '" + target + "' is not implemented by this runtime (no built-in kernel "
+                         "and no XLA FFI handler registered for platform chip)");
+  }
+  // XLA's custom-call semantics: an output aliased to an input IS that input's buffer. Where the
+  // compiler gave them different storage, the output starts as a copy of the input and the
+  // handler sees the output's buffer as that input.
+  TensorRefs args = inputs;
+  if (const auto* alias = op.output_operand_alias()) {
+    for (flatbuffers::uoffset_t r = 0; r < alias->size() && r < outputs.size(); ++r) {
+      const int in = alias->Get(r);
+      if (in < 0 || outputs[r].data == inputs[in].data) continue;
+      const int64_t bytes = outputs[r].info->byte_size();
+      if (bytes > 0) std::memmove(outputs[r].data, inputs[in].data, static_cast<size_t>(bytes));
+      args[in].data = outputs[r].data;
+      work->bytes_read += static_cast<double>(bytes);
+      work->bytes_written += static_cast<double>(bytes);
+    }
+  }
+  for (const TensorRef& in : inputs) work->bytes_read += static_cast<double>(in.info->byte_size());
+  for (const TensorRef& out : outputs) work->bytes_written += static_cast<double>(out.info->byte_size());
+  return external->Run(target, attrs, args, outputs);
 }
 
 }  // namespace kernels

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -64,17 +65,33 @@ struct CustomCallKernel {
   std::vector<int> in_place;
 };
 
+// Custom calls no built-in kernel implements can be served by an external provider: the API
+// layer installs one that runs the XLA FFI handlers users register for platform "chip"
+// (jax.ffi.register_ffi_target(..., platform="chip"); pjrt_plugin/api/ffi_call.cc).
+class ExternalCustomCalls {
+ public:
+  virtual ~ExternalCustomCalls() = default;
+  virtual bool Has(const std::string& target) const = 0;
+  // Runs `target` on the bound buffers (outputs aliased to an input already hold it).
+  virtual Status Run(const std::string& target, const CustomCallAttributes& attrs, const TensorRefs& inputs,
+                     const TensorRefs& outputs) const = 0;
+};
+// Installs (or, with nullptr, removes) the provider; thread-safe, process-wide.
+void SetExternalCustomCalls(std::shared_ptr<const ExternalCustomCalls> provider);
+
 // The built-in kernel registered under `target`, or nullptr.
 const CustomCallKernel* FindCustomCallKernel(const std::string& target);
 // Every built-in target, sorted (for error messages).
 std::vector<std::string> CustomCallTargets();
 
-// Load-time check of a CustomCall kernel: known target (UNIMPLEMENTED naming it otherwise),
-// aliasing consistent with the kernel's, and the kernel's own validation.
+// Load-time check of a CustomCall kernel: a built-in target (aliasing consistent with the
+// kernel's, and the kernel's own validation) or one the external provider has (aliased outputs
+// of their input's size); UNIMPLEMENTED naming the target otherwise.
 Status ValidateCustomCall(const exe::CustomCall& op, const TensorInfos& inputs, const TensorInfos& outputs);
 
 // Runs a validated CustomCall kernel. *work starts as the kernel's static cost (if any) and
-// gets the kernel's data-dependent work added.
+// gets the kernel's data-dependent work added (external handlers: their inputs read and outputs
+// written, a memory-only model).
 Status RunCustomCall(const exe::CustomCall& op, const TensorRefs& inputs, const TensorRefs& outputs,
                      KernelWork* work);
 

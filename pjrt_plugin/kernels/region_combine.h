@@ -1,7 +1,8 @@
 // acc = body(acc, x) over lanes: the combining step of scatter, multi-operand reduce and
 // reduce_window. The body is a RegionKind the runtime runs natively (one operand: SET, ADD, MUL,
-// MAX, MIN, AND, OR, XOR with the Elementwise numerics of the dtype) or a region program run by
-// the Elementwise evaluator (RegionEvaluator).
+// MAX, MIN, AND, OR, XOR with the Elementwise numerics of the dtype; two operands (values,
+// indices): ARGMAX, ARGMIN) or a region program run by the Elementwise evaluator
+// (RegionEvaluator).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +38,15 @@ class Combiner {
   // For each lane j < n and operand k: acc[k][j * acc_stride] = body(acc, x)[k] where x is
   // x[k][j * x_stride] (strides in elements; x_stride may be 0). Not thread-safe.
   void Combine(void* const* acc, int64_t acc_stride, const void* const* x, int64_t x_stride, int64_t n);
+
+  // Folds n elements x[k][i * stride] in order into the single accumulator acc[k] (one lane).
+  void Fold(void* const* acc, const void* const* x, int64_t stride, int64_t n);
+
+  // A scan along one line of n elements (stride in elements, the same for inputs and outputs):
+  // out_i = body(out_prev, x_i) with out_prev = init before the first element; in reverse order
+  // (from the last element) when `reverse`. Pointers address element 0 of the line.
+  void ScanLine(void* const* out, const void* const* x, int64_t stride, int64_t n, const void* const* init,
+                bool reverse);
 
   int num_operands() const { return static_cast<int>(dtypes_.size()); }
   bool native() const { return evaluator_ == nullptr; }

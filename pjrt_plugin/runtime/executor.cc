@@ -12,6 +12,7 @@
 #include "pjrt_plugin/kernels/custom_call.h"
 #include "pjrt_plugin/kernels/dot_general.h"
 #include "pjrt_plugin/kernels/elementwise.h"
+#include "pjrt_plugin/kernels/indexing.h"
 #include "pjrt_plugin/kernels/reduce.h"
 #include "pjrt_plugin/runtime/control_flow.h"
 #include "pjrt_plugin/runtime/cost_model.h"
@@ -31,7 +32,10 @@ const char* Category(exe::KernelOp op) {
     case exe::KernelOp::While: return "while";
     case exe::KernelOp::Case: return "case";
     case exe::KernelOp::CustomCall: return "custom_call";
-    default: return "unknown";
+    default: {
+      const char* c = kernels::IndexingCategory(op);
+      return c ? c : "unknown";
+    }
   }
 }
 
@@ -87,6 +91,7 @@ Status Dispatch(const exe::Kernel& kernel, const kernels::TensorRefs& ins, const
     case exe::KernelOp::Copy:
       return kernels::RunCopy(*kernel.op_as_Copy(), ins, outs);
     default:
+      if (kernels::IsIndexingKernel(kernel.op_type())) return kernels::RunIndexingKernel(kernel, ins, outs);
       return Unimplemented("kernel op " + std::to_string(static_cast<int>(kernel.op_type())) + " is not implemented");
   }
 }

@@ -12,6 +12,7 @@
 #include "pjrt_plugin/kernels/custom_call.h"
 #include "pjrt_plugin/kernels/dot_general.h"
 #include "pjrt_plugin/kernels/elementwise.h"
+#include "pjrt_plugin/kernels/indexing.h"
 #include "pjrt_plugin/kernels/reduce.h"
 #include "pjrt_plugin/runtime/control_flow.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
@@ -361,6 +362,10 @@ StatusOr<std::shared_ptr<const LoadedProgram>> LoadedProgram::LoadImpl(std::stri
       case exe::KernelOp::NONE:
         return error(what + " has no op");
       default:
+        if (kernels::IsIndexingKernel(kernel->op_type())) {
+          s = kernels::ValidateIndexingKernel(*kernel, ins, outs);
+          break;
+        }
         return error(what + " uses kernel op " + std::to_string(static_cast<int>(kernel->op_type())) +
                      ", which this runtime does not implement");
     }

@@ -1,10 +1,12 @@
 """check_supported and dead_code_elimination."""
 
+import numpy as np
 import pytest
 
 from helpers import import_graph
 from jax_chip.compiler.context import PassContext
 from jax_chip.compiler.driver import compile_program
+from jax_chip.compiler.reference_interpreter import execute
 from jax_chip.compiler.errors import UnsupportedError
 from xla_passes import check_supported, dead_code_elimination
 
@@ -14,12 +16,22 @@ def _compile(body: str, args: str, result: str):
     return compile_program(text, "mlir", b"", {})
 
 
-def test_total_order_compare_is_unsupported():
-    with pytest.raises(UnsupportedError) as e:
-        _compile("""
-          %0 = stablehlo.compare LT, %a, %a, TOTALORDER : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
-          return %0 : tensor<4xi1>""", "%a: tensor<4xf32>", "tensor<4xi1>")
-    assert "TOTALORDER" in str(e.value)
+def test_total_order_compare_orders_bit_patterns():
+    exe = _compile("""
+          %0 = stablehlo.compare LT, %a, %b, TOTALORDER : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xi1>
+          %1 = stablehlo.compare EQ, %a, %b, TOTALORDER : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xi1>
+          return %0, %1 : tensor<8xi1>, tensor<8xi1>""", "%a: tensor<8xf32>, %b: tensor<8xf32>",
+                   "(tensor<8xi1>, tensor<8xi1>)")
+    nan = np.float32(np.nan)
+    a = np.array([-0.0, 0.0, -nan, nan, -np.inf, 1.0, nan, 2.0], np.float32)
+    b = np.array([0.0, -0.0, -np.inf, np.inf, -nan, 1.0, nan, -3.0], np.float32)
+
+    def key(x):   # the total order of the bit patterns
+        s = x.view(np.int32).astype(np.int64)
+        return np.where(s < 0, -(s & 0x7FFFFFFF) - 1, s)
+    lt, eq = execute(exe, [a, b])
+    np.testing.assert_array_equal(lt, key(a) < key(b))
+    np.testing.assert_array_equal(eq, key(a) == key(b))
 
 
 def test_bitcast_between_widths_is_unsupported():

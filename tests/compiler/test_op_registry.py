@@ -13,7 +13,8 @@ def test_every_op_has_kind_types_and_lowering():
     for name, spec in op_registry.REGISTRY.items():
         assert spec.name == name
         assert spec.kind in {"elementwise", "movement", "iota", "constant", "dot", "reduce",
-                             "concatenate", "rewritten", "structural", "annotation", "control"}
+                             "concatenate", "rewritten", "structural", "annotation", "control",
+                             "custom_call", "indexing", "collective"}
         assert spec.dtypes and spec.dtypes <= dtypes.ALL_TYPES
         if spec.kind == "elementwise":
             assert spec.lower is not None
@@ -29,6 +30,11 @@ def test_required_ops_are_registered():
     for op in required:
         assert f"stablehlo.{op}" in op_registry.REGISTRY, op
     assert "chlo.erf" in op_registry.REGISTRY
+    indexing = """gather scatter dynamic_slice dynamic_update_slice pad reverse sort
+    reduce_window""".split()
+    for op in indexing:
+        assert f"stablehlo.{op}" in op_registry.REGISTRY, op
+    assert "chlo.top_k" in op_registry.REGISTRY and "chip.top_k" in op_registry.REGISTRY
     assert "func.return" in op_registry.REGISTRY and "func.call" in op_registry.REGISTRY
 
 

@@ -197,7 +197,9 @@ def _bitcast(x: np.ndarray, src: str, dst: str) -> np.ndarray:
     stored = store(x, src)
     if src == "pred" or dst == "pred":
         return wrap_int(np.asarray(stored).astype(np.int64), dst)
-    return load(np.ascontiguousarray(stored).view(dtypes.numpy_dtype(dst)), dst)
+    # (ascontiguousarray makes a 0-d array 1-d: restore the shape)
+    bits = np.ascontiguousarray(stored).view(dtypes.numpy_dtype(dst)).reshape(np.shape(stored))
+    return load(bits, dst)
 
 
 def reduce_precision_f32(x: np.ndarray, exponent_bits: int, mantissa_bits: int) -> np.ndarray:
@@ -271,7 +273,9 @@ def _float_unary(op: str, x: np.ndarray) -> np.ndarray:
         if op == "CBRT":
             return np.cbrt(x)
         if op == "ERF":
-            return _erf(x.astype(np.float64)).astype(np.float32) if x.size else x
+            # (frompyfunc gives a Python float for a 0-d input)
+            return np.asarray(_erf(x.astype(np.float64)), np.float64).astype(np.float32) \
+                if x.size else x
     raise NotImplementedError(f"EwOp {op} on floats")
 
 
@@ -290,7 +294,9 @@ def _float_binary(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if op == "MIN":
             return np.minimum(a, b)
         if op == "POW":
-            return np.power(a, b)
+            # like the runtime's powf (nearly correctly rounded); numpy's f32 power is off by
+            # up to ~0.9 ulp, which constant folding would bake into e.g. RoPE frequencies
+            return np.power(a.astype(np.float64), b.astype(np.float64)).astype(np.float32)
         if op == "REM":
             return np.fmod(a, b)
         if op == "ATAN2":

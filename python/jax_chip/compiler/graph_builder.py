@@ -291,7 +291,7 @@ def _import_custom_call(imp: _Importer, op: ir.Operation, loc: str) -> dict[str,
         attrs["backend_config"] = _str_attr(op.attributes["backend_config"])
     if "api_version" in op.attributes:
         attrs["api_version"] = _int_attr(op.attributes["api_version"])
-    if attrs["call_target_name"] in lower_custom_call.TARGETS:
+    if lower_custom_call.handles(attrs["call_target_name"]):
         attrs.update(lower_custom_call.import_attributes(op, loc))
     return attrs
 

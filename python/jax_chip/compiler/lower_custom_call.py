@@ -280,8 +280,21 @@ TARGETS: dict[str, TargetSpec] = {
 }
 
 
+def user_targets() -> frozenset[str]:
+    """XLA FFI targets registered for platform "chip" in this process (jax_chip.ffi)."""
+    import sys
+
+    ffi = sys.modules.get("jax_chip.ffi")   # only set up when the plugin initialized
+    return ffi.registered_targets() if ffi is not None else frozenset()
+
+
+def handles(target: str) -> bool:
+    """Does the chip implement `target` (a built-in kernel or a registered FFI handler)?"""
+    return target in TARGETS or (not target.startswith("chip.") and target in user_targets())
+
+
 def is_chip_target(node: Node) -> bool:
-    return node.op == "stablehlo.custom_call" and node.attrs.get("call_target_name") in TARGETS
+    return node.op == "stablehlo.custom_call" and handles(node.attrs.get("call_target_name", ""))
 
 
 def known_targets_text() -> str:
@@ -290,9 +303,11 @@ def known_targets_text() -> str:
 
 def unsupported_message(node: Node) -> str:
     target = node.attrs.get("call_target_name", "")
-    hint = ""
     if target.startswith("chip."):
         hint = f"; the chip implements {known_targets_text()}"
+    else:
+        hint = ("; register an XLA FFI handler for it with "
+                "jax.ffi.register_ffi_target(..., platform=\"chip\")")
     return f"stablehlo.custom_call @{target} is not supported on the chip{hint}"
 
 
@@ -301,9 +316,11 @@ def unsupported_message(node: Node) -> str:
 def lower_node(graph: Graph, node: Node) -> Node:
     """The chip.custom_call kernel node replacing a checked stablehlo.custom_call."""
     target = node.attrs["call_target_name"]
+    declared = dict(node.attrs.get("output_operand_aliases", ()))
+    if target not in TARGETS:   # a user's XLA FFI handler: it checks its own operands
+        return _lower_user_call(graph, node, target, declared)
     spec = TARGETS[target]
     spec.check(node, target)
-    declared = dict(node.attrs.get("output_operand_aliases", ()))
     for r, o in declared.items():
         if r >= len(spec.aliases) or spec.aliases[r] != o:
             raise CompileError(f"custom call @{target}: result {r} cannot alias operand {o} "
@@ -318,6 +335,23 @@ def lower_node(graph: Graph, node: Node) -> Node:
          "has_side_effect": bool(node.attrs.get("has_side_effect", False))},
         node.loc)
     return new
+
+
+def _lower_user_call(graph: Graph, node: Node, target: str, declared: dict[int, int]) -> Node:
+    aliases = []
+    for r, res in enumerate(node.results):
+        o = declared.get(r, -1)
+        if o >= 0 and (o >= len(node.operands) or node.operands[o].type.nbytes != res.type.nbytes):
+            raise CompileError(f"custom call @{target}: result {r} {res.type} cannot alias operand "
+                               f"{o} of a different size{at(node.loc)}")
+        aliases.append(o)
+    return graph.make_node(
+        CUSTOM_CALL_OP, list(node.operands), [r.type for r in node.results],
+        {"target": target,
+         "attributes": tuple(node.attrs.get("ffi_attributes", ())),
+         "output_operand_alias": tuple(aliases),
+         "has_side_effect": bool(node.attrs.get("has_side_effect", False))},
+        node.loc)
 
 
 def lower(graph: Graph) -> None:

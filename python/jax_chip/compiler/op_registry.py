@@ -8,6 +8,7 @@ Op kinds:
 - "iota", "constant": generated in registers (iota, splat constants) or CONSTANT storage.
 - "dot", "reduce", "concatenate": their own kernels (DotGeneral, Reduce, Concatenate).
 - "control": while / case / if, kernels with nested kernel lists (While, Case).
+- "collective": all_reduce, all_gather, ... on one device: the identity (collectives.py).
 - "structural": func.return / func.call, handled by the importer.
 - "annotation": sharding annotations, removed by the strip_sharding pass.
 - "rewritten": replaced by other ops in a pass (stablehlo.dot -> dot_general).
@@ -259,7 +260,9 @@ register(OpSpec("stablehlo.custom_call", "annotation", ALL, status="partial",
                 notes="the sharding annotations @Sharding, @SPMDFullToShardShape and "
                       "@SPMDShardToFullShape (removed for one device), and the chip's native "
                       "kernels @chip.paged_kv_write, @chip.paged_attention_decode, "
-                      "@chip.radix_attention_extend (become chip.custom_call)", fusible=False))
+                      "@chip.radix_attention_extend, and XLA FFI handlers registered with "
+                      "jax.ffi.register_ffi_target(..., platform=\"chip\") (become chip.custom_call)",
+                fusible=False))
 register(OpSpec("stablehlo.optimization_barrier", "annotation", ALL,
                 notes="removed (the chip schedules in program order)", fusible=False))
 register(OpSpec("sdy.sharding_constraint", "annotation", ALL,
@@ -276,6 +279,12 @@ _lower_indexing.register_ops(register, OpSpec, ALL, NUMERIC)
 from jax_chip.compiler import lower_custom_call as _lower_custom_call  # noqa: E402
 
 _lower_custom_call.register_ops(register, OpSpec, ALL)
+
+# ---- collectives on one device (collectives.py) --------------------------------------------------
+
+from jax_chip.compiler import collectives as _collectives  # noqa: E402
+
+_collectives.register_ops(register, OpSpec, ALL)
 
 ELEMENTWISE_OPS = frozenset(n for n, s in REGISTRY.items() if s.kind == "elementwise")
 MOVEMENT_OPS = frozenset(n for n, s in REGISTRY.items() if s.kind == "movement")

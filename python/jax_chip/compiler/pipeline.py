@@ -21,6 +21,7 @@ from typing import Callable
 from jax_chip.compiler.context import CompileOptions, PassContext
 from jax_chip.compiler.graph import Graph
 from xla_passes import (
+    algebraic_simplify,
     check_supported,
     check_types,
     constant_folding,
@@ -29,12 +30,15 @@ from xla_passes import (
     custom_call_lowering,
     dead_code_elimination,
     dot_lowering,
+    narrow_64bit,
     dynamic_slice_folding,
     elementwise_fusion,
     indexing_lowering,
     memory_planning,
+    mhlo_custom_calls,
     output_aliasing,
     simplify,
+    single_device_collectives,
     strip_sharding,
 )
 
@@ -61,15 +65,26 @@ def on_every_graph(fn: PassFn) -> PassFn:
     return run
 
 
+def _fold_then_simplify(graph: Graph, ctx: PassContext) -> None:
+    """Constant folding, then the algebraic rewrites once more: like XLA, a divisor that only
+    became a constant by folding (e.g. broadcast(pow(c1, c2))) is then inverted."""
+    constant_folding.run(graph, ctx)
+    algebraic_simplify.run(graph, ctx)
+
+
 PIPELINE: list[tuple[str, PassFn]] = [
     ("strip_sharding", on_every_graph(strip_sharding.run)),
+    ("single_device_collectives", on_every_graph(single_device_collectives.run)),
+    ("narrow_64bit", on_every_graph(narrow_64bit.run)),
     ("check_types", check_types.run),
     ("indexing_lowering", on_every_graph(indexing_lowering.run)),
     ("custom_call_lowering", on_every_graph(custom_call_lowering.run)),
+    ("mhlo_custom_calls", on_every_graph(mhlo_custom_calls.run)),
     ("check_supported", check_supported.run),
     ("dot_lowering", on_every_graph(dot_lowering.run)),
     ("simplify", on_every_graph(simplify.run)),
-    ("constant_folding", on_every_graph(constant_folding.run)),
+    ("algebraic_simplify", on_every_graph(algebraic_simplify.run)),
+    ("constant_folding", on_every_graph(_fold_then_simplify)),
     ("dynamic_slice_folding", on_every_graph(dynamic_slice_folding.run)),
     ("dead_code_elimination", on_every_graph(dead_code_elimination.run)),
     ("control_flow", control_flow.run),
