@@ -6,7 +6,6 @@ unknown targets."""
 from __future__ import annotations
 
 import ctypes
-import pathlib
 import subprocess
 
 import jax

@@ -152,6 +152,19 @@ def test_argmax_large_and_odd():
     check_parity(lambda a: jnp.argmax(a), np.float32(3.0), what="0-d")
 
 
+def test_argmax_as_a_region_program(monkeypatch):
+    """argmax/argmin bodies run natively once recognized; unrecognized, their register program
+    runs lane-parallel (chunks of the reduction for few outputs) with the same results."""
+    from xla_passes import indexing_lowering
+    monkeypatch.setattr(indexing_lowering, "argminmax_kind", lambda *a, **k: None)
+    rng = _rng(65)
+    x = _with_specials(random_array(rng, (5, 300), jnp.float32, low=-2, high=2), rng)
+    check_parity(lambda a: (jnp.argmax(a, axis=1) + 1, jnp.argmin(a, axis=0) + 1,
+                            jnp.argmax(a) + 1), x, what="argmax program")
+    b = random_array(rng, (700, 3), jnp.int8, low=-1, high=1)
+    check_parity(lambda a: jnp.argmin(a, axis=0) * 2, b, what="argmin program with ties")
+
+
 def test_multi_operand_reduce_with_general_body():
     rng = _rng(60)
     x = random_array(rng, (6, 50), jnp.float32)
@@ -200,6 +213,9 @@ def test_cumulative_jnp_and_logsumexp():
     big = random_array(rng, (8, 20000), jnp.float32)
     check_parity(lambda a: jnp.cumsum(a, axis=1), big, rtol=1e-5, atol=1e-3, what="long cumsum")
     check_parity(lambda a: jnp.cumsum(a, axis=0), np.zeros((0, 3), np.float32), what="empty")
+    v = random_array(rng, (300,), jnp.float32)
+    check_parity(lambda a: (lax.cumlogsumexp(a), lax.cumlogsumexp(a, reverse=True)), v,
+                 what="one line, program body")
 
 
 @pytest.mark.parametrize("dtype", (jnp.float32, jnp.bfloat16, jnp.int32, jnp.uint8), ids=_name)

@@ -22,7 +22,7 @@ from jax_chip.compiler.context import PassContext
 from jax_chip.compiler.errors import UnsupportedError, at
 from jax_chip.compiler.graph import Graph, Node, Output, Value
 from jax_chip.compiler.lower_indexing import SortKeySpec
-from jax_chip.compiler.regions import RegionProgram, region_kind
+from jax_chip.compiler.regions import RegionProgram, argminmax_kind, region_kind
 from jax_chip.compiler.regions import compile_region as _compile_region
 from xla_passes.check_supported import check_node
 
@@ -65,6 +65,10 @@ def _variadic_reduce(node: Node) -> None:
     node.attrs["kind"] = region_kind(body) if len(node.results) == 1 else "PROGRAM"
     if node.attrs["kind"] == "SET":   # "keep the last element": not associative; use the program
         node.attrs["kind"] = "PROGRAM"
+    if len(node.results) == 2:        # jnp.argmax / argmin: (values, indices)
+        kind = argminmax_kind(node.attrs["program"], node.results[0].type.dtype,
+                              node.results[1].type.dtype)
+        node.attrs["kind"] = kind or "PROGRAM"
 
 
 def _scatter(node: Node) -> None:

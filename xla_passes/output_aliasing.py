@@ -62,17 +62,14 @@ def _reads_only_identity(node: Node, aliases: set[Value]) -> bool:
 
 def _updates_in_place(node: Node, result: Value, aliases: set[Value]) -> bool:
     """Does `node` (scatter, dynamic_update_slice) compute `result` by updating the operand in
-    `aliases` in place, reading the aliases through that operand only? Marks it in_place."""
+    `aliases` in place, reading the aliases through that operand only?"""
     spec = op_registry.lookup(node.op)
     if spec is None or spec.in_place is None or result.producer is not node:
         return False
     for r, o in spec.in_place(node):
         if r != result.index or node.operands[o] not in aliases:
             continue
-        if any(v in aliases for i, v in enumerate(node.operands) if i != o):
-            return False
-        node.attrs["in_place"] = True
-        return True
+        return not any(v in aliases for i, v in enumerate(node.operands) if i != o)
     return False
 
 
@@ -133,6 +130,8 @@ def run(graph: Graph, ctx: PassContext) -> None:
         ok = all(position[r] < w or (r is writer and (_reads_only_identity(r, aliases) or
                                                        _updates_in_place(r, out.value, aliases)))
                  for r in readers)
+        if ok and writer in readers and _updates_in_place(writer, out.value, aliases):
+            writer.attrs["in_place"] = True
         if not ok:
             c = _copy(graph, out.value, "donated output copy")
             tail.append(c)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -329,23 +330,71 @@ Status RunTopK(const exe::TopK& op, const TensorRefs& inputs, const TensorRefs& 
   const uint8_t* src = static_cast<const uint8_t*>(inputs[0].data);
   uint8_t* values = static_cast<uint8_t*>(outputs[0].data);
   int32_t* indices = static_cast<int32_t*>(outputs[1].data);
+  // Each element packs into one uint64 whose order is the result order: the key mapped to an
+  // order-preserving uint32 (complemented for smallest-first) above the complemented index (the
+  // lower index wins ties).
+  auto map_keys = [&](const uint8_t* row, uint32_t* key) {
+    const uint32_t flip = largest ? 0u : 0xFFFFFFFFu;
+    switch (t) {
+      case DType::kF32: {
+        const int32_t* v = reinterpret_cast<const int32_t*>(row);
+        for (int64_t i = 0; i < n; ++i) {
+          const int32_t s = v[i] ^ ((v[i] >> 31) & 0x7FFFFFFF);
+          key[i] = (static_cast<uint32_t>(s) ^ 0x80000000u) ^ flip;
+        }
+        break;
+      }
+      case DType::kBF16: case DType::kF16: {
+        const int16_t* v = reinterpret_cast<const int16_t*>(row);
+        for (int64_t i = 0; i < n; ++i) {
+          const int32_t s = static_cast<int16_t>(v[i] ^ ((v[i] >> 15) & 0x7FFF));
+          key[i] = (static_cast<uint32_t>(s) ^ 0x80000000u) ^ flip;
+        }
+        break;
+      }
+      default:
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t v = IntKey(t, row + i * e, IsSignedInt(t));
+          const uint32_t u = IsSignedInt(t) ? static_cast<uint32_t>(v + (int64_t{1} << 31)) : static_cast<uint32_t>(v);
+          key[i] = u ^ flip;
+        }
+        break;
+    }
+  };
+  auto packed = [](const uint32_t* key, int64_t i) {
+    return (static_cast<uint64_t>(key[i]) << 32) | static_cast<uint64_t>(0xFFFFFFFFu - static_cast<uint32_t>(i));
+  };
   auto run_rows = [&](int64_t r0, int64_t r1) {
-    std::vector<int64_t> key(n);
-    std::vector<int32_t> order(n);
+    std::vector<uint64_t> best;
+    std::vector<uint32_t> keys(static_cast<size_t>(n));
+    best.reserve(static_cast<size_t>(k <= n / 8 ? k : n));
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* row = src + r * n * e;
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t v = IsFloat(t) ? TotalOrderKey(t, row + i * e) : IntKey(t, row + i * e, IsSignedInt(t));
-        key[i] = largest ? v : -v;
-        order[i] = static_cast<int32_t>(i);
+      map_keys(row, keys.data());
+      best.clear();
+      if (k <= n / 8) {
+        // A min-heap of the k best so far: most elements are rejected by one comparison.
+        for (int64_t i = 0; i < n; ++i) {
+          const uint64_t p = packed(keys.data(), i);
+          if (static_cast<int64_t>(best.size()) < k) {
+            best.push_back(p);
+            std::push_heap(best.begin(), best.end(), std::greater<uint64_t>());
+          } else if (p > best.front()) {
+            std::pop_heap(best.begin(), best.end(), std::greater<uint64_t>());
+            best.back() = p;
+            std::push_heap(best.begin(), best.end(), std::greater<uint64_t>());
+          }
+        }
+      } else {
+        for (int64_t i = 0; i < n; ++i) best.push_back(packed(keys.data(), i));
+        if (k < n) std::nth_element(best.begin(), best.begin() + k, best.end(), std::greater<uint64_t>());
+        best.resize(static_cast<size_t>(k));
       }
-      // Larger key first, then lower index: a strict total order.
-      auto before = [&](int32_t a, int32_t b) { return key[a] != key[b] ? key[a] > key[b] : a < b; };
-      if (k < n) std::nth_element(order.begin(), order.begin() + k, order.end(), before);
-      std::sort(order.begin(), order.begin() + k, before);
+      std::sort(best.begin(), best.end(), std::greater<uint64_t>());
       for (int64_t j = 0; j < k; ++j) {
-        std::memcpy(values + (r * k + j) * e, row + static_cast<int64_t>(order[j]) * e, e);
-        indices[r * k + j] = order[j];
+        const int64_t idx = static_cast<int64_t>(0xFFFFFFFFu - static_cast<uint32_t>(best[j] & 0xFFFFFFFFu));
+        std::memcpy(values + (r * k + j) * e, row + idx * e, e);
+        indices[r * k + j] = static_cast<int32_t>(idx);
       }
     }
   };

@@ -7,6 +7,7 @@
 #include "pjrt_plugin/kernels/aligned_buffer.h"
 #include "pjrt_plugin/kernels/index_util.h"
 #include "pjrt_plugin/kernels/region_combine.h"
+#include "pjrt_plugin/kernels/thread_pool.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
 namespace chip {
@@ -65,13 +66,64 @@ Status RunVariadicReduce(const exe::VariadicReduce& op, const TensorRefs& inputs
     dtypes[i] = inputs[i].info->dtype;
     esize[i] = DTypeByteSize(dtypes[i]);
   }
+  const Dims dims = idx::ToDims(op.dims());
+  const int rank = static_cast<int>(shape.dims.size());
+  if (op.kind() != exe::RegionKind::PROGRAM) {
+    // Native bodies (argmax/argmin, ...): every output folds its elements in order, a run along
+    // the innermost reduced dim at a time; outputs in parallel.
+    const Dims strides = idx::RowMajorStrides(shape.dims);
+    Dims kept, reduced;
+    for (int d = 0; d < rank; ++d) (idx::Contains(dims, d) ? reduced : kept).push_back(d);
+    Dims kept_shape, red_outer;
+    for (int64_t d : kept) kept_shape.push_back(shape.dims[d]);
+    for (size_t j = 0; j + 1 < reduced.size(); ++j) red_outer.push_back(shape.dims[reduced[j]]);
+    const int64_t run = reduced.empty() ? 1 : shape.dims[reduced.back()];
+    const int64_t run_stride = reduced.empty() ? 1 : strides[reduced.back()];
+    auto run_outputs = [&](int64_t o0, int64_t o1) {
+      Combiner combiner(op.kind(), op.body(), dtypes);
+      std::vector<void*> acc(n);
+      std::vector<const void*> x(n);
+      Dims oi(kept.size());
+      int64_t rem = o0;
+      for (int j = static_cast<int>(kept.size()) - 1; j >= 0; --j) {
+        oi[j] = rem % kept_shape[j];
+        rem /= kept_shape[j];
+      }
+      for (int64_t o = o0; o < o1; ++o) {
+        int64_t base = 0;
+        for (size_t j = 0; j < kept.size(); ++j) base += oi[j] * strides[kept[j]];
+        for (size_t k = 0; k < n; ++k) {
+          acc[k] = static_cast<uint8_t*>(outputs[k].data) + o * esize[k];
+          std::memcpy(acc[k], inputs[n + k].data, esize[k]);
+        }
+        if (M > 0) {
+          idx::ForEachIndex(red_outer, [&](const Dims& ri) {
+            int64_t off = base;
+            for (size_t j = 0; j < ri.size(); ++j) off += ri[j] * strides[reduced[j]];
+            for (size_t k = 0; k < n; ++k) x[k] = static_cast<const uint8_t*>(inputs[k].data) + off * esize[k];
+            combiner.Fold(acc.data(), x.data(), run_stride, run);
+          });
+        }
+        for (int j = static_cast<int>(kept.size()) - 1; j >= 0; --j) {
+          if (++oi[j] < kept_shape[j]) break;
+          oi[j] = 0;
+        }
+      }
+    };
+    if (shape.num_elements() >= (int64_t{1} << 16) && O > 1) {
+      ThreadPool::Global().ParallelFor(O, std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(M, 1)),
+                                       run_outputs);
+    } else {
+      run_outputs(0, O);
+    }
+    return Status::Ok();
+  }
+
   const int64_t K = O >= kMinLanes ? 1 : std::max<int64_t>(1, std::min(M, (kMinLanes + O - 1) / O));
   const int64_t T = M == 0 ? 0 : (M + K - 1) / K;  // steps; chunk c holds reduced elements [c*T, c*T+T)
   const int64_t L = K * O;                          // lanes of the first stage
 
   // X[k][t][c][o] = operand k at output o, reduced element c*T + t (the init past the end).
-  const Dims dims = idx::ToDims(op.dims());
-  const int rank = static_cast<int>(shape.dims.size());
   Dims omul(rank, 0), rmul(rank, 0);
   {
     int64_t os = 1, rs = 1;

@@ -1,6 +1,8 @@
 // stablehlo.reduce with several operands or a general body (chip::exe::VariadicReduce), e.g.
-// argmax/argmin: the body is a region program applied lane-parallel over the outputs (and, for
-// few outputs, over chunks of the reduced elements whose partial results are combined last).
+// argmax/argmin. Bodies the compiler recognized (ARGMAX/ARGMIN) run natively, each output folding
+// its elements in order; any other body is a region program applied lane-parallel over the
+// outputs (and, for few outputs, over chunks of the reduced elements whose partial results are
+// combined last).
 #pragma once
 
 #include "pjrt_plugin/kernels/tensor_ref.h"

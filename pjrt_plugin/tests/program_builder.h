@@ -157,7 +157,13 @@ struct ConcatSpec {
 
 struct CopySpec {};
 
-using OpSpec = std::variant<ElementwiseSpec, DotSpec, ReduceSpec, ConcatSpec, CopySpec>;
+// Any other kernel op (gather, scatter, sort, ...): writes its own table into the builder.
+struct RawOpSpec {
+  exe::KernelOp type = exe::KernelOp::NONE;
+  std::function<flatbuffers::Offset<void>(flatbuffers::FlatBufferBuilder&)> write;
+};
+
+using OpSpec = std::variant<ElementwiseSpec, DotSpec, ReduceSpec, ConcatSpec, CopySpec, RawOpSpec>;
 
 struct KernelSpec {
   std::string name;
@@ -306,6 +312,9 @@ class ProgramBuilder {
       } else if (const auto* c = std::get_if<ConcatSpec>(&k.op)) {
         op = exe::CreateConcatenate(b, c->dim).Union();
         op_type = exe::KernelOp::Concatenate;
+      } else if (const auto* raw = std::get_if<RawOpSpec>(&k.op)) {
+        op = raw->write(b);
+        op_type = raw->type;
       } else {
         op = exe::CreateCopy(b).Union();
         op_type = exe::KernelOp::Copy;
