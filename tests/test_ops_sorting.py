@@ -243,6 +243,13 @@ def test_reduce_window_dilations_and_programs():
                                  base_dilation=(2, 1), window_dilation=(1, 2))
     check_parity(dilated, x, what="dilations")
 
+    def two_operands(a, b):   # a variadic window: max of a with the b at the same position
+        def body(p, q):
+            take = (p[0] > q[0]) | ((p[0] == q[0]) & (p[1] < q[1]))
+            return lax.select(take, p[0], q[0]), lax.select(take, p[1], q[1])
+        return lax.reduce_window((a, b), (-jnp.inf, np.int32(0)), body, (2, 3), (1, 2), "SAME")
+    check_parity(two_operands, x, random_array(rng, (7, 8), jnp.int32), what="two operands")
+
     def program(a):   # a window reduction whose body is not one op
         return lax.reduce_window(a, -jnp.inf, lambda p, q: jnp.logaddexp(p, q), (3, 1), (2, 1),
                                  "VALID")

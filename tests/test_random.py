@@ -90,3 +90,12 @@ def test_sixty_four_bit_counter_that_does_not_fit_is_still_rejected():
     }"""
     with pytest.raises(CompileError, match="u64"):
         driver.compile_program(text, "mlir")
+
+
+def test_rng_bit_generator_is_rejected_by_name():
+    """jax's "rbg" PRNG implementations lower to stablehlo.rng_bit_generator, which the chip does
+    not implement (yet): a compile error naming the op and the source line."""
+    key = jax.random.key(0, impl="rbg")
+    with pytest.raises(Exception, match=r"stablehlo.rng_bit_generator is not supported.*"
+                                        r"test_random.py"):
+        jax.jit(lambda k: jax.random.uniform(k, (4,))).lower(key).compile()

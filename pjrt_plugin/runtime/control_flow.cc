@@ -23,7 +23,10 @@ Status CheckRegion(const exe::Region* region, const std::string& what, const std
   for (size_t i = 0; i < n; ++i) {
     const int v = region->results()->Get(static_cast<flatbuffers::uoffset_t>(i));
     const TensorInfo* t = checker.value(v);
-    if (t == nullptr) return InvalidArgument(what + " result " + std::to_string(i) + " is value " + std::to_string(v) + ", which does not exist");
+    if (t == nullptr) {
+      return InvalidArgument(what + " result " + std::to_string(i) + " is value " + std::to_string(v) +
+                             ", which does not exist");
+    }
     if (want[i] != nullptr && !SameType(*t, *want[i])) {
       return InvalidArgument(what + " result " + std::to_string(i) + " is " + t->ToString() + ", expected " +
                              want[i]->ToString());

@@ -8,6 +8,7 @@
 
 #include "pjrt_plugin/kernels/aligned_buffer.h"
 #include "pjrt_plugin/kernels/concatenate.h"
+#include "pjrt_plugin/kernels/convolution.h"
 #include "pjrt_plugin/kernels/copy.h"
 #include "pjrt_plugin/kernels/custom_call.h"
 #include "pjrt_plugin/kernels/dot_general.h"
@@ -32,6 +33,7 @@ const char* Category(exe::KernelOp op) {
     case exe::KernelOp::While: return "while";
     case exe::KernelOp::Case: return "case";
     case exe::KernelOp::CustomCall: return "custom_call";
+    case exe::KernelOp::Convolution: return "convolution";
     default: {
       const char* c = kernels::IndexingCategory(op);
       return c ? c : "unknown";
@@ -90,6 +92,10 @@ Status Dispatch(const exe::Kernel& kernel, const kernels::TensorRefs& ins, const
       });
     case exe::KernelOp::Copy:
       return kernels::RunCopy(*kernel.op_as_Copy(), ins, outs);
+    case exe::KernelOp::Convolution:
+      return RunStaged(ins, outs, [&](const kernels::TensorRefs& o) {
+        return kernels::RunConvolution(*kernel.op_as_Convolution(), ins, o);
+      });
     default:
       if (kernels::IsIndexingKernel(kernel.op_type())) return kernels::RunIndexingKernel(kernel, ins, outs);
       return Unimplemented("kernel op " + std::to_string(static_cast<int>(kernel.op_type())) + " is not implemented");
@@ -217,46 +223,46 @@ StatusOr<ExecutionResult> RunProgram(const LoadedProgram& program, const Executi
     timeline.Add(name, "copy", "", CopyWork(bytes));
   };
   run_kernels = [&](const flatbuffers::Vector<flatbuffers::Offset<exe::Kernel>>* kernel_list) -> Status {
-  const int num_kernels = kernel_list ? static_cast<int>(kernel_list->size()) : 0;
-  kernels::TensorRefs ins, outs;
-  for (int k = 0; k < num_kernels; ++k) {
-    const exe::Kernel& kernel = *kernel_list->Get(k);
-    if (kernel.op_type() == exe::KernelOp::While || kernel.op_type() == exe::KernelOp::Case) {
-      Status cs;
-      try {
-        cs = kernel.op_type() == exe::KernelOp::While ? RunWhile(kernel, control) : RunCase(kernel, control);
-      } catch (const std::bad_alloc&) {
-        cs = ResourceExhausted(where + "host memory exhausted in a control-flow kernel");
+    const int num_kernels = kernel_list ? static_cast<int>(kernel_list->size()) : 0;
+    kernels::TensorRefs ins, outs;
+    for (int k = 0; k < num_kernels; ++k) {
+      const exe::Kernel& kernel = *kernel_list->Get(k);
+      if (kernel.op_type() == exe::KernelOp::While || kernel.op_type() == exe::KernelOp::Case) {
+        Status cs;
+        try {
+          cs = kernel.op_type() == exe::KernelOp::While ? RunWhile(kernel, control) : RunCase(kernel, control);
+        } catch (const std::bad_alloc&) {
+          cs = ResourceExhausted(where + "host memory exhausted in a control-flow kernel");
+        }
+        if (!cs.ok()) return cs;   // a nested kernel's error already names it
+        continue;
       }
-      if (!cs.ok()) return cs;   // a nested kernel's error already names it
-      continue;
+      ins.clear();
+      outs.clear();
+      if (kernel.inputs()) {
+        for (int v : *kernel.inputs()) ins.push_back({&program.value(v), ptr[v]});
+      }
+      if (kernel.outputs()) {
+        for (int v : *kernel.outputs()) outs.push_back({&program.value(v), ptr[v]});
+      }
+      const std::string name = kernel.name() ? kernel.name()->str() : "kernel." + std::to_string(k);
+      const std::string source = kernel.source() ? kernel.source()->str() : "";
+      KernelWork work = WorkOf(kernel.cost());
+      Status s;
+      try {
+        s = Dispatch(kernel, ins, outs, &work);
+      } catch (const std::bad_alloc&) {
+        s = ResourceExhausted("host memory exhausted");
+      } catch (const std::exception& e) {
+        s = Internal(std::string("exception: ") + e.what());
+      }
+      if (!s.ok()) {
+        return Status(s.code(), where + "kernel '" + name + "' (" + Category(kernel.op_type()) + ")" +
+                                    (source.empty() ? "" : " from " + source) + " failed: " + s.message());
+      }
+      timeline.Add(name, Category(kernel.op_type()), source, work);
     }
-    ins.clear();
-    outs.clear();
-    if (kernel.inputs()) {
-      for (int v : *kernel.inputs()) ins.push_back({&program.value(v), ptr[v]});
-    }
-    if (kernel.outputs()) {
-      for (int v : *kernel.outputs()) outs.push_back({&program.value(v), ptr[v]});
-    }
-    const std::string name = kernel.name() ? kernel.name()->str() : "kernel." + std::to_string(k);
-    const std::string source = kernel.source() ? kernel.source()->str() : "";
-    KernelWork work = WorkOf(kernel.cost());
-    Status s;
-    try {
-      s = Dispatch(kernel, ins, outs, &work);
-    } catch (const std::bad_alloc&) {
-      s = ResourceExhausted("host memory exhausted");
-    } catch (const std::exception& e) {
-      s = Internal(std::string("exception: ") + e.what());
-    }
-    if (!s.ok()) {
-      return Status(s.code(), where + "kernel '" + name + "' (" + Category(kernel.op_type()) + ")" +
-                                  (source.empty() ? "" : " from " + source) + " failed: " + s.message());
-    }
-    timeline.Add(name, Category(kernel.op_type()), source, work);
-  }
-  return Status::Ok();
+    return Status::Ok();
   };
   CHIP_RETURN_IF_ERROR(run_kernels(fb.kernels()));
 

@@ -8,6 +8,7 @@
 #include <new>
 
 #include "pjrt_plugin/kernels/concatenate.h"
+#include "pjrt_plugin/kernels/convolution.h"
 #include "pjrt_plugin/kernels/copy.h"
 #include "pjrt_plugin/kernels/custom_call.h"
 #include "pjrt_plugin/kernels/dot_general.h"
@@ -288,90 +289,93 @@ StatusOr<std::shared_ptr<const LoadedProgram>> LoadedProgram::LoadImpl(std::stri
     return validate_kernels(region.kernels(), what + ", ");
   };
   validate_kernels = [&](const KernelList* kernel_list, const std::string& where) -> Status {
-  const int num_kernels = kernel_list ? static_cast<int>(kernel_list->size()) : 0;
-  for (int k = 0; k < num_kernels; ++k) {
-    const exe::Kernel* kernel = kernel_list->Get(k);
-    const std::string what = where + "kernel " + std::to_string(k) + " " + Quote(kernel->name());
-    kernels::TensorInfos ins, outs;
-    for (int side = 0; side < 2; ++side) {
-      const flatbuffers::Vector<int32_t>* ids = side == 0 ? kernel->inputs() : kernel->outputs();
-      if (ids == nullptr) continue;
-      for (flatbuffers::uoffset_t i = 0; i < ids->size(); ++i) {
-        const int v = ids->Get(i);
-        const std::string which = std::string(side == 0 ? "input " : "output ") + std::to_string(i);
-        if (v < 0 || v >= num_values) {
-          return error(what + " " + which + " is value " + std::to_string(v) + " of " + std::to_string(num_values));
-        }
-        if (side == 1) {
-          const exe::StorageKind kind = fb->values()->Get(v)->storage();
-          if (kind == exe::StorageKind::PARAMETER || kind == exe::StorageKind::CONSTANT) {
-            return error(what + " " + which + " writes value " + std::to_string(v) + ", which is read-only " +
-                         StorageName(kind) + " storage");
+    const int num_kernels = kernel_list ? static_cast<int>(kernel_list->size()) : 0;
+    for (int k = 0; k < num_kernels; ++k) {
+      const exe::Kernel* kernel = kernel_list->Get(k);
+      const std::string what = where + "kernel " + std::to_string(k) + " " + Quote(kernel->name());
+      kernels::TensorInfos ins, outs;
+      for (int side = 0; side < 2; ++side) {
+        const flatbuffers::Vector<int32_t>* ids = side == 0 ? kernel->inputs() : kernel->outputs();
+        if (ids == nullptr) continue;
+        for (flatbuffers::uoffset_t i = 0; i < ids->size(); ++i) {
+          const int v = ids->Get(i);
+          const std::string which = std::string(side == 0 ? "input " : "output ") + std::to_string(i);
+          if (v < 0 || v >= num_values) {
+            return error(what + " " + which + " is value " + std::to_string(v) + " of " + std::to_string(num_values));
           }
+          if (side == 1) {
+            const exe::StorageKind kind = fb->values()->Get(v)->storage();
+            if (kind == exe::StorageKind::PARAMETER || kind == exe::StorageKind::CONSTANT) {
+              return error(what + " " + which + " writes value " + std::to_string(v) + ", which is read-only " +
+                           StorageName(kind) + " storage");
+            }
+          }
+          (side == 0 ? ins : outs).push_back(&p->values_[v]);
         }
-        (side == 0 ? ins : outs).push_back(&p->values_[v]);
       }
-    }
-    if (const exe::KernelCost* cost = kernel->cost()) {
-      if (!FiniteNonNegative(cost->matrix_flops()) || !FiniteNonNegative(cost->vector_flops()) ||
-          !FiniteNonNegative(cost->transcendentals()) || !FiniteNonNegative(cost->bytes_read()) ||
-          !FiniteNonNegative(cost->bytes_written())) {
-        return error(what + " has a negative or non-finite cost");
+      if (const exe::KernelCost* cost = kernel->cost()) {
+        if (!FiniteNonNegative(cost->matrix_flops()) || !FiniteNonNegative(cost->vector_flops()) ||
+            !FiniteNonNegative(cost->transcendentals()) || !FiniteNonNegative(cost->bytes_read()) ||
+            !FiniteNonNegative(cost->bytes_written())) {
+          return error(what + " has a negative or non-finite cost");
+        }
+        const int mdt = static_cast<int>(cost->matrix_dtype());
+        if (mdt < 0 || mdt > static_cast<int>(DType::kF32)) {
+          return error(what + " has invalid matrix_dtype " + std::to_string(mdt));
+        }
+        p->total_flops_ += cost->matrix_flops() + cost->vector_flops();
+        p->total_transcendentals_ += cost->transcendentals();
+        p->total_bytes_ += cost->bytes_read() + cost->bytes_written();
       }
-      const int mdt = static_cast<int>(cost->matrix_dtype());
-      if (mdt < 0 || mdt > static_cast<int>(DType::kF32)) {
-        return error(what + " has invalid matrix_dtype " + std::to_string(mdt));
+      const int op_type = static_cast<int>(kernel->op_type());
+      if (kernel->op() == nullptr && op_type != static_cast<int>(exe::KernelOp::NONE)) {
+        return error(what + " has no op table");
       }
-      p->total_flops_ += cost->matrix_flops() + cost->vector_flops();
-      p->total_transcendentals_ += cost->transcendentals();
-      p->total_bytes_ += cost->bytes_read() + cost->bytes_written();
-    }
-    const int op_type = static_cast<int>(kernel->op_type());
-    if (kernel->op() == nullptr && op_type != static_cast<int>(exe::KernelOp::NONE)) {
-      return error(what + " has no op table");
-    }
-    Status s;
-    switch (kernel->op_type()) {
-      case exe::KernelOp::Elementwise:
-        s = kernels::ValidateElementwise(*kernel->op_as_Elementwise(), ins, outs);
-        break;
-      case exe::KernelOp::DotGeneral:
-        s = kernels::ValidateDotGeneral(*kernel->op_as_DotGeneral(), ins, outs);
-        break;
-      case exe::KernelOp::Reduce:
-        s = kernels::ValidateReduce(*kernel->op_as_Reduce(), ins, outs);
-        break;
-      case exe::KernelOp::Concatenate:
-        s = kernels::ValidateConcatenate(*kernel->op_as_Concatenate(), ins, outs);
-        break;
-      case exe::KernelOp::Copy:
-        s = kernels::ValidateCopy(*kernel->op_as_Copy(), ins, outs);
-        break;
-      case exe::KernelOp::While:
-        s = ValidateWhile(*kernel->op_as_While(), ins, outs, region_checker);
-        if (!s.ok() && s.message().rfind(prefix, 0) == 0) return s;   // a nested kernel's error
-        break;
-      case exe::KernelOp::Case:
-        s = ValidateCase(*kernel->op_as_Case(), ins, outs, region_checker);
-        if (!s.ok() && s.message().rfind(prefix, 0) == 0) return s;
-        break;
-      case exe::KernelOp::CustomCall:
-        s = kernels::ValidateCustomCall(*kernel->op_as_CustomCall(), ins, outs);
-        if (!s.ok()) return Status(s.code(), prefix + what + ": " + s.message());  // keeps UNIMPLEMENTED
-        break;
-      case exe::KernelOp::NONE:
-        return error(what + " has no op");
-      default:
-        if (kernels::IsIndexingKernel(kernel->op_type())) {
-          s = kernels::ValidateIndexingKernel(*kernel, ins, outs);
+      Status s;
+      switch (kernel->op_type()) {
+        case exe::KernelOp::Elementwise:
+          s = kernels::ValidateElementwise(*kernel->op_as_Elementwise(), ins, outs);
           break;
-        }
-        return error(what + " uses kernel op " + std::to_string(static_cast<int>(kernel->op_type())) +
-                     ", which this runtime does not implement");
+        case exe::KernelOp::DotGeneral:
+          s = kernels::ValidateDotGeneral(*kernel->op_as_DotGeneral(), ins, outs);
+          break;
+        case exe::KernelOp::Reduce:
+          s = kernels::ValidateReduce(*kernel->op_as_Reduce(), ins, outs);
+          break;
+        case exe::KernelOp::Concatenate:
+          s = kernels::ValidateConcatenate(*kernel->op_as_Concatenate(), ins, outs);
+          break;
+        case exe::KernelOp::Copy:
+          s = kernels::ValidateCopy(*kernel->op_as_Copy(), ins, outs);
+          break;
+        case exe::KernelOp::While:
+          s = ValidateWhile(*kernel->op_as_While(), ins, outs, region_checker);
+          if (!s.ok() && s.message().rfind(prefix, 0) == 0) return s;   // a nested kernel's error
+          break;
+        case exe::KernelOp::Case:
+          s = ValidateCase(*kernel->op_as_Case(), ins, outs, region_checker);
+          if (!s.ok() && s.message().rfind(prefix, 0) == 0) return s;
+          break;
+        case exe::KernelOp::CustomCall:
+          s = kernels::ValidateCustomCall(*kernel->op_as_CustomCall(), ins, outs);
+          if (!s.ok()) return Status(s.code(), prefix + what + ": " + s.message());  // keeps UNIMPLEMENTED
+          break;
+        case exe::KernelOp::Convolution:
+          s = kernels::ValidateConvolution(*kernel->op_as_Convolution(), ins, outs);
+          break;
+        case exe::KernelOp::NONE:
+          return error(what + " has no op");
+        default:
+          if (kernels::IsIndexingKernel(kernel->op_type())) {
+            s = kernels::ValidateIndexingKernel(*kernel, ins, outs);
+            break;
+          }
+          return error(what + " uses kernel op " + std::to_string(static_cast<int>(kernel->op_type())) +
+                       ", which this runtime does not implement");
+      }
+      if (!s.ok()) return error(what + ": " + s.message());
     }
-    if (!s.ok()) return error(what + ": " + s.message());
-  }
-  return Status::Ok();
+    return Status::Ok();
   };
   CHIP_RETURN_IF_ERROR(validate_kernels(fb->kernels(), ""));
   return std::shared_ptr<const LoadedProgram>(std::move(p));

@@ -211,6 +211,70 @@ TEST(Sort, AnyComparatorGivesAPermutation) {
   }
 }
 
+// Native keys: IEEE float keys descending, then signed integer keys ascending (a lexicographic
+// comparator JAX does not emit, but a StableHLO producer may), against std::stable_sort.
+TEST(Sort, FloatDescendingThenSignedKeys) {
+  std::mt19937 rng(5);
+  const Dims d = {4, 300};
+  HostTensor x = testing::Random(DType::kF16, d, rng, -3, 3), y = testing::Random(DType::kS8, d, rng, -5, 5);
+  for (int64_t i = 0; i < x.size(); i += 7) x.Set(i, 1.0);  // ties in the first key
+  ProgramBuilder pb("sort_keys");
+  const int px = pb.Param(DType::kF16, d), py = pb.Param(DType::kS8, d);
+  const int ox = pb.Output(DType::kF16, d), oy = pb.Output(DType::kS8, d);
+  RawOpSpec op{exe::KernelOp::Sort, [&](flatbuffers::FlatBufferBuilder& b) {
+                 // comparator: gt(x0, x1) | (eq(x0, x1) & lt(y0, y1)); args x0, x1, y0, y1
+                 std::vector<exe::Instr> p = {
+                     In(exe::EwOp::LOAD, DType::kF16, 0), In(exe::EwOp::LOAD, DType::kF16, 1),
+                     In(exe::EwOp::LOAD, DType::kS8, 2), In(exe::EwOp::LOAD, DType::kS8, 3),
+                     In(exe::EwOp::CMP_GT, DType::kPred, 0, 1), In(exe::EwOp::CMP_EQ, DType::kPred, 0, 1),
+                     In(exe::EwOp::CMP_LT, DType::kPred, 2, 3), In(exe::EwOp::AND, DType::kPred, 5, 6),
+                     In(exe::EwOp::OR, DType::kPred, 4, 7)};
+                 auto cmp = Program(b, p, {8});
+                 std::vector<flatbuffers::Offset<exe::SortKey>> keys = {
+                     exe::CreateSortKey(b, 0, 0, exe::SortCompare::FLOAT, true),
+                     exe::CreateSortKey(b, 1, 0, exe::SortCompare::SIGNED, false)};
+                 return exe::CreateSortDirect(b, 1, true, cmp, &keys).Union();
+               }};
+  pb.Op(op, {px, py}, {ox, oy}, "sort.0");
+  auto r = testing::Run(pb.Finish(), {x, y});
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  for (int64_t row = 0; row < 4; ++row) {
+    std::vector<int> perm(300);
+    for (int i = 0; i < 300; ++i) perm[i] = i;
+    std::stable_sort(perm.begin(), perm.end(), [&](int a, int b) {
+      const double xa = x.Get(row * 300 + a), xb = x.Get(row * 300 + b);
+      return xa > xb || (xa == xb && y.GetInt(row * 300 + a) < y.GetInt(row * 300 + b));
+    });
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_EQ(r.outputs[0].Bits(row * 300 + i), x.Bits(row * 300 + perm[i])) << row << " " << i;
+      ASSERT_EQ(r.outputs[1].GetInt(row * 300 + i), y.GetInt(row * 300 + perm[i]));
+    }
+  }
+}
+
+// top_k with largest = false (not reachable from lax.top_k): smallest first, ties by lower index.
+TEST(TopK, SmallestFirst) {
+  std::mt19937 rng(6);
+  const Dims d = {5, 40};
+  HostTensor x = testing::Random(DType::kS8, d, rng, -6, 6);
+  ProgramBuilder pb("top_k");
+  const int px = pb.Param(DType::kS8, d), ov = pb.Output(DType::kS8, {5, 7}), oi = pb.Output(DType::kS32, {5, 7});
+  pb.Op(RawOpSpec{exe::KernelOp::TopK, [](flatbuffers::FlatBufferBuilder& b) { return exe::CreateTopK(b, 7, false).Union(); }},
+        {px}, {ov, oi}, "top_k.0");
+  auto r = testing::Run(pb.Finish(), {x});
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  for (int64_t row = 0; row < 5; ++row) {
+    std::vector<int> perm(40);
+    for (int i = 0; i < 40; ++i) perm[i] = i;
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](int a, int b) { return x.GetInt(row * 40 + a) < x.GetInt(row * 40 + b); });
+    for (int j = 0; j < 7; ++j) {
+      ASSERT_EQ(r.outputs[1].GetInt(row * 7 + j), perm[j]) << row << " " << j;
+      ASSERT_EQ(r.outputs[0].GetInt(row * 7 + j), x.GetInt(row * 40 + perm[j]));
+    }
+  }
+}
+
 // ---- region programs ----------------------------------------------------------------------------------
 
 TEST(RegionEvaluator, StridedAndBroadcastLanes) {

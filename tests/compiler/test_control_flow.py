@@ -9,6 +9,8 @@ import pytest
 from jax import lax
 
 from helpers import check_against_jax, compiled_graph, import_graph, lower_text, randn
+from jax_chip.compiler import driver
+from jax_chip.compiler.reference_interpreter import execute
 from jax_chip.compiler.context import CompileOptions
 from jax_chip.compiler.executable import CaseOp, WhileOp
 from jax_chip.compiler.graph import Graph, Node
@@ -285,3 +287,35 @@ def test_optimization_barrier_inside_a_loop_body():
             return lax.optimization_barrier(jnp.sin(c)) + 1.0
         return lax.fori_loop(0, 3, body, x)
     check_against_jax(f, randn((4,)))
+
+
+IF_TEXT = """
+func.func @main(%p: tensor<i1>, %x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
+  %r = "stablehlo.if"(%p) ({
+    %a = stablehlo.add %x, %y : tensor<4xf32>
+    stablehlo.return %a : tensor<4xf32>
+  }, {
+    %m = stablehlo.multiply %x, %y : tensor<4xf32>
+    stablehlo.return %m : tensor<4xf32>
+  }) : (tensor<i1>) -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+"""
+
+
+def test_stablehlo_if_runs_as_a_two_branch_case():
+    g = import_graph(IF_TEXT)
+    (c,) = [n for n in g.nodes if n.op == "stablehlo.case"]
+    assert len(c.regions) == 2 and c.operands[0].type.dtype == "s32"
+    exe = driver.compile_program(IF_TEXT, "mlir")
+    x, y = randn((4,)), randn((4,))
+    np.testing.assert_allclose(execute(exe, [np.bool_(True), x, y])[0], x + y, rtol=1e-6)
+    np.testing.assert_allclose(execute(exe, [np.bool_(False), x, y])[0], x * y, rtol=1e-6)
+
+
+def test_implicit_capture_program_runs():
+    exe = driver.compile_program(IMPLICIT_CAPTURE, "mlir")
+    x, w = randn((4,)), randn((4,))
+    i, r = execute(exe, [x, w])
+    assert int(i) == 5
+    np.testing.assert_allclose(r, x * w ** 5, rtol=1e-5)

@@ -14,7 +14,7 @@ def test_every_op_has_kind_types_and_lowering():
         assert spec.name == name
         assert spec.kind in {"elementwise", "movement", "iota", "constant", "dot", "reduce",
                              "concatenate", "rewritten", "structural", "annotation", "control",
-                             "custom_call", "indexing", "collective"}
+                             "custom_call", "indexing", "collective", "convolution"}
         assert spec.dtypes and spec.dtypes <= dtypes.ALL_TYPES
         if spec.kind == "elementwise":
             assert spec.lower is not None

@@ -192,6 +192,7 @@ _KOP.update({name: getattr(fb.KernelOp.KernelOp, name) for name in
              ("Gather", "Scatter", "DynamicSlice", "DynamicUpdateSlice", "Pad", "Sort", "TopK",
               "VariadicReduce", "ReduceWindow")})
 _KOP["CustomCall"] = fb.KernelOp.KernelOp.CustomCall   # native kernels (custom_call_kernel.py)
+_KOP["Convolution"] = fb.KernelOp.KernelOp.Convolution   # lower_convolution.py
 
 
 def _write_cost(w: _Writer, c: KernelCost) -> int:

@@ -90,6 +90,9 @@ def _read_op(k) -> object:
     if t == fb.KernelOp.KernelOp.Case:
         c = _table(fb.Case.Case, tab)
         return CaseOp([_read_region(c.Branches(i)) for i in range(c.BranchesLength())])
+    if t == fb.KernelOp.KernelOp.Convolution:
+        from jax_chip.compiler.lower_convolution import ConvolutionOp
+        return ConvolutionOp.read(tab)
     if t == fb.KernelOp.KernelOp.CustomCall:
         from jax_chip.compiler.custom_call_kernel import CustomCallOp
         return CustomCallOp.read(tab)

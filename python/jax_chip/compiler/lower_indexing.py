@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from jax_chip.compiler import dtypes
-from jax_chip.compiler.errors import UnsupportedError, at
-from jax_chip.compiler.graph import Graph, Node
+from jax_chip.compiler.errors import UnsupportedError
+from jax_chip.compiler.graph import Node
 from jax_chip.compiler.regions import (
     REGION_KIND_NAMES,
     REGION_KINDS,

@@ -8,6 +8,7 @@ Op kinds:
 - "iota", "constant": generated in registers (iota, splat constants) or CONSTANT storage.
 - "dot", "reduce", "concatenate": their own kernels (DotGeneral, Reduce, Concatenate).
 - "control": while / case / if, kernels with nested kernel lists (While, Case).
+- "convolution": stablehlo.convolution, the Convolution kernel (lower_convolution.py).
 - "collective": all_reduce, all_gather, ... on one device: the identity (collectives.py).
 - "structural": func.return / func.call, handled by the importer.
 - "annotation": sharding annotations, removed by the strip_sharding pass.
@@ -279,6 +280,12 @@ _lower_indexing.register_ops(register, OpSpec, ALL, NUMERIC)
 from jax_chip.compiler import lower_custom_call as _lower_custom_call  # noqa: E402
 
 _lower_custom_call.register_ops(register, OpSpec, ALL)
+
+# ---- convolution (lower_convolution.py) ------------------------------------------------------------
+
+from jax_chip.compiler import lower_convolution as _lower_convolution  # noqa: E402
+
+_lower_convolution.register_ops(register, OpSpec, NUMERIC)
 
 # ---- collectives on one device (collectives.py) --------------------------------------------------
 

@@ -154,7 +154,7 @@ def _result_types(op: ir.Operation, loc: str) -> list[TensorType]:
 
 def _check_outputs(scope: _Scope, want: list[TensorType], what: str, loc: str) -> None:
     got = [o.value.type for o in scope.graph.outputs]
-    if [t for t in got] != want and not any(t.dtype == "invalid" for t in got):
+    if got != want and not any(t.dtype == "invalid" for t in got):
         raise CompileError(f"{what} returns ({', '.join(t.mlir_str() for t in got)}), expected "
                            f"({', '.join(t.mlir_str() for t in want)}){at(loc)}")
 

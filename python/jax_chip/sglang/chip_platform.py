@@ -100,3 +100,46 @@ def fix_kv_pool_usage_in_server_info() -> None:
         return get_internal_state
 
     _wrap(scheduler.Scheduler, "get_internal_state", make)
+
+
+def fix_donate_kv_pool() -> None:
+    """ModelRunner jits the model step without donation, so every step copies the whole KV pool
+    (on the chip: every KV write would copy the pool, and a step's cost would grow with the pool
+    size). The step's K/V outputs replace the pool's buffers right after the call
+    (_set_kv_cache_after_forward), so the old buffers can be donated: the pool's buffers travel
+    as their own donated argument, and the ForwardBatch the model sees gets them back inside jit.
+    The KV write then updates the pool in place."""
+    import copy
+    from functools import partial
+
+    import jax
+    from flax import nnx
+    from sgl_jax.srt.model_executor import model_runner
+
+    def make(original: Callable) -> Callable:
+        def initialize_jit(self: Any) -> None:
+            original(self)
+            graphdef = self.graphdef
+
+            @partial(jax.jit, donate_argnums=(1,))
+            def run_model(state: Any, kv: Any, input_ids: Any, positions: Any,
+                          forward_batch: Any) -> Any:
+                forward_batch.token_to_kv_pool.k_buffer = list(kv[0])
+                forward_batch.token_to_kv_pool.v_buffer = list(kv[1])
+                model = nnx.merge(graphdef, state)
+                return model(input_ids, positions, forward_batch)
+
+            def model_fn(state: Any, input_ids: Any, positions: Any, forward_batch: Any) -> Any:
+                pool = forward_batch.token_to_kv_pool
+                kv = (list(pool.k_buffer), list(pool.v_buffer))
+                bare_pool = copy.copy(pool)
+                bare_pool.k_buffer, bare_pool.v_buffer = [], []
+                bare_batch = copy.copy(forward_batch)
+                bare_batch.token_to_kv_pool = bare_pool
+                return run_model(state, kv, input_ids, positions, bare_batch)
+
+            self.model_fn = model_fn
+
+        return initialize_jit
+
+    _wrap(model_runner.ModelRunner, "initialize_jit", make)

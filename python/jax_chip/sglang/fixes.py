@@ -262,6 +262,7 @@ def _register_chip_platform() -> None:
     FIXES["chip_device"] = chip_platform.fix_chip_device
     FIXES["chip_attention_backend_choice"] = chip_platform.fix_chip_attention_backend_choice
     FIXES["kv_pool_usage_in_server_info"] = chip_platform.fix_kv_pool_usage_in_server_info
+    FIXES["donate_kv_pool"] = chip_platform.fix_donate_kv_pool
 
 
 _register_chip_platform()
