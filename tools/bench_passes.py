@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What the compiler's passes buy: tools/main_job.py's transformer block (bf16) compiled with
+"""What the compiler's passes buy: tools/transformer_block.py's transformer block (bf16) compiled with
 elementwise fusion, constant folding and memory planning each disabled in turn
 (CHIP_DISABLE_PASSES), run on the chip under jax_chip.profiler. Prints a table and writes it
 into docs/performance.md (section "passes-bench").
@@ -37,7 +37,7 @@ sys.path.insert(0, {tools!r})
 os.environ.setdefault("JAX_PLATFORMS", "chip,cpu")
 import jax, numpy as np
 import jax_chip.profiler as chip_prof
-from main_job import block, make_params
+from transformer_block import block, make_params
 
 seq, hidden, heads, ffn = {seq}, {hidden}, {heads}, {ffn}
 rng = np.random.default_rng(0)
@@ -79,7 +79,7 @@ def measure(disable: str, seq: int, hidden: int, heads: int, ffn: int) -> dict:
 def table(rows: list[tuple[str, str, dict]], seq: int, hidden: int, heads: int, ffn: int) -> str:
     base = rows[0][2]
     lines = [
-        f"Transformer block of tools/main_job.py (seq {seq}, hidden {hidden}, {heads} heads, "
+        f"Transformer block of tools/transformer_block.py (seq {seq}, hidden {hidden}, {heads} heads, "
         f"ffn {ffn}, bf16), one call on the chip; each row compiled with "
         f"`CHIP_DISABLE_PASSES` set as shown (`tools/bench_passes.py`).",
         "",

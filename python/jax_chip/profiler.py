@@ -57,6 +57,7 @@ def device_modeled_time_s(device_id: int = 0) -> float:
 class KernelStats:
     name: str
     category: str
+    program: str
     source: str
     calls: int = 0
     modeled_us: float = 0.0
@@ -80,12 +81,12 @@ class Summary:
         lines = [
             f"chip modeled device time: {self.device_time_us:,.1f} us over {self.executions} execution(s)"
             f"; host<->device transfers {self.transfer_time_us:,.1f} us",
-            f"{'kernel':<28} {'category':<13} {'calls':>6} {'modeled us':>12} {'share':>6} {'bound':>7}  source",
+            f"{'program:kernel':<40} {'category':<13} {'calls':>6} {'modeled us':>12} {'share':>6} {'bound':>7}  source",
         ]
         total = self.kernel_time_us or 1.0
         for k in self.kernels[:top]:
             lines.append(
-                f"{k.name[:28]:<28} {k.category[:13]:<13} {k.calls:>6} {k.modeled_us:>12,.2f} "
+                f"{(k.program + ':' + k.name)[-40:]:<40} {k.category[:13]:<13} {k.calls:>6} {k.modeled_us:>12,.2f} "
                 f"{100 * k.modeled_us / total:>5.1f}% {k.bound:>7}  {k.source[:60]}"
             )
         cats = ", ".join(f"{c} {100 * t / total:.1f}%" for c, t in
@@ -126,6 +127,7 @@ class Profile:
                 kernel_us += e["dur"]
                 key = (args.get("program", ""), e["name"])
                 ks = kernels.setdefault(key, KernelStats(e["name"], args.get("category", cat),
+                                                         args.get("program", ""),
                                                          args.get("source", "")))
                 ks.calls += 1
                 ks.modeled_us += e["dur"]

@@ -61,7 +61,12 @@ def _route_scheduler_through_bootstrap() -> None:
 
     from jax_chip.sglang import bootstrap
 
-    engine.run_scheduler_process = bootstrap.run_scheduler_process
+    target = getattr(bootstrap, "run_scheduler_process", None)
+    if target is None:
+        # bootstrap is still being imported: this is the spawned scheduler unpickling its
+        # entry point, and bootstrap applies the fixes itself.
+        return
+    engine.run_scheduler_process = target
 
 
 def apply_here(fixes: Optional[Iterable[str]] = None) -> List[str]:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The main job: a small transformer block in bf16, jitted on the chip, checked against cpu, with
+"""A small transformer block in bf16, jitted on the chip, checked against cpu, with
 the profile of where the chip's (modeled) time went.
 
-    tools/run_main.sh [--seq 128] [--hidden 512] [--trace /tmp/chip_trace.json]
+    .venv/bin/python tools/transformer_block.py [--seq 128] [--hidden 512] [--trace /tmp/chip_trace.json]
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--heads", type=int, default=8)
     ap.add_argument("--ffn", type=int, default=1408)
-    ap.add_argument("--trace", default="/tmp/chip_main_job_trace.json")
+    ap.add_argument("--trace", default="/tmp/chip_transformer_block_trace.json")
     args = ap.parse_args()
 
     chip, cpu = jax.devices("chip")[0], jax.devices("cpu")[0]
