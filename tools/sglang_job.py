@@ -16,13 +16,18 @@ Chrome trace is written there too (open it in https://ui.perfetto.dev).
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import pathlib
 import subprocess
 import sys
-from collections import defaultdict
-from typing import Any
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from sglang_chip_profile import (  # noqa: E402
+    clear,
+    execution_times_by_phase,
+    load_scheduler_profile,
+    stream_pattern,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = ROOT / "build" / "models" / "qwen3-tiny-h256"
@@ -41,50 +46,21 @@ def ensure_model(path: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def phase_of(kernel_names: list[str]) -> str:
-    """An execution is a prefill if it runs the radix (extend) attention kernel, a decode if it
-    runs the paged decode attention kernel."""
-    joined = " ".join(kernel_names)
-    if "extend" in joined:
-        return "prefill"
-    if "decode" in joined:
-        return "decode"
-    return "other"
-
-
 def profile_report(trace_dir: pathlib.Path, tokens: dict[str, int]) -> str:
-    import jax_chip.profiler as chip_prof
-
-    files = sorted(glob.glob(str(trace_dir / "chip-*.jsonl")))
-    profiles = [chip_prof.load_stream(f) for f in files]
-    profiles = [p for p in profiles if p.summary().executions]
-    if not profiles:
+    profile = load_scheduler_profile(trace_dir)
+    if profile is None:
         return "no chip executions were recorded"
-    prof = max(profiles, key=lambda p: p.summary().device_time_us)
-    prof.save(trace_dir / "chip_trace.json")
-    s = prof.summary()
-
-    kernels_by_launch: dict[tuple[int, int], list[str]] = defaultdict(list)
-    executions: list[dict[str, Any]] = []
-    for e in prof.events:
-        key = (e["pid"], e["args"].get("launch_id", -1))
-        if e.get("cat") == "execution":
-            executions.append(e)
-        elif e.get("cat") != "transfer":
-            kernels_by_launch[key].append(f'{e["name"]} {e["args"].get("category", "")}')
-    phase_us: dict[str, float] = defaultdict(float)
-    for e in executions:
-        phase_us[phase_of(kernels_by_launch[(e["pid"], e["args"].get("launch_id", -1))])] += e["dur"]
-
-    lines = [s.table(top=10), ""]
+    profile.save(trace_dir / "chip_trace.json")
+    phase_us = {k: sum(v) for k, v in execution_times_by_phase(profile).items()}
+    lines = [profile.summary().table(top=10), ""]
     for phase in ("prefill", "decode"):
         us = phase_us.get(phase, 0.0)
         rate = tokens[phase] / (us * 1e-6) if us else float("nan")
         lines.append(f"modeled {phase}: {tokens[phase]} tokens in {us:,.1f} us of chip time "
                      f"-> {rate:,.0f} tokens/s")
-    other = phase_us.get("other", 0.0)
-    if other:
-        lines.append(f"other chip work (sampling, cache updates): {other:,.1f} us")
+    if phase_us.get("other"):
+        lines.append(f"other chip work (sampling, cache bookkeeping, eager ops): "
+                     f"{phase_us['other']:,.1f} us")
     lines.append(f"trace: {trace_dir / 'chip_trace.json'}")
     return "\n".join(lines)
 
@@ -99,11 +75,9 @@ def main() -> int:
     args = ap.parse_args()
 
     model = ensure_model(args.model)
-    args.trace_dir.mkdir(parents=True, exist_ok=True)
-    for old in args.trace_dir.glob("chip-*.jsonl"):
-        old.unlink()
+    clear(args.trace_dir)
     # Inherited by sglang-jax's scheduler process, where the chip runs the model.
-    os.environ["CHIP_TRACE_STREAM"] = str(args.trace_dir / "chip-%p.jsonl")
+    os.environ["CHIP_TRACE_STREAM"] = stream_pattern(args.trace_dir)
     os.environ.pop("JAX_PLATFORMS", None)  # device="chip" sets it (chip,cpu)
 
     from sgl_jax.srt.entrypoints.engine import Engine
