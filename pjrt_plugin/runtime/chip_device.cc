@@ -55,53 +55,41 @@ StatusOr<std::shared_ptr<DeviceArray>> ChipDevice::CreateFromHost(const TensorIn
   array->allocation = std::move(alloc);
   array->ready->SetReady();
 
-  const double seconds = ModelHostTransferSeconds(static_cast<double>(bytes), config_);
-  double start;
-  {
-    std::lock_guard<std::mutex> lock(clock_mu_);
-    start = clock_s_;
-    clock_s_ += seconds;
-  }
-  if (TraceRecorder::Global().enabled()) {
-    TraceEvent e;
-    e.kind = TraceEvent::Kind::kTransfer;
-    e.device_id = id_;
-    e.name = "host_to_device";
-    e.category = "transfer";
-    e.program = info.ToString();
-    e.start_s = start;
-    e.time.total_s = seconds;
-    e.time.memory_s = seconds;
-    e.time.launch_s = 0;
-    e.time.bound = "host_link";
-    e.work.bytes_written = static_cast<double>(bytes);
-    TraceRecorder::Global().Record(std::move(e));
-  }
+  RecordTransfer("host_to_device", "host_link", info.ToString(),
+                 ModelHostTransferSeconds(static_cast<double>(bytes), config_), 0.0,
+                 static_cast<double>(bytes));
   return array;
 }
 
 void ChipDevice::RecordDeviceToHost(int64_t bytes) {
-  const double seconds = ModelHostTransferSeconds(static_cast<double>(bytes), config_);
+  RecordTransfer("device_to_host", "host_link", "",
+                 ModelHostTransferSeconds(static_cast<double>(bytes), config_),
+                 static_cast<double>(bytes), 0.0);
+}
+
+void ChipDevice::RecordTransfer(const char* name, const char* bound, std::string what,
+                                double seconds, double bytes_read, double bytes_written) {
   double start;
   {
     std::lock_guard<std::mutex> lock(clock_mu_);
     start = clock_s_;
     clock_s_ += seconds;
   }
-  if (TraceRecorder::Global().enabled()) {
-    TraceEvent e;
-    e.kind = TraceEvent::Kind::kTransfer;
-    e.device_id = id_;
-    e.name = "device_to_host";
-    e.category = "transfer";
-    e.start_s = start;
-    e.time.total_s = seconds;
-    e.time.memory_s = seconds;
-    e.time.launch_s = 0;
-    e.time.bound = "host_link";
-    e.work.bytes_read = static_cast<double>(bytes);
-    TraceRecorder::Global().Record(std::move(e));
-  }
+  if (!TraceRecorder::Global().enabled()) return;
+  TraceEvent e;
+  e.kind = TraceEvent::Kind::kTransfer;
+  e.device_id = id_;
+  e.name = name;
+  e.category = "transfer";
+  e.program = std::move(what);
+  e.start_s = start;
+  e.time.total_s = seconds;
+  e.time.memory_s = seconds;
+  e.time.launch_s = 0;
+  e.time.bound = bound;
+  e.work.bytes_read = bytes_read;
+  e.work.bytes_written = bytes_written;
+  TraceRecorder::Global().Record(std::move(e));
 }
 
 double ChipDevice::modeled_time_s() const {
@@ -287,28 +275,10 @@ void ChipDevice::EnqueueCopy(std::shared_ptr<DeviceArray> src, std::shared_ptr<D
     // Same chip: an HBM copy; another chip: one chip-to-chip link.
     const double seconds = src->device_id == id_ ? 2.0 * bytes / config_.hbm_bandwidth
                                                  : ModelChipTransferSeconds(static_cast<double>(bytes), config_);
-    double start;
-    {
-      std::lock_guard<std::mutex> lock(clock_mu_);
-      start = clock_s_;
-      clock_s_ += seconds;
-    }
-    if (TraceRecorder::Global().enabled()) {
-      TraceEvent e;
-      e.kind = TraceEvent::Kind::kTransfer;
-      e.device_id = id_;
-      e.name = src->device_id == id_ ? "device_copy" : "chip_to_chip";
-      e.category = "transfer";
-      e.program = src->info.ToString();
-      e.start_s = start;
-      e.time.total_s = seconds;
-      e.time.memory_s = seconds;
-      e.time.launch_s = 0;
-      e.time.bound = src->device_id == id_ ? "memory" : "chip_link";
-      e.work.bytes_read = static_cast<double>(bytes);
-      e.work.bytes_written = static_cast<double>(bytes);
-      TraceRecorder::Global().Record(std::move(e));
-    }
+    const bool same_chip = src->device_id == id_;
+    RecordTransfer(same_chip ? "device_copy" : "chip_to_chip", same_chip ? "memory" : "chip_link",
+                   src->info.ToString(), seconds, static_cast<double>(bytes),
+                   static_cast<double>(bytes));
     // Release both before completing (see Complete).
     src.reset();
     std::shared_ptr<AsyncEvent> ready = dst->ready;

@@ -65,6 +65,10 @@ class ChipDevice {
   void Drain() { queue_.Drain(); }
 
  private:
+  // Advances the modeled clock by a copy's time and records it on the trace's transfers track.
+  void RecordTransfer(const char* name, const char* bound, std::string what, double seconds,
+                      double bytes_read, double bytes_written);
+
   const int id_;
   const ChipConfig config_;
   std::shared_ptr<HbmAllocator> allocator_;
