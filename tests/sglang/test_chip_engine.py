@@ -186,3 +186,39 @@ def test_bench_offline_throughput_on_chip(model_dirs, tmp_path) -> None:  # noqa
     assert last["output_throughput"] > 0
     kernels = _chip_kernel_counts(tmp_path)
     assert kernels["paged_attention_decode"] > 0, kernels
+
+
+def test_kv_pool_is_sized_from_chip_memory_stats(model_dirs, tmp_path) -> None:  # noqa: F811
+    """With no max_total_tokens, sglang-jax sizes the KV pool from the chip's free HBM
+    (memory_stats bytes_limit - bytes_in_use) times mem_fraction_static."""
+    code = f"""
+import json
+from sgl_jax.srt.entrypoints.engine import Engine
+from sgl_jax.srt.utils import jax_utils
+if __name__ == "__main__":
+    import jax
+    free = jax_utils.get_available_device_memory("chip")
+    stats = jax.devices("chip")[0].memory_stats()
+    engine = Engine(model_path={str(model_dirs["a"])!r}, device="chip", attention_backend="chip",
+                    page_size=16, mem_fraction_static=0.25, disable_jax_precompile=True,
+                    log_level="error", random_seed=0, max_running_requests=8)
+    try:
+        tokens = engine.scheduler_info["max_total_num_tokens"]
+    finally:
+        engine.shutdown()
+    print(json.dumps({{"free": free, "limit": stats["bytes_limit"], "in_use": stats["bytes_in_use"],
+                      "tokens": tokens}}))
+"""
+    script = tmp_path / "size.py"
+    script.write_text(code)
+    env = _chip_env(tmp_path)
+    env["CHIP_HBM_BYTES"] = str(256 << 20)
+    proc = subprocess.run([SGL_PYTHON, str(script)], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["limit"] == 256 << 20 and r["free"] == r["limit"] - r["in_use"]
+    # model a: 2 layers x (K and V) x 2 kv heads x head_dim 128 x 4 bytes (f32) per token
+    per_token = 2 * 2 * 2 * 128 * 4
+    budget_tokens = 0.25 * r["free"] / per_token
+    assert 0.5 * budget_tokens <= r["tokens"] <= budget_tokens, (r, budget_tokens)
