@@ -833,6 +833,27 @@ Status ValidateElementwise(const exe::Elementwise& op, const TensorInfos& inputs
   }
   return Status::Ok();
 }
+// Decodes instruction r of a register program (earlier registers already decoded in `prior`).
+// Operands an op does not use point at a valid register, so evaluation reads them unconditionally.
+Arity DecodeInstr(const exe::Instr& src, int r, const std::vector<DecodedInstr>& prior,
+                  DecodedInstr* in) {
+  in->op = src.op();
+  in->dt = ToDType(src.dtype());
+  in->is_float = IsFloat(in->dt);
+  in->a = src.a();
+  in->b = src.b();
+  in->c = src.c();
+  in->imm_i = src.imm_i();
+  in->imm_f = src.imm_f();
+  const Arity arity = GetOpInfo(in->op)->arity;
+  const int nops = arity == Arity::kUnary ? 1 : arity == Arity::kBinary ? 2 : arity == Arity::kTernary ? 3 : 0;
+  if (nops == 0 && arity == Arity::kNone) in->a = r;
+  if (nops < 2) in->b = (nops == 0) ? r : in->a;
+  if (nops < 3) in->c = (nops == 0) ? r : in->a;
+  if (nops >= 1) in->adt = prior[in->a].dt;
+  return arity;
+}
+
 
 Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, const TensorRefs& outputs) {
   Decoded p;
@@ -855,23 +876,8 @@ Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, cons
     }
   }
   for (int r = 0; r < num_instrs; ++r) {
-    const exe::Instr* src = op.instrs()->Get(r);
     DecodedInstr& in = p.instrs[r];
-    in.op = src->op();
-    in.dt = ToDType(src->dtype());
-    in.is_float = IsFloat(in.dt);
-    in.a = src->a();
-    in.b = src->b();
-    in.c = src->c();
-    in.imm_i = src->imm_i();
-    in.imm_f = src->imm_f();
-    const Arity arity = GetOpInfo(in.op)->arity;
-    const int nops = arity == Arity::kUnary ? 1 : arity == Arity::kBinary ? 2 : arity == Arity::kTernary ? 3 : 0;
-    // Unused operands point at a valid register so evaluation can read them unconditionally.
-    if (nops == 0 && arity == Arity::kNone) in.a = r;
-    if (nops < 2) in.b = (nops == 0) ? r : in.a;
-    if (nops < 3) in.c = (nops == 0) ? r : in.a;
-    if (nops >= 1) in.adt = p.instrs[in.a].dt;
+    const Arity arity = DecodeInstr(*op.instrs()->Get(r), r, p.instrs, &in);
     switch (arity) {
       case Arity::kNone: in.invariant = true; break;
       case Arity::kView: in.invariant = view_invariant[in.a]; break;
@@ -1024,22 +1030,8 @@ RegionEvaluator::RegionEvaluator(const exe::RegionProgram& program, const std::v
   }
   p.instrs.resize(num_instrs);
   for (int r = 0; r < num_instrs; ++r) {
-    const exe::Instr* src = program.instrs()->Get(r);
     DecodedInstr& in = p.instrs[r];
-    in.op = src->op();
-    in.dt = ToDType(src->dtype());
-    in.is_float = IsFloat(in.dt);
-    in.a = src->a();
-    in.b = src->b();
-    in.c = src->c();
-    in.imm_i = src->imm_i();
-    in.imm_f = src->imm_f();
-    const Arity arity = GetOpInfo(in.op)->arity;
-    const int nops = arity == Arity::kUnary ? 1 : arity == Arity::kBinary ? 2 : arity == Arity::kTernary ? 3 : 0;
-    if (nops == 0 && arity == Arity::kNone) in.a = r;
-    if (nops < 2) in.b = (nops == 0) ? r : in.a;
-    if (nops < 3) in.c = (nops == 0) ? r : in.a;
-    if (nops >= 1) in.adt = p.instrs[in.a].dt;
+    const Arity arity = DecodeInstr(*program.instrs()->Get(r), r, p.instrs, &in);
     if (arity == Arity::kNone) {
       in.invariant = true;
     } else if (arity == Arity::kView || arity == Arity::kDim) {
