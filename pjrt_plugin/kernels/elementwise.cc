@@ -299,6 +299,20 @@ template <typename R, typename A, typename F>
 inline void Map2(R* r, const A* a, const A* b, int n, F f) {
   for (int j = 0; j < n; ++j) r[j] = f(a[j], b[j]);
 }
+
+// IEEE comparisons for float registers (NaN unordered), plain ones for integer registers; the
+// result register holds 0 or 1.
+template <typename T>
+void CompareMap(EwOp op, const T* a, const T* b, int64_t* r, int n) {
+  switch (op) {
+    case EwOp::CMP_EQ: Map2(r, a, b, n, [](T x, T y) { return int64_t{x == y}; }); break;
+    case EwOp::CMP_NE: Map2(r, a, b, n, [](T x, T y) { return int64_t{x != y}; }); break;
+    case EwOp::CMP_LT: Map2(r, a, b, n, [](T x, T y) { return int64_t{x < y}; }); break;
+    case EwOp::CMP_LE: Map2(r, a, b, n, [](T x, T y) { return int64_t{x <= y}; }); break;
+    case EwOp::CMP_GT: Map2(r, a, b, n, [](T x, T y) { return int64_t{x > y}; }); break;
+    default: Map2(r, a, b, n, [](T x, T y) { return int64_t{x >= y}; }); break;
+  }
+}
 template <typename R, typename A, typename F>
 inline void Map3(R* r, const int64_t* p, const A* a, const A* b, int n, F f) {
   for (int j = 0; j < n; ++j) r[j] = f(p[j], a[j], b[j]);
@@ -375,27 +389,9 @@ void Eval(const Decoded& p, int reg, const DecodedInstr& in, int64_t start, int 
     case EwOp::CMP_EQ: case EwOp::CMP_NE: case EwOp::CMP_LT:
     case EwOp::CMP_LE: case EwOp::CMP_GT: case EwOp::CMP_GE: {
       if (af) {
-        const float* a = R.F(in.a);
-        const float* b = R.F(in.b);
-        switch (in.op) {
-          case EwOp::CMP_EQ: Map2(rI, a, b, n, [](float x, float y) { return int64_t{x == y}; }); break;
-          case EwOp::CMP_NE: Map2(rI, a, b, n, [](float x, float y) { return int64_t{x != y}; }); break;
-          case EwOp::CMP_LT: Map2(rI, a, b, n, [](float x, float y) { return int64_t{x < y}; }); break;
-          case EwOp::CMP_LE: Map2(rI, a, b, n, [](float x, float y) { return int64_t{x <= y}; }); break;
-          case EwOp::CMP_GT: Map2(rI, a, b, n, [](float x, float y) { return int64_t{x > y}; }); break;
-          default: Map2(rI, a, b, n, [](float x, float y) { return int64_t{x >= y}; }); break;
-        }
+        CompareMap(in.op, R.F(in.a), R.F(in.b), rI, n);
       } else {
-        const int64_t* a = R.I(in.a);
-        const int64_t* b = R.I(in.b);
-        switch (in.op) {
-          case EwOp::CMP_EQ: Map2(rI, a, b, n, [](int64_t x, int64_t y) { return int64_t{x == y}; }); break;
-          case EwOp::CMP_NE: Map2(rI, a, b, n, [](int64_t x, int64_t y) { return int64_t{x != y}; }); break;
-          case EwOp::CMP_LT: Map2(rI, a, b, n, [](int64_t x, int64_t y) { return int64_t{x < y}; }); break;
-          case EwOp::CMP_LE: Map2(rI, a, b, n, [](int64_t x, int64_t y) { return int64_t{x <= y}; }); break;
-          case EwOp::CMP_GT: Map2(rI, a, b, n, [](int64_t x, int64_t y) { return int64_t{x > y}; }); break;
-          default: Map2(rI, a, b, n, [](int64_t x, int64_t y) { return int64_t{x >= y}; }); break;
-        }
+        CompareMap(in.op, R.I(in.a), R.I(in.b), rI, n);
       }
       return;
     }

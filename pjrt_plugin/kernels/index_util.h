@@ -26,6 +26,11 @@ inline Dims RowMajorStrides(const Dims& dims) {
   return s;
 }
 
+// Writes `count` copies of the `e`-byte element at `value` (an init value, a fill value) to dst.
+inline void Fill(uint8_t* dst, const void* value, int e, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) std::memcpy(dst + i * e, value, e);
+}
+
 inline int64_t Product(const Dims& dims) {
   int64_t n = 1;
   for (int64_t d : dims) n *= d;

@@ -70,10 +70,6 @@ int ScanDim(const Window& w, const Dims& dims, bool* reverse) {
   return -1;
 }
 
-void Fill(uint8_t* dst, const void* value, int e, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) std::memcpy(dst + i * e, value, e);
-}
-
 }  // namespace
 
 Status ValidateReduceWindow(const exe::ReduceWindow& op, const TensorInfos& inputs, const TensorInfos& outputs) {
@@ -168,7 +164,7 @@ Status RunReduceWindow(const exe::ReduceWindow& op, const TensorRefs& inputs, co
       X[k].Resize(static_cast<size_t>(shape.num_elements()) * e);
       Y[k].Resize(static_cast<size_t>(shape.num_elements()) * e);
       acc[k].Resize(static_cast<size_t>(lines) * e);
-      Fill(acc[k].as<uint8_t>(), init[k], e, lines);
+      idx::Fill(acc[k].as<uint8_t>(), init[k], e, lines);
       const uint8_t* src = static_cast<const uint8_t*>(inputs[k].data);
       for (int64_t o = 0; o < lines / inner; ++o) {
         for (int64_t i = 0; i < len; ++i) {
@@ -207,7 +203,7 @@ Status RunReduceWindow(const exe::ReduceWindow& op, const TensorRefs& inputs, co
   const Dims in_strides = idx::RowMajorStrides(shape.dims);
   std::vector<AlignedBuffer> X(n);
   for (size_t k = 0; k < n; ++k) {
-    Fill(static_cast<uint8_t*>(outputs[k].data), init[k], esize[k], O);
+    idx::Fill(static_cast<uint8_t*>(outputs[k].data), init[k], esize[k], O);
     X[k].Resize(static_cast<size_t>(O) * esize[k]);
   }
   Combiner combiner(op.kind(), op.body(), dtypes);

@@ -19,10 +19,6 @@ using idx::Dims;
 // Lanes wanted per body evaluation: with fewer outputs the reduction is split into chunks.
 constexpr int64_t kMinLanes = 256;
 
-void Fill(uint8_t* dst, const void* value, int e, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) std::memcpy(dst + i * e, value, e);
-}
-
 }  // namespace
 
 Status ValidateVariadicReduce(const exe::VariadicReduce& op, const TensorInfos& inputs, const TensorInfos& outputs) {
@@ -143,8 +139,8 @@ Status RunVariadicReduce(const exe::VariadicReduce& op, const TensorRefs& inputs
     X[k].Resize(static_cast<size_t>(T * L) * e);
     acc[k].Resize(static_cast<size_t>(L) * e);
     uint8_t* x = X[k].as<uint8_t>();
-    if (K * T > M) Fill(x, inputs[n + k].data, e, T * L);  // chunk tails are the init
-    Fill(acc[k].as<uint8_t>(), inputs[n + k].data, e, L);
+    if (K * T > M) idx::Fill(x, inputs[n + k].data, e, T * L);  // chunk tails are the init
+    idx::Fill(acc[k].as<uint8_t>(), inputs[n + k].data, e, L);
     const uint8_t* src = static_cast<const uint8_t*>(inputs[k].data);
     int64_t i = 0;
     idx::ForEachIndex(shape.dims, [&](const Dims& ix) {
@@ -174,7 +170,7 @@ Status RunVariadicReduce(const exe::VariadicReduce& op, const TensorRefs& inputs
     if (K == 1) {
       std::memcpy(out, acc[k].data(), static_cast<size_t>(O) * esize[k]);
     } else {
-      Fill(out, inputs[n + k].data, esize[k], O);
+      idx::Fill(out, inputs[n + k].data, esize[k], O);
     }
   }
   for (int64_t c = 0; K > 1 && c < K; ++c) {
