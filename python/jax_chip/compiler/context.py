@@ -29,8 +29,14 @@ class CompileOptions:
     fusion: bool = True              # elementwise fusion (off: one Elementwise kernel per op)
     constant_folding: bool = True
     memory_reuse: bool = True        # liveness-based sharing of arena memory (off: a slot per temp)
-    max_fused_ops: int = 256         # cap on the ops of one fused kernel
-    fold_limit_elements: int = 4096  # constant folding only produces constants up to this size
+    # cap on the ops of one fused kernel: bounds the register program's size (and compile time);
+    # high enough for the largest single expressions jax emits (Philox's 10 rounds, ~450 ops:
+    # rng_algorithms.py), which fragment into many recomputing kernels when cut
+    max_fused_ops: int = 1024
+    fold_limit_elements: int = 4096  # constant folding only produces constants up to this size,
+    # except where the value is materialized anyway (read by a gather, dot, concatenate, ...:
+    # xla_passes/constant_folding.py): there up to 16 Mi elements (64 MiB of f32)
+    fold_materialized_limit_elements: int = 16 << 20
 
 
 @dataclass

@@ -287,6 +287,12 @@ from jax_chip.compiler import lower_convolution as _lower_convolution  # noqa: E
 
 _lower_convolution.register_ops(register, OpSpec, NUMERIC)
 
+# ---- random bits (rng_algorithms.py, expanded by xla_passes/rng_bit_generator_expansion.py) -------
+
+from jax_chip.compiler import rng_algorithms as _rng_algorithms  # noqa: E402
+
+_rng_algorithms.register_ops(register, OpSpec)
+
 # ---- collectives on one device (collectives.py) --------------------------------------------------
 
 from jax_chip.compiler import collectives as _collectives  # noqa: E402

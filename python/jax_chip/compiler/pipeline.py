@@ -31,6 +31,7 @@ from xla_passes import (
     dead_code_elimination,
     dot_lowering,
     narrow_64bit,
+    rng_bit_generator_expansion,
     dynamic_slice_folding,
     elementwise_fusion,
     indexing_lowering,
@@ -75,6 +76,7 @@ def _fold_then_simplify(graph: Graph, ctx: PassContext) -> None:
 PIPELINE: list[tuple[str, PassFn]] = [
     ("strip_sharding", on_every_graph(strip_sharding.run)),
     ("single_device_collectives", on_every_graph(single_device_collectives.run)),
+    ("rng_bit_generator_expansion", on_every_graph(rng_bit_generator_expansion.run)),
     ("narrow_64bit", on_every_graph(narrow_64bit.run)),
     ("check_types", check_types.run),
     ("indexing_lowering", on_every_graph(indexing_lowering.run)),
