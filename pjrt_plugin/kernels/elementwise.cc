@@ -101,6 +101,7 @@ const OpInfo* GetOpInfo(EwOp op) {
       {"TAN", Arity::kUnary, Rule::kSameFloat, true},
       {"CBRT", Arity::kUnary, Rule::kSameFloat, true},
       {"ERF", Arity::kUnary, Rule::kSameFloat, true},
+      {"MUL_HI", Arity::kBinary, Rule::kSameInt, false},
   };
   const auto i = static_cast<size_t>(op);
   return i < sizeof(kOps) / sizeof(kOps[0]) ? &kOps[i] : nullptr;
@@ -528,6 +529,17 @@ void Eval(const Decoded& p, int reg, const DecodedInstr& in, int64_t start, int 
         break;
       case EwOp::POPCNT:
         Map1(rI, a, n, [mask](int64_t x) { return int64_t{__builtin_popcountll(static_cast<uint64_t>(x) & mask)}; });
+        break;
+      // Registers hold values sign- or zero-extended to 64 bits and widths are at most 32, so
+      // the exact product fits: signed in int64, unsigned in uint64.
+      case EwOp::MUL_HI:
+        if (IsSignedInt(dt)) {
+          Map2(rI, a, b, n, [w](int64_t x, int64_t y) { return (x * y) >> w; });
+        } else {
+          Map2(rI, a, b, n, [w](int64_t x, int64_t y) {
+            return static_cast<int64_t>((static_cast<uint64_t>(x) * static_cast<uint64_t>(y)) >> w);
+          });
+        }
         break;
       default:
         break;

@@ -325,6 +325,14 @@ std::vector<IntOp> IntOps() {
          return n;
        }},
       {EwOp::CLAMP, 3, [](int64_t lo, int64_t x, int64_t hi, DType) { return std::min(std::max(x, lo), hi); }},
+      {EwOp::MUL_HI, 2, [](int64_t a, int64_t b, int64_t, DType t) {
+         // the double-width product in 128 bits, then its high half
+         if (IsSignedInt(t)) return static_cast<int64_t>((static_cast<__int128>(a) * b) >> Width(t));
+         const unsigned __int128 m = (static_cast<unsigned __int128>(1) << Width(t)) - 1;
+         const unsigned __int128 p = (static_cast<unsigned __int128>(static_cast<uint64_t>(a)) & m) *
+                                     (static_cast<unsigned __int128>(static_cast<uint64_t>(b)) & m);
+         return static_cast<int64_t>(p >> Width(t));
+       }},
   };
 }
 

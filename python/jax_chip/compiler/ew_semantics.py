@@ -28,7 +28,7 @@ EWOPS: dict[str, int] = {
     "IS_FINITE": 32, "EXPM1": 33, "LOG1P": 34, "SIN": 35, "COS": 36, "ATAN2": 37, "CLAMP": 38,
     "AND": 39, "OR": 40, "XOR": 41, "NOT": 42, "SHL": 43, "SHR_ARITHMETIC": 44, "SHR_LOGICAL": 45,
     "POPCNT": 46, "BITCAST_CONVERT": 47, "REDUCE_PRECISION": 48,
-    "TAN": 49, "CBRT": 50, "ERF": 51,
+    "TAN": 49, "CBRT": 50, "ERF": 51, "MUL_HI": 52,
 }
 EWOP_NAMES: dict[int, str] = {v: k for k, v in EWOPS.items()}
 
@@ -48,6 +48,7 @@ UNARY = frozenset({
 BINARY = frozenset({
     "ADD", "SUB", "MUL", "DIV", "MAX", "MIN", "POW", "REM", "ATAN2", "AND", "OR", "XOR", "SHL",
     "SHR_ARITHMETIC", "SHR_LOGICAL", "CMP_EQ", "CMP_NE", "CMP_LT", "CMP_LE", "CMP_GT", "CMP_GE",
+    "MUL_HI",
 })
 TERNARY = frozenset({"SELECT", "CLAMP"})
 
@@ -344,6 +345,11 @@ def _int_binary(op: str, a: np.ndarray, b: np.ndarray, dtype: str) -> np.ndarray
             return a ^ b
         if op in ("SHL", "SHR_LOGICAL", "SHR_ARITHMETIC"):
             return _shift(op, a, b, dtype)
+        if op == "MUL_HI":    # widths <= 32: the exact product fits in int64 / uint64
+            bits = dtypes.info(dtype).bits
+            if dtypes.info(dtype).is_signed:
+                return (a * b) >> bits
+            return ((a.astype(np.uint64) * b.astype(np.uint64)) >> np.uint64(bits)).astype(np.int64)
     raise NotImplementedError(f"EwOp {op} on {dtype}")
 
 

@@ -15,7 +15,7 @@ kernels. The bits are those XLA's CPU and GPU backends produce (their RngBitGene
   counter advanced by the number of blocks (only its low 64 bits for u64[2]).
 
 8- and 16-bit results take the low bits of the 32-bit result, as XLA does. Philox's 32x32->64
-multiply is computed from 16-bit halves (every partial product fits in u32).
+multiply is the chip's MUL_HI instruction (high word) and a wrapping MUL (low word).
 
 A u64 is held as two u32 words (lo, hi); 64- and 128-bit additions carry through u32 compares.
 """
@@ -30,7 +30,6 @@ import numpy as np
 from jax_chip.compiler.graph import Graph, Node, TensorType, Value
 
 U32 = "u32"
-MASK16 = 0xFFFF
 
 THREEFRY_PARITY = 0x1BD11BDA
 THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -64,8 +63,9 @@ class U32Builder:
         return self.emit("stablehlo.constant", [], TensorType(dtype, ()),
                          {"value": np.asarray(x & 0xFFFFFFFF, np_dtype), "splat": False})
 
-    def iota(self, n: int) -> Value:
-        return self.emit("stablehlo.iota", [], TensorType(U32, (n,)), {"iota_dimension": 0})
+    def iota(self, shape: tuple[int, ...] | int, dim: int = 0) -> Value:
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        return self.emit("stablehlo.iota", [], TensorType(U32, shape), {"iota_dimension": dim})
 
     # ---- shapes ------------------------------------------------------------------------------
 
@@ -161,14 +161,9 @@ class U32Builder:
         return new_lo, new_hi, self.carry(new_hi, hi)
 
     def mul_hi_lo(self, x: Value, m: int) -> tuple[Value, Value]:
-        """(high, low) words of the 64-bit product x * m, from 16-bit halves."""
-        ml, mh = m & MASK16, m >> 16
-        xl, xh = self.and_(x, MASK16), self.shr(x, 16)
-        ll, lh = self.mul(xl, self.const(ml)), self.mul(xl, self.const(mh))
-        hl, hh = self.mul(xh, self.const(ml)), self.mul(xh, self.const(mh))
-        mid = self.add(self.add(self.shr(ll, 16), self.and_(lh, MASK16)), self.and_(hl, MASK16))
-        hi = self.add(self.add(hh, self.shr(lh, 16)), self.add(self.shr(hl, 16), self.shr(mid, 16)))
-        return hi, self.mul(x, self.const(m))
+        """(high, low) words of the 64-bit product x * m: the chip's MUL_HI and a wrapping MUL."""
+        c = self.const(m)
+        return self._binary("chip.mul_hi", x, c), self.mul(x, c)
 
 
 # ---- the block functions ---------------------------------------------------------------------
@@ -225,19 +220,30 @@ class HalfSplit:
 
 def threefry_bits(b: U32Builder, key: tuple[Value, Value], counter: tuple[Value, Value],
                   shape: tuple[int, ...]) -> tuple[Value, tuple[Value, Value]]:
-    """u32 bits of `shape` and the advanced counter words."""
+    """u32 bits of `shape` and the advanced counter words.
+
+    XLA's layout: along the split dimension, index i holds word i % 2 of the block at i // 2
+    (the two halves, concatenated on a new size-2 dimension after it). Each element computes
+    its block and keeps its word: one single-output kernel, no concatenate."""
     split = HalfSplit.of(shape)
     n = split.blocks
-    lo, hi, _ = b.add64(counter[0], counter[1], b.iota(n))
-    y0, y1 = threefry2x32(b, key, (lo, hi))
-    halves = [b.reshape(y, split.half_shape) for y in (y0, y1)]
-    if split.dim < 0:
-        bits = b.reshape(halves[0], ())
+    if split.dim < 0:                       # 0-d: word 0 of block 0
+        lo, hi, _ = b.add64(counter[0], counter[1], b.const(0))
+        bits = threefry2x32(b, key, (lo, hi))[0]
     else:
-        both = b.concatenate(halves, split.dim + 1)
-        rounded = list(shape)
-        rounded[split.dim] = split.half_shape[split.dim] * 2
-        bits = b.slice(b.reshape(both, tuple(rounded)), (0,) * len(shape), shape)
+        half = tuple(d for i, d in enumerate(split.half_shape) if i != split.dim + 1)
+        strides = [int(np.prod(half[i + 1:])) for i in range(len(half))]
+        block = None
+        for d, stride in enumerate(strides):
+            coord = b.iota(shape, d)
+            if d == split.dim:
+                coord = b.shr(coord, 1)
+            term = b.mul(coord, b.const(stride)) if stride != 1 else coord
+            block = term if block is None else b.add(block, term)
+        lo, hi, _ = b.add64(counter[0], counter[1], block)
+        y0, y1 = threefry2x32(b, key, (lo, hi))
+        word = b.and_(b.iota(shape, split.dim), 1)
+        bits = b.select(b.eq(word, b.const(0)), y0, y1)
     new_lo, new_hi, _ = b.add64(counter[0], counter[1], b.const(n))
     return bits, (new_lo, new_hi)
 
