@@ -116,3 +116,20 @@ def test_qwen3_rope_is_neox() -> None:
                                 max_position_embeddings=64, head_dim=128, rms_norm_eps=1e-6,
                                 dtype=jnp.float32, rngs=nnx.Rngs(0))
     assert attn.rotary_emb.is_neox_style is True
+
+
+def test_last_loc_is_one_jitted_program_equal_to_the_eager_one() -> None:
+    """fix_jit_last_loc: same values as sglang-jax's eager function, as a single program."""
+    from sgl_jax.srt.managers import schedule_batch
+
+    patched = schedule_batch.get_last_loc_jax
+    eager = patched.__wrapped__
+    rng = np.random.default_rng(5)
+    req_to_token = jnp.asarray(rng.integers(0, 5000, (8, 64), dtype=np.int32))
+    pools = jnp.asarray(rng.permutation(8)[:5].astype(np.int32))
+    prefix = jnp.asarray(np.array([0, 1, 17, 64, 3], np.int32))
+    np.testing.assert_array_equal(schedule_batch.get_last_loc(req_to_token, pools, prefix),
+                                  eager(req_to_token, pools, prefix))
+    text = patched.lower(req_to_token, pools, prefix).as_text()
+    assert text.count("func.func public @main") == 1 and "stablehlo.gather" in text
+

@@ -143,3 +143,26 @@ def fix_donate_kv_pool() -> None:
         return initialize_jit
 
     _wrap(model_runner.ModelRunner, "initialize_jit", make)
+
+
+def fix_jit_last_loc() -> None:
+    """schedule_batch.get_last_loc_jax (each request's last KV slot before its new tokens, for
+    every extend step with page size > 1) runs eagerly: the compare, subtract, index
+    normalisation, gather, full and select are each a device program. Jitted, it is one.
+    (The scheduler's other eager indexing, e.g. prepare_for_decode's last_loc, is inline in
+    sglang-jax's methods; docs/sglang.md lists what remains.)"""
+    import jax
+    from sgl_jax.srt.managers import schedule_batch
+
+    def make(original: Callable) -> Callable:
+        jitted = jax.jit(original)
+
+        def get_last_loc_jax(req_to_token: Any, req_pool_indices_device: Any,
+                             prefix_lens_device: Any) -> Any:
+            return jitted(req_to_token, req_pool_indices_device, prefix_lens_device)
+
+        get_last_loc_jax.lower = jitted.lower  # type: ignore[attr-defined]
+        return get_last_loc_jax
+
+    _wrap(schedule_batch, "get_last_loc_jax", make)
+

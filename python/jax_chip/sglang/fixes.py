@@ -263,6 +263,7 @@ def _register_chip_platform() -> None:
     FIXES["chip_attention_backend_choice"] = chip_platform.fix_chip_attention_backend_choice
     FIXES["kv_pool_usage_in_server_info"] = chip_platform.fix_kv_pool_usage_in_server_info
     FIXES["donate_kv_pool"] = chip_platform.fix_donate_kv_pool
+    FIXES["jit_last_loc"] = chip_platform.fix_jit_last_loc
 
 
 _register_chip_platform()
