@@ -19,6 +19,8 @@ import numpy as np  # noqa: E402
 
 import jax_chip.profiler as chip_prof  # noqa: E402
 
+MAX_POSITION = 2048     # rows of the RoPE table (sglang-jax: max_position_embeddings)
+
 
 def rms_norm(x: jax.Array, w: jax.Array, eps: float = 1e-6) -> jax.Array:
     xf = x.astype(jnp.float32)
@@ -26,25 +28,38 @@ def rms_norm(x: jax.Array, w: jax.Array, eps: float = 1e-6) -> jax.Array:
     return (y * w.astype(jnp.float32)).astype(x.dtype)
 
 
-def rope(x: jax.Array, positions: jax.Array, theta: float = 10000.0) -> jax.Array:
+def rope_cache(rotary_dim: int, max_position: int = MAX_POSITION,
+               base: float = 10000.0) -> jax.Array:
+    """The cos/sin table [max_position, rotary_dim] (cos half | sin half) that sglang-jax's
+    RotaryEmbedding and HF models build from constants. Computed inside the jitted block, it is a
+    constant expression: the compiler folds it into a stored constant (without constant
+    folding, kernels recompute and write the whole table on every call before the gather)."""
+    inv = 1.0 / (base ** (jnp.arange(0, rotary_dim, 2, dtype=jnp.float32) / rotary_dim))
+    t = jnp.arange(max_position, dtype=jnp.float32)
+    freqs = jnp.outer(t, inv)
+    return jnp.concatenate([jnp.cos(freqs), jnp.sin(freqs)], axis=-1)
+
+
+def rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
+    """Neox-style rotary embedding of x [s, heads, d] with cos, sin [s, d/2]."""
     d = x.shape[-1]
-    inv = 1.0 / (theta ** (jnp.arange(0, d, 2, dtype=jnp.float32) / d))
-    ang = positions[:, None].astype(jnp.float32) * inv[None, :]
-    cos, sin = jnp.cos(ang)[:, None, :], jnp.sin(ang)[:, None, :]
+    cos, sin = cos[:, None, :], sin[:, None, :]
     x1, x2 = x[..., : d // 2].astype(jnp.float32), x[..., d // 2:].astype(jnp.float32)
     return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1).astype(x.dtype)
 
 
-def block(params: dict[str, jax.Array], x: jax.Array, n_heads: int) -> jax.Array:
-    """Pre-norm decoder block: RMSNorm, causal MHA with RoPE, RMSNorm, SwiGLU MLP."""
+def block(params: dict[str, jax.Array], x: jax.Array, positions: jax.Array,
+          n_heads: int) -> jax.Array:
+    """Pre-norm decoder block: RMSNorm, causal MHA with RoPE, RMSNorm, SwiGLU MLP. `positions`
+    (int32 [seq], a runtime argument as in a serving engine) pick the rows of the RoPE table."""
     s, h = x.shape
     hd = h // n_heads
     y = rms_norm(x, params["ln1"])
     q = (y @ params["wq"]).reshape(s, n_heads, hd)
     k = (y @ params["wk"]).reshape(s, n_heads, hd)
     v = (y @ params["wv"]).reshape(s, n_heads, hd)
-    pos = jnp.arange(s, dtype=jnp.int32)
-    q, k = rope(q, pos), rope(k, pos)
+    cos, sin = jnp.split(rope_cache(hd).take(positions, axis=0), 2, axis=-1)
+    q, k = rope(q, cos, sin), rope(k, cos, sin)
     scores = jnp.einsum("qhd,khd->hqk", q, k, preferred_element_type=jnp.float32) / np.sqrt(hd)
     mask = jnp.tril(jnp.ones((s, s), jnp.bool_))
     scores = jnp.where(mask[None], scores, -1e30)
@@ -76,23 +91,26 @@ def main() -> None:
     ap.add_argument("--ffn", type=int, default=1408)
     ap.add_argument("--trace", default="/tmp/chip_transformer_block_trace.json")
     args = ap.parse_args()
+    if args.seq > MAX_POSITION:
+        raise SystemExit(f"--seq {args.seq}: at most {MAX_POSITION} positions (the RoPE table)")
 
     chip, cpu = jax.devices("chip")[0], jax.devices("cpu")[0]
     rng = np.random.default_rng(0)
     params = make_params(rng, args.hidden, args.ffn)
     x = rng.standard_normal((args.seq, args.hidden)).astype(jnp.bfloat16)
-    f = jax.jit(block, static_argnums=2)
+    positions = np.arange(args.seq, dtype=np.int32)
+    f = jax.jit(block, static_argnums=3)
 
     print(f"chip: {chip} ({len(jax.devices('chip'))} device(s), "
           f"HBM {chip.memory_stats()['bytes_limit'] / 2**30:.0f} GiB)")
     print(f"transformer block: seq {args.seq}, hidden {args.hidden}, heads {args.heads}, "
-          f"ffn {args.ffn}, bf16")
+          f"ffn {args.ffn}, bf16, RoPE table {MAX_POSITION} positions")
 
-    on_chip = jax.device_put((params, x), chip)
+    on_chip = jax.device_put((params, x, positions), chip)
     t0 = time.perf_counter()
     out_chip = f(*on_chip, args.heads).block_until_ready()
     t_compile = time.perf_counter() - t0
-    out_cpu = f(*jax.device_put((params, x), cpu), args.heads).block_until_ready()
+    out_cpu = f(*jax.device_put((params, x, positions), cpu), args.heads).block_until_ready()
 
     with chip_prof.trace(args.trace) as prof:
         t0 = time.perf_counter()

@@ -1,11 +1,13 @@
-"""constant_folding: folds with the chip's numerics, keeps big splats as broadcasts."""
+"""constant_folding: folds with the chip's numerics, keeps big splats as broadcasts, makes big
+constants only of values that are materialized anyway (a table read by a gather)."""
 
 import jax
 import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 
-from helpers import check_against_jax, compiled_graph, import_graph, randn
+from helpers import RNG, check_against_jax, compiled_graph, import_graph, randn
+from jax_chip.compiler.reference_interpreter import execute
 from jax_chip.compiler.context import CompileOptions, PassContext
 from xla_passes import constant_folding
 
@@ -83,3 +85,109 @@ def test_folding_can_be_disabled():
     g = compiled_graph(f, randn((4,)), options=CompileOptions(constant_folding=False),
                        stop_after="dead_code_elimination")
     assert any(n.op == "stablehlo.multiply" for n in g.nodes)
+
+
+# ---- cost-aware limits: big constants only where the value is materialized anyway ------------
+
+def rope_table(max_position=2048, dim=64):
+    """sglang-jax's RotaryEmbedding cos/sin cache, computed from constants."""
+    inv = 1.0 / (10000.0 ** (jnp.arange(0, dim, 2, dtype=jnp.float32) / dim))
+    freqs = jnp.outer(jnp.arange(max_position, dtype=jnp.float32), inv)
+    return jnp.concatenate([jnp.cos(freqs), jnp.sin(freqs)], axis=-1)
+
+
+def gather_rows(x, pos):
+    return x * rope_table().take(pos, axis=0)
+
+
+GATHER_ARGS = (randn((16, 64)), RNG.permutation(2048)[:16].astype(np.int32))
+
+
+def computing_ops(g):
+    return [n.op for n in g.walk() if n.op in (
+        "stablehlo.iota", "stablehlo.cosine", "stablehlo.sine", "stablehlo.multiply",
+        "stablehlo.concatenate", "stablehlo.power", "chip.fusion")]
+
+
+def test_gathered_table_is_folded_into_one_constant():
+    g = compiled_graph(gather_rows, *GATHER_ARGS, stop_after="constant_folding")
+    (table,) = [n for n in consts(g) if n.result.type.shape == (2048, 64)]
+    gather = next(n for n in g.nodes if n.op == "stablehlo.gather")
+    assert gather.operands[0] is table.result
+    # nothing of the table's computation is left (the multiply is x * rows)
+    assert computing_ops(g) == ["stablehlo.multiply"]
+    # the folded values are bit-identical to what the unfolded program's kernels compute (here
+    # in the reference interpreter; tests/test_constant_folding_chip.py runs both on the chip)
+    exe = check_against_jax(rope_table, options=CompileOptions(constant_folding=False))
+    assert {"Elementwise", "Concatenate"} <= {k.op_type for k in exe.kernels}
+    (want,) = execute(exe, [])
+    np.testing.assert_array_equal(table.attrs["value"].view(np.uint32), want.view(np.uint32))
+
+
+def test_table_over_the_materialized_limit_is_not_folded():
+    g = compiled_graph(gather_rows, *GATHER_ARGS, stop_after="constant_folding",
+                       options=CompileOptions(fold_materialized_limit_elements=2048 * 32 - 1))
+    assert not [n for n in consts(g) if n.result.type.num_elements > 4096]
+    assert "stablehlo.cosine" in computing_ops(g)
+
+
+def test_expression_read_only_by_fusible_ops_keeps_the_small_limit():
+    # cos of the angles, only multiplied elementwise with a runtime value: fused, it is computed
+    # in registers, so folding would only add a 256 KiB constant to read
+    def f(x):
+        inv = 1.0 / (10000.0 ** (jnp.arange(0, 64, 2, dtype=jnp.float32) / 64))
+        return x * jnp.cos(jnp.outer(jnp.arange(2048, dtype=jnp.float32), inv))
+    g = compiled_graph(f, randn((2048, 32)), stop_after="constant_folding")
+    assert not [n for n in consts(g) if n.result.type.num_elements > 4096]
+    assert {"stablehlo.cosine", "stablehlo.iota"} <= set(computing_ops(g))
+    # the inverse frequencies (32 elements, constants only) are still folded
+    assert "stablehlo.power" not in computing_ops(g)
+    check_against_jax(f, randn((2048, 32)))
+
+
+def test_expression_reaching_a_reduce_or_an_output_is_folded():
+    def f(x):
+        s = jnp.sin(jnp.arange(8192, dtype=jnp.float32) * 0.01)
+        return x + jnp.max(s), jnp.cos(jnp.arange(6000, dtype=jnp.float32))
+    g = compiled_graph(f, randn(()), stop_after="constant_folding")
+    shapes = sorted(n.result.type.shape for n in consts(g) if n.result.type.num_elements > 4096)
+    assert shapes == [(6000,), (8192,)]
+    assert not {"stablehlo.sine", "stablehlo.cosine", "stablehlo.iota"} & {n.op for n in g.nodes}
+    assert "stablehlo.reduce" in {n.op for n in g.nodes}
+    check_against_jax(f, randn(()))
+
+
+def test_bare_iota_and_broadcast_are_not_stored():
+    # an iota sorted along, a broadcast multiplied by a matrix: materialized, but their kernels
+    # only write; storing them would only grow the executable
+    row = (np.arange(512) % 3 - 1).astype(np.float32)      # small integers: exact dot products
+    ints = RNG.integers(-3, 4, (16, 512)).astype(np.float32)
+
+    def f(x):
+        return jax.lax.sort((x, jnp.arange(8192, dtype=jnp.int32)), num_keys=1)[1]
+
+    def h(x):
+        return x @ jnp.broadcast_to(jnp.asarray(row), (512, 512))
+    for fn, arg in ((f, randn((8192,))), (h, ints)):
+        g = compiled_graph(fn, arg, stop_after="constant_folding")
+        assert not [n for n in consts(g) if n.result.type.num_elements > 4096]
+    assert "stablehlo.iota" in [n.op for n in compiled_graph(
+        f, randn((8192,)), stop_after="constant_folding").nodes]
+    check_against_jax(h, ints)
+
+
+def test_materialized_folding_inside_a_loop_body():
+    def table():    # iota-only (jnp.arange with a step would be a loop-carried constant)
+        inv = 1.0 / (10000.0 ** (jnp.arange(8, dtype=jnp.float32) * (2.0 / 16)))
+        freqs = jnp.outer(jnp.arange(256, dtype=jnp.float32), inv)
+        return jnp.concatenate([jnp.cos(freqs), jnp.sin(freqs)], axis=-1)
+
+    def f(x, pos):
+        return jax.lax.fori_loop(0, 4, lambda i, acc: acc * table()[pos + i, :8], x)
+    args = (randn((8, 8)), RNG.integers(0, 200, 8).astype(np.int32))
+    g = compiled_graph(f, *args, stop_after="constant_folding")
+    (loop,) = [n for n in g.nodes if n.op == "stablehlo.while"]
+    tables = [n for n in loop.regions[1].nodes
+              if n.op == "stablehlo.constant" and n.result.type.shape == (256, 16)]
+    assert len(tables) == 1
+    assert not {"stablehlo.cosine", "stablehlo.sine", "stablehlo.iota"} & {n.op for n in g.walk()}

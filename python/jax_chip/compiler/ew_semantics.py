@@ -2,8 +2,11 @@
 
 This is the chip's elementwise numerics written down once in Python: floating registers are
 computed in f32 and rounded to the register dtype after every instruction; integer registers wrap
-to their width; pred registers hold 0/1. Constant folding and the reference interpreter both use
-it, so a folded constant equals what the chip would compute.
+to their width; pred registers hold 0/1. Transcendentals are the kernels' own functions: the
+fast_math.h approximations (exp, log, tanh, logistic, erf) ported to numpy (fast_math.py), and
+the C library's sinf, cosf, tanf, expm1f, log1pf, cbrtf, powf, atan2f (libm_f32.py). Constant
+folding and the reference interpreter both use it, so a folded constant is bit-identical to what
+the chip would compute (tests/test_constant_folding_chip.py).
 
 Register arrays: floats as np.float32 (values already rounded to the register dtype), integers
 and pred as np.int64 (values already wrapped).
@@ -11,12 +14,10 @@ and pred as np.int64 (values already wrapped).
 
 from __future__ import annotations
 
-import math
-
 import ml_dtypes
 import numpy as np
 
-from jax_chip.compiler import dtypes
+from jax_chip.compiler import dtypes, fast_math, libm_f32
 
 EWOPS: dict[str, int] = {
     "LOAD": 0, "CONST": 1, "IOTA": 2, "CONVERT": 3,
@@ -228,27 +229,36 @@ def reduce_precision_f32(x: np.ndarray, exponent_bits: int, mantissa_bits: int) 
     return np.where(np.isnan(x), x, out)
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+def fmax(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The kernels' float max: `isnan(a) || a >= b ? a : b` (NaN propagates; of two zeros the
+    first operand, where np.maximum's sign of zero depends on its SIMD path)."""
+    return np.where(np.isnan(a) | (a >= b), a, b).astype(np.float32)
+
+
+def fmin(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The kernels' float min: `isnan(a) || a <= b ? a : b`."""
+    return np.where(np.isnan(a) | (a <= b), a, b).astype(np.float32)
+
+
+_FAST_UNARY = {"EXP": fast_math.exp, "LOG": fast_math.log, "TANH": fast_math.tanh,
+               "LOGISTIC": fast_math.logistic, "ERF": fast_math.erf}
 
 
 def _float_unary(op: str, x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if op in _FAST_UNARY:
+        return _FAST_UNARY[op](x)
+    if op in libm_f32.UNARY:
+        return libm_f32.unary(op, x)
     with np.errstate(all="ignore"):
         if op == "NEG":
             return -x
         if op == "ABS":
             return np.abs(x)
-        if op == "EXP":
-            return np.exp(x)
-        if op == "LOG":
-            return np.log(x)
-        if op == "TANH":
-            return np.tanh(x)
-        if op == "LOGISTIC":
-            return (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
         if op == "SQRT":
             return np.sqrt(x)
         if op == "RSQRT":
-            return (1.0 / np.sqrt(x.astype(np.float64))).astype(np.float32)
+            return np.float32(1.0) / np.sqrt(x)     # 1.0f / std::sqrt(x): two roundings
         if op == "SIGN":
             return np.where(np.isnan(x), x, np.where(x == 0, x, np.sign(x))).astype(np.float32)
         if op == "FLOOR":
@@ -261,26 +271,12 @@ def _float_unary(op: str, x: np.ndarray) -> np.ndarray:
             t = np.trunc(x)
             frac = x - t
             return np.where(np.abs(frac) >= 0.5, t + np.sign(x), t).astype(np.float32)
-        if op == "EXPM1":
-            return np.expm1(x)
-        if op == "LOG1P":
-            return np.log1p(x)
-        if op == "SIN":
-            return np.sin(x)
-        if op == "COS":
-            return np.cos(x)
-        if op == "TAN":
-            return np.tan(x.astype(np.float64)).astype(np.float32)
-        if op == "CBRT":
-            return np.cbrt(x)
-        if op == "ERF":
-            # (frompyfunc gives a Python float for a 0-d input)
-            return np.asarray(_erf(x.astype(np.float64)), np.float64).astype(np.float32) \
-                if x.size else x
     raise NotImplementedError(f"EwOp {op} on floats")
 
 
 def _float_binary(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if op in libm_f32.BINARY:
+        return libm_f32.binary(op, a, b)
     with np.errstate(all="ignore"):
         if op == "ADD":
             return a + b
@@ -291,17 +287,11 @@ def _float_binary(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if op == "DIV":
             return a / b
         if op == "MAX":
-            return np.maximum(a, b)
+            return fmax(a, b)
         if op == "MIN":
-            return np.minimum(a, b)
-        if op == "POW":
-            # like the runtime's powf (nearly correctly rounded); numpy's f32 power is off by
-            # up to ~0.9 ulp, which constant folding would bake into e.g. RoPE frequencies
-            return np.power(a.astype(np.float64), b.astype(np.float64)).astype(np.float32)
+            return fmin(a, b)
         if op == "REM":
             return np.fmod(a, b)
-        if op == "ATAN2":
-            return np.arctan2(a, b)
     raise NotImplementedError(f"EwOp {op} on floats")
 
 
@@ -373,6 +363,8 @@ def evaluate(op: str, dtype: str, args: list[np.ndarray], arg_dtypes: list[str],
         return normalize(np.where(args[0] != 0, args[1], args[2]), dtype)
     if op == "CLAMP":  # a = min, b = operand, c = max (stablehlo.clamp operand order)
         lo, x, hi = args
+        if fl:
+            return round_float(fmin(fmax(x, lo), hi), dtype)
         return normalize(np.minimum(np.maximum(x, lo), hi), dtype)
     if op == "IS_FINITE":
         return np.isfinite(args[0]).astype(np.int64)
