@@ -133,3 +133,21 @@ def test_last_loc_is_one_jitted_program_equal_to_the_eager_one() -> None:
     text = patched.lower(req_to_token, pools, prefix).as_text()
     assert text.count("func.func public @main") == 1 and "stablehlo.gather" in text
 
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_logits_are_one_jitted_matmul_equal_to_the_eager_one(dtype) -> None:
+    """fix_jit_logits: the lm_head logits equal sglang-jax's eager _get_logits, computed by one
+    program whose matmul contracts the embedding directly (no transpose copy of the table)."""
+    from flax import nnx
+    from sgl_jax.srt.layers.embeddings import ParallelLMHead
+    from sgl_jax.srt.layers.logits_processor import LogitsProcessor
+
+    head = ParallelLMHead(num_embeddings=96, features=32, dtype=dtype, param_dtype=dtype,
+                          rngs=nnx.Rngs(0))
+    proc = LogitsProcessor(vocab_size=90)
+    hidden = jnp.asarray(np.random.default_rng(2).standard_normal((5, 32)), dtype)
+    got = proc._get_logits(hidden, head, None)
+    want = LogitsProcessor._get_logits.__wrapped__(proc, hidden, head, None)
+    assert got.shape == want.shape == (5, 90) and got.dtype == want.dtype
+    np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(want, np.float32))
+

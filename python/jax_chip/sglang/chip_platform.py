@@ -166,3 +166,33 @@ def fix_jit_last_loc() -> None:
 
     _wrap(schedule_batch, "get_last_loc_jax", make)
 
+
+def fix_jit_logits() -> None:
+    """ModelRunner.compute_logits runs the logits processor outside jit, so _get_logits'
+    `jnp.dot(hidden, embedding.T)` is two eager programs per step: a transpose that copies the
+    whole lm_head table ([vocab, hidden]: 300 MiB for Qwen3-0.6B in bf16, more HBM traffic than
+    the rest of a decode step) and a dot. Jitted together, the transpose folds into the matmul's
+    contraction dimensions and the dtype promotion into the same program: no copy."""
+    from functools import partial
+
+    import jax
+    from sgl_jax.srt.layers import logits_processor
+
+    @partial(jax.jit, static_argnames=("promote", "dtype", "vocab_size"))
+    def logits(hidden: Any, embedding: Any, *, promote: Callable, dtype: Any,
+               vocab_size: int) -> Any:
+        hidden, embedding = promote((hidden, embedding), dtype=dtype)
+        out = jax.numpy.dot(hidden, embedding.T)
+        return out[:, :vocab_size] if out.ndim > 1 else out[:vocab_size]
+
+    def make(_original: Callable) -> Callable:
+        def _get_logits(self: Any, hidden_states: Any, lm_head: Any, logits_metadata: Any,
+                        embedding_bias: Any = None) -> Any:
+            del logits_metadata, embedding_bias   # unused by sglang-jax's version too
+            return logits(hidden_states, lm_head.embedding.value, promote=lm_head.promote_dtype,
+                          dtype=lm_head.dtype, vocab_size=self.vocab_size)
+
+        return _get_logits
+
+    _wrap(logits_processor.LogitsProcessor, "_get_logits", make)
+

@@ -264,6 +264,7 @@ def _register_chip_platform() -> None:
     FIXES["kv_pool_usage_in_server_info"] = chip_platform.fix_kv_pool_usage_in_server_info
     FIXES["donate_kv_pool"] = chip_platform.fix_donate_kv_pool
     FIXES["jit_last_loc"] = chip_platform.fix_jit_last_loc
+    FIXES["jit_logits"] = chip_platform.fix_jit_logits
 
 
 _register_chip_platform()
