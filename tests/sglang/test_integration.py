@@ -151,3 +151,38 @@ def test_logits_are_one_jitted_matmul_equal_to_the_eager_one(dtype) -> None:
     assert got.shape == want.shape == (5, 90) and got.dtype == want.dtype
     np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(want, np.float32))
 
+
+def test_req_to_token_writes_are_in_place_and_equal_to_the_eager_ones() -> None:
+    """fix_req_to_token_in_place: the same table as sglang-jax's eager .at[].set writes and
+    frees, for the three forms the scheduler uses, with the old table donated (updated in place,
+    not copied)."""
+    from jax.sharding import Mesh
+    from sgl_jax.srt.mem_cache.memory_pool import ReqToTokenPool
+
+    mesh = Mesh(np.array(jax.devices("cpu")[:1]), ("tensor",))
+    patched = ReqToTokenPool(size=6, max_context_len=40, mesh=mesh)
+    eager = ReqToTokenPool(size=6, max_context_len=40, mesh=mesh)
+    write, free = ReqToTokenPool.write.__wrapped__, ReqToTokenPool.free.__wrapped__
+    rng = np.random.default_rng(11)
+    ops = []
+    for _ in range(12):
+        row, start = int(rng.integers(0, 6)), int(rng.integers(0, 30))
+        stop = int(rng.integers(start, 41))
+        ops.append(("range", (row, slice(start, stop)),
+                    jnp.asarray(rng.integers(1, 9999, stop - start), jnp.int32)))
+    rows = jnp.asarray(rng.permutation(6)[:4].astype(np.int32))
+    ops.append(("points", (rows, jnp.asarray(rng.integers(0, 40, 4).astype(np.int32))),
+                jnp.asarray(rng.integers(1, 9999, 4), jnp.int32)))
+    ops += [("free", 2, None), ("free", [0, 5], None)]
+    for kind, idx, vals in ops:
+        before = patched.req_to_token
+        if kind == "free":
+            patched.free(idx)
+            free(eager, idx)
+        else:
+            patched.write(idx, vals)
+            write(eager, idx, vals)
+        np.testing.assert_array_equal(patched.req_to_token, eager.req_to_token, err_msg=kind)
+        assert before.is_deleted() or (kind == "range" and idx[1].start == idx[1].stop)
+    assert patched.free_slots == eager.free_slots
+

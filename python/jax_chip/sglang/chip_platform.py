@@ -196,3 +196,71 @@ def fix_jit_logits() -> None:
 
     _wrap(logits_processor.LogitsProcessor, "_get_logits", make)
 
+
+def fix_req_to_token_in_place() -> None:
+    """ReqToTokenPool.write and .free update the request -> KV slot table with eager
+    `.at[...].set`, which copies the whole table ([max requests, context length] int32: 40 MiB
+    for 256 requests of 40k tokens) for every request of every prefill and for every decode
+    step. The pool replaces its table by the result at once, so the old one can be donated:
+    jitted with donation, the chip updates the rows in place (dynamic_update_slice / scatter)."""
+    from functools import partial
+
+    import jax
+    import numpy as np
+    from jax import lax
+    from sgl_jax.srt.mem_cache import memory_pool
+
+    @partial(jax.jit, donate_argnums=0)
+    def set_row_range(table: Any, row: Any, start: Any, values: Any) -> Any:
+        return lax.dynamic_update_slice(table, values.astype(table.dtype)[None, :], (row, start))
+
+    @partial(jax.jit, donate_argnums=0)
+    def set_points(table: Any, rows: Any, cols: Any, values: Any) -> Any:
+        return table.at[rows, cols].set(values.astype(table.dtype))
+
+    @partial(jax.jit, donate_argnums=0)
+    def clear_row(table: Any, row: Any) -> Any:
+        return lax.dynamic_update_slice(table, jax.numpy.zeros((1, table.shape[1]), table.dtype),
+                                        (row, 0))
+
+    def row_range(table: Any, indices: Any, values: Any) -> Any:
+        """The (row, start, values) of a write of one row's [start, stop) range, or None."""
+        if not (isinstance(indices, tuple) and len(indices) == 2
+                and isinstance(indices[1], slice) and indices[1].step in (None, 1)):
+            return None
+        row, sl = indices
+        start, stop, _ = sl.indices(table.shape[1])
+        values = jax.numpy.asarray(values)
+        if np.ndim(row) != 0 or values.shape != (max(stop - start, 0),):
+            return None
+        return row, start, values
+
+    def make_write(original: Callable) -> Callable:
+        def write(self: Any, indices: Any, values: Any) -> None:
+            table = self.req_to_token
+            ranged = row_range(table, indices, values)
+            if ranged is not None:
+                row, start, vals = ranged
+                if vals.shape[0]:
+                    self.req_to_token = set_row_range(table, row, start, vals)
+                return
+            if (isinstance(indices, tuple) and len(indices) == 2
+                    and not any(isinstance(i, slice) for i in indices)):
+                self.req_to_token = set_points(table, *indices, jax.numpy.asarray(values))
+                return
+            original(self, indices, values)
+
+        return write
+
+    def make_free(original: Callable) -> Callable:
+        def free(self: Any, free_index: Any) -> None:
+            rows = [free_index] if isinstance(free_index, int) else list(free_index)
+            self.free_slots.extend(rows)
+            for row in rows:
+                self.req_to_token = clear_row(self.req_to_token, row)
+
+        return free
+
+    _wrap(memory_pool.ReqToTokenPool, "write", make_write)
+    _wrap(memory_pool.ReqToTokenPool, "free", make_free)
+

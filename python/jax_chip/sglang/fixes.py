@@ -265,6 +265,7 @@ def _register_chip_platform() -> None:
     FIXES["donate_kv_pool"] = chip_platform.fix_donate_kv_pool
     FIXES["jit_last_loc"] = chip_platform.fix_jit_last_loc
     FIXES["jit_logits"] = chip_platform.fix_jit_logits
+    FIXES["req_to_token_in_place"] = chip_platform.fix_req_to_token_in_place
 
 
 _register_chip_platform()
