@@ -20,6 +20,12 @@ cond. A Case kernel's results are defined at its start and each branch's results
 end of that branch (branches may share memory: only one runs). The regions' block arguments
 alias the storage of the carried values (while) or of the captured operands.
 
+In-place loop carries (xla_passes/loop_carry_inplace.py): a kernel marked
+attrs["shares_storage"] = ((result, operand), ...) writes that result over the operand, so the
+result is an alias of the operand's storage (like a reshape). In a while body this resolves to
+the loop-carried storage of the slot the chain updates: the body's result i then lives where the
+runtime's carry copy would have put it, and the copy is skipped (source == destination).
+
 With options.memory_reuse off (CHIP_DISABLE_PASSES=memory_planning) every TEMP value gets its
 own slot: the arena is the sum of the temporaries.
 
@@ -36,6 +42,7 @@ from jax_chip.compiler.context import PassContext
 from jax_chip.compiler.emit import constant_bytes, is_kernel
 from jax_chip.compiler.errors import CompileError, at
 from jax_chip.compiler.graph import Graph, Node, Value
+from xla_passes.loop_carry_inplace import SHARES_STORAGE
 
 ALIGNMENT = 64
 
@@ -102,7 +109,7 @@ class _Liveness:
         return v
 
     def define(self, v: Value, at: int) -> None:
-        if v in self.storage or v in self.first:
+        if v in self.storage or v in self.first or v in self.root:
             return
         self.first[v] = at
         self.last[v] = at
@@ -118,6 +125,11 @@ class _Liveness:
         self.pos += 1
         return p
 
+    def share(self, n: Node) -> None:
+        """Results written over an operand in place (loop_carry_inplace) take its storage."""
+        for r, o in n.attrs.get(SHARES_STORAGE, ()):
+            self.root[n.results[r]] = n.operands[o]
+
     def visit(self, graph: Graph) -> None:
         for n in graph.nodes:
             if n.op == "stablehlo.constant":
@@ -125,6 +137,7 @@ class _Liveness:
             if n.op == "stablehlo.reshape":
                 self.root[n.result] = n.operands[0]
                 continue
+            self.share(n)
             if n.op == "stablehlo.while":
                 self._visit_while(n)
             elif n.op == "stablehlo.case":

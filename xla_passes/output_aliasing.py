@@ -8,9 +8,9 @@
 2. An output aliased to donated parameter p lives in p's memory, so no kernel may read p (or a
    reshape alias of p) once the kernel writing that output has started, except that writer itself
    when it is an Elementwise kernel reading p only through the identity view (same element),
-   or a kernel updating p in place (scatter, dynamic_update_slice: OpSpec.in_place) that reads
-   p only as the operand it updates. A
-   writer that breaks this computes into a TEMP value instead, and a copy at the end of the
+   or a kernel updating p in place (scatter, dynamic_update_slice: OpSpec.in_place; a while
+   loop carrying p as initial value k to result k) that reads p only as the operand it updates.
+   A writer that breaks this computes into a TEMP value instead, and a copy at the end of the
    program writes the output.
 """
 
@@ -43,7 +43,7 @@ def _needs_copy(v: Value, claimed: set[Value]) -> bool:
     return not is_kernel(v.producer)  # constant or reshape alias
 
 
-def _reads_only_identity(node: Node, aliases: set[Value]) -> bool:
+def reads_only_identity(node: Node, aliases: set[Value]) -> bool:
     """Does Elementwise `node` read values in `aliases` only at the element it writes?"""
     if node.op != "chip.fusion":
         return False
@@ -60,13 +60,21 @@ def _reads_only_identity(node: Node, aliases: set[Value]) -> bool:
     return True
 
 
-def _updates_in_place(node: Node, result: Value, aliases: set[Value]) -> bool:
-    """Does `node` (scatter, dynamic_update_slice) compute `result` by updating the operand in
-    `aliases` in place, reading the aliases through that operand only?"""
-    spec = op_registry.lookup(node.op)
-    if spec is None or spec.in_place is None or result.producer is not node:
+def updates_in_place(node: Node, result: Value, aliases: set[Value]) -> bool:
+    """Does `node` (scatter, dynamic_update_slice, a while carrying the value) compute `result`
+    by updating the operand in `aliases` in place, reading the aliases through that operand
+    only? A while's carried result k starts as its initial value k (the runtime's initial copy
+    is skipped when both share memory) and its regions do not see the operand otherwise."""
+    if result.producer is not node:
         return False
-    for r, o in spec.in_place(node):
+    if node.op == "stablehlo.while":
+        pairs = [(result.index, result.index)] if result.index < node.attrs["num_carried"] else []
+    else:
+        spec = op_registry.lookup(node.op)
+        if spec is None or spec.in_place is None:
+            return False
+        pairs = spec.in_place(node)
+    for r, o in pairs:
         if r != result.index or node.operands[o] not in aliases:
             continue
         return not any(v in aliases for i, v in enumerate(node.operands) if i != o)
@@ -127,10 +135,10 @@ def run(graph: Graph, ctx: PassContext) -> None:
                 aliases.add(n.result)
         readers = [n for n in graph.nodes if is_kernel(n) and any(o in aliases for o in n.operands)]
         w = position[writer]
-        ok = all(position[r] < w or (r is writer and (_reads_only_identity(r, aliases) or
-                                                       _updates_in_place(r, out.value, aliases)))
+        ok = all(position[r] < w or (r is writer and (reads_only_identity(r, aliases) or
+                                                       updates_in_place(r, out.value, aliases)))
                  for r in readers)
-        if ok and writer in readers and _updates_in_place(writer, out.value, aliases):
+        if ok and writer in readers and updates_in_place(writer, out.value, aliases):
             writer.attrs["in_place"] = True
         if not ok:
             c = _copy(graph, out.value, "donated output copy")

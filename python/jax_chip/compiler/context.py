@@ -29,6 +29,9 @@ class CompileOptions:
     fusion: bool = True              # elementwise fusion (off: one Elementwise kernel per op)
     constant_folding: bool = True
     memory_reuse: bool = True        # liveness-based sharing of arena memory (off: a slot per temp)
+    # a while body updating a carried value in place writes the loop-carried storage directly
+    # (no per-iteration carry copy; xla_passes/loop_carry_inplace.py)
+    loop_carry_in_place: bool = True
     # cap on the ops of one fused kernel: bounds the register program's size (and compile time);
     # high enough for the largest single expressions jax emits (Philox's 10 rounds, ~450 ops:
     # rng_algorithms.py), which fragment into many recomputing kernels when cut

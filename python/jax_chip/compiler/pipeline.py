@@ -9,6 +9,8 @@ CHIP_DISABLE_PASSES=elementwise_fusion,constant_folding,memory_planning turns op
 (for measuring what each one buys, tools/bench_passes.py): without elementwise fusion every op
 is its own kernel, without constant folding nothing is evaluated at compile time, and without
 memory planning every temporary gets its own arena slot (no liveness-based sharing).
+CHIP_DISABLE_PASSES=loop_carry_inplace keeps the per-iteration copy of every loop-carried value
+(tools/bench_loop_carry.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from xla_passes import (
     dynamic_slice_folding,
     elementwise_fusion,
     indexing_lowering,
+    loop_carry_inplace,
     memory_planning,
     mhlo_custom_calls,
     output_aliasing,
@@ -51,6 +54,7 @@ DISABLEABLE = {
     "elementwise_fusion": "fusion",
     "constant_folding": "constant_folding",
     "memory_planning": "memory_reuse",
+    "loop_carry_inplace": "loop_carry_in_place",
 }
 
 
@@ -92,6 +96,7 @@ PIPELINE: list[tuple[str, PassFn]] = [
     ("control_flow", control_flow.run),
     ("elementwise_fusion", on_every_graph(elementwise_fusion.run)),
     ("output_aliasing", output_aliasing.run),
+    ("loop_carry_inplace", loop_carry_inplace.run),
     ("memory_planning", memory_planning.run),
     ("cost_annotation", on_every_graph(cost_annotation.run)),
 ]

@@ -218,6 +218,29 @@ def execute(exe: ExecutableDesc | bytes, args: Sequence[np.ndarray],
 MAX_LOOP_ITERATIONS = 1_000_000
 
 
+def _clamped_starts(ins: Sequence[np.ndarray], first: int, shape: Sequence[int],
+                    sizes: Sequence[int]) -> tuple[slice, ...]:
+    """The window at the start indices ins[first:], clamped into the operand (XLA semantics)."""
+    starts = [min(max(int(np.asarray(i).reshape(())), 0), d - z)
+              for i, d, z in zip(ins[first:], shape, sizes)]
+    return tuple(slice(s, s + z) for s, z in zip(starts, sizes))
+
+
+def _dynamic_slice(ins: Sequence[np.ndarray], out: TensorType) -> np.ndarray:
+    x = np.asarray(ins[0])
+    return np.array(x[_clamped_starts(ins, 1, x.shape, out.shape)], copy=True)
+
+
+def _dynamic_update_slice(ins: Sequence[np.ndarray], out: TensorType) -> np.ndarray:
+    x, upd = np.array(ins[0], copy=True), np.asarray(ins[1])
+    x[_clamped_starts(ins, 2, x.shape, upd.shape)] = upd
+    return x
+
+
+# lower_indexing.IndexingOp kernels the interpreter evaluates (the others run on the device only)
+_DYNAMIC_SLICING = {"DynamicSlice": _dynamic_slice, "DynamicUpdateSlice": _dynamic_update_slice}
+
+
 def _assign(mem: _Memory, srcs: Sequence[int], dsts: Sequence[int]) -> None:
     """dsts[i] = srcs[i] for all i at once (every source read before any write)."""
     data = [np.array(mem.array(s), copy=True) for s in srcs]
@@ -261,6 +284,8 @@ def _run_kernels(exe: ExecutableDesc, mem: _Memory, kernels: Sequence[KernelDesc
             outs = [np.concatenate([np.asarray(x) for x in ins], axis=op.dim)]
         elif isinstance(op, CopyOp):
             outs = [np.array(ins[0], copy=True)]
+        elif getattr(op, "OP_TYPE", None) in _DYNAMIC_SLICING:
+            outs = [_DYNAMIC_SLICING[op.OP_TYPE](ins, out_types[0])]
         elif hasattr(op, "evaluate"):    # custom-call kernels (custom_call_kernel.py)
             outs = op.evaluate([np.array(x, copy=True) for x in ins], [t.dtype for t in in_types],
                                [t.dtype for t in out_types])

@@ -1,0 +1,241 @@
+"""Loop-carried values updated in place: a while body that computes carried result i by updating
+carried parameter i in place writes straight into the loop-carried storage, so the runtime's
+per-iteration carry copy (body result -> carried storage) has source == destination and is
+skipped. A KV cache carried through a decode loop and updated with dynamic_update_slice then costs
+the bytes written per step, not a copy of the whole cache.
+
+For every stablehlo.while (any nesting depth), carried value i qualifies when the body's result i
+is the end of a chain of in-place updates starting at the body's parameter i:
+
+    p_i -> K_1 -> v_1 -> K_2 -> v_2 -> ... -> K_m -> v_m = body result i
+
+(zero-copy reshapes may sit anywhere in between), where each K_j can write v_j over its operand
+v_{j-1}:
+  - a kernel declaring OpSpec.in_place (dynamic_update_slice, scatter, in-place custom calls)
+    whose other operands are not v_{j-1};
+  - an Elementwise kernel reading v_{j-1} only at the element it writes (identity views), its
+    result the same size (e.g. the loop counter i + 1, jnp.where(mask, new, cache));
+  - a nested while whose carried initial value k is v_{j-1} and that reads v_{j-1} nowhere else:
+    its loop-carried storage becomes the outer slot (its own body is then treated the same way).
+It is safe when every other reader of v_{j-1} (kernels, nested control flow capturing it) runs
+before K_j, and no version but v_m is a body result (v_m only as result i). Readers placed after
+K_j that do not depend on it are moved before it (the body's kernel order is re-sorted, stably,
+keeping side-effecting kernels in order); a reader that needs v_j too (e.g. new_cache - cache)
+or p_i returned as another carried result makes the chain unsafe, and the copy stays.
+
+The pass records K_j.attrs["shares_storage"] = ((result, operand), ...): memory planning places
+the result in the storage of that operand, which resolves to the loop's carried slot i; a
+dynamic_update_slice / scatter in a chain gets attrs["in_place"] (its cost drops the operand
+copy). Off with CompileOptions.loop_carry_in_place=False (CHIP_DISABLE_PASSES=loop_carry_inplace).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+from jax_chip.compiler import op_registry
+from jax_chip.compiler.context import PassContext
+from jax_chip.compiler.graph import Graph, Node, Value
+from xla_passes.output_aliasing import reads_only_identity, storage_root, updates_in_place
+
+SHARES_STORAGE = "shares_storage"
+
+
+@dataclass(frozen=True)
+class Step:
+    """Kernel `node` writes its result `result` over its operand `operand`."""
+    node: Node
+    result: int
+    operand: int
+
+
+def _aliases(v: Value, reshapes: dict[Value, list[Value]]) -> set[Value]:
+    """`v` and every reshape alias of it (transitively)."""
+    out = {v}
+    todo = [v]
+    while todo:
+        for r in reshapes.get(todo.pop(), []):
+            if r not in out:
+                out.add(r)
+                todo.append(r)
+    return out
+
+
+def _candidate_operands(node: Node, result: Value) -> list[int]:
+    """Operands `node` could update in place to produce `result` (same byte size)."""
+    if node.op == "stablehlo.while":
+        nc = node.attrs["num_carried"]
+        return [result.index] if result.index < nc else []
+    if node.op == "chip.fusion":
+        return [i for i, o in enumerate(node.operands)
+                if o.type.nbytes == result.type.nbytes
+                and o.type.num_elements == result.type.num_elements]
+    spec = op_registry.lookup(node.op)
+    if spec is None or spec.in_place is None:
+        return []
+    return [o for r, o in spec.in_place(node) if r == result.index]
+
+
+def _writes_over(step: Step, aliases: set[Value]) -> bool:
+    """Can `step.node` write its result into the storage of `aliases` (the operand's versions),
+    reading them only as the operand it updates?"""
+    node = step.node
+    if node.operands[step.operand] not in aliases:
+        return False
+    if node.op == "chip.fusion":
+        return reads_only_identity(node, aliases)
+    return updates_in_place(node, node.results[step.result], aliases)
+
+
+class _Body:
+    """A while body's nodes: positions, reshape aliases, readers, data dependencies."""
+
+    def __init__(self, body: Graph):
+        self.graph = body
+        self.nodes = list(body.nodes)
+        self.position = {n: i for i, n in enumerate(self.nodes)}
+        self.reshapes: dict[Value, list[Value]] = {}
+        self.readers: dict[Value, list[Node]] = {}
+        for n in self.nodes:
+            if n.op == "stablehlo.reshape":
+                self.reshapes.setdefault(n.operands[0], []).append(n.result)
+                continue
+            for o in n.operands:
+                self.readers.setdefault(o, []).append(n)
+        self.outputs = [o.value for o in body.outputs]
+
+    def chain(self, param: Value, end: Value) -> list[Step] | None:
+        """In-place steps from `param` to `end` (a value of this body), or None."""
+        steps: list[Step] = []
+        v = storage_root(end)
+        seen: set[Value] = set()
+        while v is not param:
+            node = v.producer
+            if node is None or node not in self.position or v in seen:
+                return None
+            seen.add(v)
+            options = [o for o in _candidate_operands(node, v)
+                       if self._leads_to(storage_root(node.operands[o]), param)]
+            if not options:
+                return None
+            steps.append(Step(node, v.index, options[0]))
+            v = storage_root(node.operands[options[0]])
+        steps.reverse()
+        return steps
+
+    def _leads_to(self, v: Value, param: Value) -> bool:
+        """Is `param` reachable backwards from `v` through candidate in-place operands?"""
+        todo, seen = [v], set()
+        while todo:
+            x = todo.pop()
+            if x is param:
+                return True
+            if x in seen or x.producer is None or x.producer not in self.position:
+                continue
+            seen.add(x)
+            todo.extend(storage_root(x.producer.operands[o])
+                        for o in _candidate_operands(x.producer, x))
+        return False
+
+    def ordering(self, slot: int, param: Value, steps: list[Step]) -> list[tuple[Node, Node]] | None:
+        """The (before, after) pairs that make chain `steps` safe, or None if it cannot be."""
+        edges: list[tuple[Node, Node]] = []
+        version = param
+        for j, step in enumerate(steps):
+            aliases = _aliases(version, self.reshapes)
+            if any(o in aliases for o in self.outputs):   # an old version read at the end
+                return None
+            if not _writes_over(step, aliases):
+                return None
+            for v in aliases:
+                for r in self.readers.get(v, []):
+                    if r is not step.node:
+                        edges.append((r, step.node))
+            version = step.node.results[step.result]
+        last = _aliases(version, self.reshapes)
+        if any(o in last for k, o in enumerate(self.outputs) if k != slot):
+            return None
+        return edges
+
+    def order(self, extra: list[tuple[Node, Node]]) -> list[Node] | None:
+        """The nodes in a topological order honouring data dependencies, side-effect order and
+        `extra`, as close to the current order as possible; None if `extra` makes a cycle."""
+        deps: dict[Node, set[Node]] = {n: set() for n in self.nodes}
+        producer_in = self.position
+        prev_effect: Node | None = None
+        for n in self.nodes:
+            for o in n.operands:
+                if o.producer is not None and o.producer in producer_in:
+                    deps[n].add(o.producer)
+            if n.attrs.get("has_side_effect", False):
+                if prev_effect is not None:
+                    deps[n].add(prev_effect)
+                prev_effect = n
+        for before, after in extra:
+            deps[after].add(before)
+        users: dict[Node, list[Node]] = {n: [] for n in self.nodes}
+        for n, ds in deps.items():
+            for d in ds:
+                users[d].append(n)
+        waiting = {n: len(ds) for n, ds in deps.items()}
+        ready = [(self.position[n], id(n), n) for n in self.nodes if waiting[n] == 0]
+        heapq.heapify(ready)
+        out: list[Node] = []
+        while ready:
+            _, _, n = heapq.heappop(ready)
+            out.append(n)
+            for u in users[n]:
+                waiting[u] -= 1
+                if waiting[u] == 0:
+                    heapq.heappush(ready, (self.position[u], id(u), u))
+        return out if len(out) == len(self.nodes) else None
+
+
+def _plan_while(node: Node) -> None:
+    nc = node.attrs["num_carried"]
+    body = node.regions[1]
+    b = _Body(body)
+    accepted: list[list[Step]] = []
+    edges: list[tuple[Node, Node]] = []
+    claimed: set[Value] = set()      # versions already placed in another carried slot
+    for i in range(nc):
+        param = body.params[i].value
+        steps = b.chain(param, b.outputs[i])
+        if not steps or any(s.node.results[s.result] in claimed for s in steps):
+            continue
+        more = b.ordering(i, param, steps)
+        if more is None or b.order(edges + more) is None:
+            continue
+        edges += more
+        accepted.append(steps)
+        claimed.update(s.node.results[s.result] for s in steps)
+    if not accepted:
+        return
+    order = b.order(edges)
+    assert order is not None
+    body.nodes = order
+    body.verify()
+    for steps in accepted:
+        for s in steps:
+            pairs = dict(s.node.attrs.get(SHARES_STORAGE, ()))
+            pairs[s.result] = s.operand
+            s.node.attrs[SHARES_STORAGE] = tuple(sorted(pairs.items()))
+            spec = op_registry.lookup(s.node.op)
+            if spec is not None and spec.in_place is not None:
+                s.node.attrs["in_place"] = True
+
+
+def _visit(graph: Graph) -> None:
+    for node in graph.nodes:
+        if node.op in ("stablehlo.while", "stablehlo.case"):
+            for region in node.regions:
+                _visit(region)
+        if node.op == "stablehlo.while":
+            _plan_while(node)
+
+
+def run(graph: Graph, ctx: PassContext) -> None:
+    if not ctx.options.loop_carry_in_place:
+        return
+    _visit(graph)
