@@ -74,6 +74,35 @@ def test_modeled_time_follows_the_cost_model():
     assert abs(dots[0].modeled_us - want_us) < 1e-3 * want_us
 
 
+def test_temporaries_move_at_sram_bandwidth():
+    """A temporary between two kernels lives in the on-chip SRAM (xla_passes/sram_placement.py):
+    the kernel that reads it and writes the output is charged its SRAM bytes at 8 TB/s and its
+    HBM bytes at 819 GB/s, concurrently (the slower one counts)."""
+    dev = chip()
+    x = jax.device_put(jnp.asarray(np.random.default_rng(0).standard_normal((1024, 1024)),
+                                   jnp.float32), dev)
+    f = jax.jit(lambda a: jnp.cumsum(jnp.exp(a), axis=1) * 2.0)
+    f(x).block_until_ready()
+    with chip_prof.trace() as prof:
+        f(x).block_until_ready()
+    events = [e for e in prof.profile.events if e.get("cat") not in ("execution", "transfer")
+              and "args" in e and "sram_bytes_read" in e["args"]]
+    on_chip = [e for e in events if e["args"]["sram_bytes_read"] or e["args"]["sram_bytes_written"]]
+    assert on_chip, [e["args"] for e in events]
+    for e in events:
+        a = e["args"]
+        hbm_us = (a["bytes_read"] + a["bytes_written"]) / 819e9 * 1e6
+        sram_us = (a["sram_bytes_read"] + a["sram_bytes_written"]) / 8e12 * 1e6
+        assert abs(a["memory_us"] - hbm_us) <= 1e-6 * max(hbm_us, 1e-9)
+        assert abs(a["sram_us"] - sram_us) <= 1e-6 * max(sram_us, 1e-9)
+        busy = max(a["matrix_us"], a["vector_us"], hbm_us, sram_us)
+        assert abs(e["args"]["modeled_us"] - (1.0 + busy)) < 1e-6 * (1.0 + busy)
+    written = sum(e["args"]["sram_bytes_written"] for e in on_chip)
+    read = sum(e["args"]["sram_bytes_read"] for e in on_chip)
+    # the temporaries (exp's result at least, 4 MiB) are written once and read about once
+    assert written >= 1024 * 1024 * 4 and 0.99 * written <= read <= written
+
+
 def test_streamed_trace_survives_a_killed_process(tmp_path):
     """CHIP_TRACE_STREAM writes events as they happen: a process killed with SIGKILL (as
     sglang-jax stops its scheduler) still leaves a trace whose executions are complete."""

@@ -134,8 +134,10 @@ def table(rows: list[dict[str, Any]], layers: int, heads: int, dim: int, steps: 
         f"({first['w_in']['us']:,.1f} us at max_len {first['max_len']:,}, "
         f"{last['w_in']['us']:,.1f} us at {last['max_len']:,}).",
         "- Copying, every step copies the cache twice (the update's operand into its result, the "
-        "result into the carried storage), 4 x the cache's bytes of HBM traffic, so the time "
-        "per step grows with max_len even when attention reads a fixed window.",
+        "result into the carried storage), 4 x the cache's bytes of memory traffic (at the "
+        "on-chip SRAM's bandwidth while the loop's temporaries fit in it, docs/chip-model.md; "
+        "at HBM's beyond), so the time per step grows with max_len even when attention reads a "
+        "fixed window.",
         "- Full attention reads the whole cache twice per step either way; the copies add two "
         "more round trips.",
         "- Chip results match cpu (max abs error of the outputs, bf16: "

@@ -4,7 +4,7 @@ elementwise fusion, constant folding and memory planning each disabled in turn
 (CHIP_DISABLE_PASSES), run on the chip under jax_chip.profiler. Prints a table and writes it
 into docs/performance.md (section "passes-bench").
 
-    .venv/bin/python tools/bench_passes.py [--seq 128] [--hidden 512] [--no-write]
+    .venv/bin/python tools/bench_passes.py [--seq 128,1024] [--hidden 512] [--no-write]
 
 Every configuration runs in a fresh process, so the device's peak memory is that call's.
 """
@@ -83,59 +83,82 @@ def measure(disable: str, seq: int, hidden: int, heads: int, ffn: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def table(rows: list[tuple[str, str, dict]], seq: int, hidden: int, heads: int, ffn: int) -> str:
-    base = rows[0][2]
-    by_name = {name: m for name, _, m in rows}
-    nofold = by_name["no constant folding"]
-    noplan = by_name["no memory planning"]
+def _kib(n: float) -> str:
+    return f"{n / 1024:,.0f}"
+
+
+def table(results: dict[int, list[tuple[str, str, dict]]], hidden: int, heads: int, ffn: int,
+          sram_bytes: int) -> str:
+    seqs = sorted(results)
+    first = results[seqs[0]][0][2]
     hd = hidden // heads
-    max_position = base["max_position"]
+    max_position = first["max_position"]
     table_kib = max_position * hd * 4 / 1024
     lines = [
-        f"Transformer block of tools/transformer_block.py (seq {seq}, hidden {hidden}, {heads} heads, "
-        f"ffn {ffn}, bf16, RoPE rows gathered by runtime positions from a {max_position} x {hd} "
-        f"cos/sin table), one call on the chip; each row compiled with "
-        f"`CHIP_DISABLE_PASSES` set as shown (`tools/bench_passes.py`).",
+        f"Transformer block of tools/transformer_block.py (seq {' and '.join(map(str, seqs))}, "
+        f"hidden {hidden}, {heads} heads, ffn {ffn}, bf16, RoPE rows gathered by runtime "
+        f"positions from a {max_position} x {hd} cos/sin table), one call on the chip; each row "
+        f"compiled with `CHIP_DISABLE_PASSES` set as shown (`tools/bench_passes.py`).",
         "",
-        "| configuration | CHIP_DISABLE_PASSES | modeled device time (us) | vs all passes | "
+        "| seq | configuration | CHIP_DISABLE_PASSES | modeled device time (us) | vs all passes | "
         "kernels | arena (KiB) | peak memory growth (KiB) |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "|---:|---|---|---:|---:|---:|---:|---:|",
     ]
-    for name, disable, m in rows:
-        ratio = m["device_us"] / base["device_us"]
-        lines.append(f"| {name} | {disable or '-'} | {m['device_us']:,.1f} | {ratio:.2f}x | "
-                     f"{m['kernels']} | {m['arena'] / 1024:,.0f} | "
-                     f"{m['peak_growth'] / 1024:,.0f} |")
+    for seq in seqs:
+        base = results[seq][0][2]
+        for name, disable, m in results[seq]:
+            ratio = m["device_us"] / base["device_us"]
+            lines.append(f"| {seq} | {name} | {disable or '-'} | {m['device_us']:,.1f} | "
+                         f"{ratio:.2f}x | {m['kernels']} | {_kib(m['arena'])} | "
+                         f"{_kib(m['peak_growth'])} |")
+
+    def per_seq(key: str, fmt) -> str:
+        parts = []
+        for seq in seqs:
+            by_name = {name: m for name, _, m in results[seq]}
+            parts.append(fmt(seq, results[seq][0][2], by_name[key]))
+        return "; ".join(parts)
+
+    fusion = per_seq("no elementwise fusion", lambda q, b, m: (
+        f"{m['device_us'] / b['device_us']:.2f}x at seq {q}"))
+    folding = per_seq("no constant folding", lambda q, b, m: (
+        f"seq {q}: {m['device_us']:,.1f} vs {b['device_us']:,.1f} us, "
+        f"{m['kernels'] - b['kernels']} kernels more without folding"))
+    planning = per_seq("no memory planning", lambda q, b, m: (
+        f"seq {q}: arena {_kib(b['arena'])} KiB instead of {_kib(m['arena'])} KiB, "
+        f"{m['device_us'] / b['device_us']:.2f}x modeled time without planning"))
+    base = results[seqs[0]][0][2]
+    nofold = {name: m for name, _, m in results[seqs[0]]}["no constant folding"]
     lines += [
         "",
-        "- Elementwise fusion: the elementwise chains (norms, RoPE, softmax, SwiGLU) run as a few "
-        "Elementwise kernels instead of one per op, saving a launch and an HBM round trip per op.",
-        f"- Constant folding: the block builds its RoPE cos/sin table ({max_position} x {hd} f32, "
-        f"{table_kib:,.0f} KiB) from constants inside the jitted function, as sglang-jax's "
-        f"RotaryEmbedding builds its cache (inverse frequencies, outer product with "
-        f"`arange(max_position)`, cos, sin, concatenate), and gathers the rows of the runtime "
-        f"positions. A gather reads memory, so the table is materialized either way: without "
-        f"folding, kernels recompute it (transcendentals, the cos and sin halves written, "
+        f"- Elementwise fusion ({fusion}): the elementwise chains (norms, RoPE, softmax, SwiGLU) "
+        "run as a few Elementwise kernels instead of one per op, saving a launch and a memory "
+        "round trip per op.",
+        f"- Constant folding ({folding}): the block builds its RoPE cos/sin table "
+        f"({max_position} x {hd} f32, {table_kib:,.0f} KiB) from constants inside the jitted "
+        f"function, as sglang-jax's RotaryEmbedding builds its cache (inverse frequencies, outer "
+        f"product with `arange(max_position)`, cos, sin, concatenate), and gathers the rows of "
+        f"the runtime positions. A gather reads memory, so the table is materialized either way: "
+        f"without folding, kernels recompute it (transcendentals, the cos and sin halves written, "
         f"concatenated and written again) on every call; with folding it is one stored constant "
-        f"and the gather reads only the {seq} rows it needs "
-        f"({nofold['device_us'] - base['device_us']:.1f} us, "
-        f"{nofold['kernels'] - base['kernels']} kernels more without folding). Compiling took "
+        f"and the gather reads only the rows it needs. At seq {seqs[0]} compiling took "
         f"{base['compile_s']:.2f} s instead of {nofold['compile_s']:.2f} s (jit lower + compile) "
-        f"and the executable is {base['executable'] / 1024:,.0f} KiB instead of "
-        f"{nofold['executable'] / 1024:,.0f} KiB. Folding pays only "
-        f"where a constant expression reaches a kernel that reads memory (gather, dot, "
-        f"concatenate, reduce, ...): read by fused elementwise kernels only, it is computed in "
-        f"registers, which costs about what reading a folded table does. With the earlier "
-        f"in-register RoPE (positions from `jnp.arange` inside the block, angles and cos/sin "
-        f"computed in the consuming fusions) folding changed the modeled time by less than 1% "
-        f"(56.8 vs 56.7 us). Hence constant folding makes constants of up to 16 Mi elements only "
-        f"for such materialized values and keeps a 4096-element limit otherwise "
-        f"(docs/compiler.md).",
-        f"- Memory planning (buffer liveness): temporaries share arena memory "
-        f"({base['arena'] / 1024:,.0f} KiB instead of {noplan['arena'] / 1024:,.0f} KiB). The cost "
-        f"model charges HBM bytes moved, not bytes allocated, so reuse does not change the "
-        f"modeled time; it shows in the arena size and the device's peak memory "
-        f"(peak_bytes_in_use growth during the call: arena + output).",
+        f"and the executable is {_kib(base['executable'])} KiB instead of "
+        f"{_kib(nofold['executable'])} KiB. Folding pays only where a constant expression reaches "
+        f"a kernel that reads memory (gather, dot, concatenate, reduce, ...): read by fused "
+        f"elementwise kernels only, it is computed in registers, which costs about what reading "
+        f"a folded table does. With the earlier in-register RoPE (positions from `jnp.arange` "
+        f"inside the block, angles and cos/sin computed in the consuming fusions) folding changed "
+        f"the modeled time by less than 1% (56.8 vs 56.7 us). Hence constant folding makes "
+        f"constants of up to 16 Mi elements only for such materialized values and keeps a "
+        f"4096-element limit otherwise (docs/compiler.md).",
+        f"- Memory planning, buffer liveness ({planning}): temporaries share arena memory. The "
+        f"arena's first {sram_bytes >> 20} MiB are the chip's on-chip SRAM "
+        f"(xla_passes/sram_placement.py, docs/chip-model.md); temporaries placed there move at "
+        f"the SRAM's bandwidth instead of HBM's. While both arenas fit in the SRAM, planning "
+        f"shows only in the arena size and the device's peak memory (peak_bytes_in_use growth "
+        f"during the call: arena + output); once the temporaries outgrow it, the planned arena "
+        f"keeps more of them on chip and the modeled time drops.",
     ]
     return "\n".join(lines)
 
@@ -143,20 +166,25 @@ def table(rows: list[tuple[str, str, dict]], seq: int, hidden: int, heads: int, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--seq", default="128,1024",
+                    help="comma-separated sequence lengths (default 128,1024)")
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--heads", type=int, default=8)
     ap.add_argument("--ffn", type=int, default=1408)
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args()
-    rows = []
-    for name, disable in CONFIGS:
-        m = measure(disable, args.seq, args.hidden, args.heads, args.ffn)
-        if not m["max_err"] < 0.25:
-            raise SystemExit(f"{name}: chip output differs from cpu by {m['max_err']}")
-        rows.append((name, disable, m))
-        print(f"{name:24s} {m}", flush=True)
-    text = table(rows, args.seq, args.hidden, args.heads, args.ffn)
+    from jax_chip.compiler.context import DEFAULT_CHIP_CONFIG
+    results: dict[int, list[tuple[str, str, dict]]] = {}
+    for seq in (int(q) for q in args.seq.split(",")):
+        rows = results.setdefault(seq, [])
+        for name, disable in CONFIGS:
+            m = measure(disable, seq, args.hidden, args.heads, args.ffn)
+            if not m["max_err"] < 0.25:
+                raise SystemExit(f"{name}: chip output differs from cpu by {m['max_err']}")
+            rows.append((name, disable, m))
+            print(f"seq {seq} {name:24s} {m}", flush=True)
+    text = table(results, args.hidden, args.heads, args.ffn,
+                 int(DEFAULT_CHIP_CONFIG["sram_bytes"]))
     print()
     print(text)
     if not args.no_write:

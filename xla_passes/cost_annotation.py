@@ -47,16 +47,24 @@ def _view_elements(dims: tuple[int, ...], strides: tuple[int, ...]) -> int:
     return math.prod(d for d, s in zip(dims, strides) if s != 0)
 
 
+def operand_bytes_read(node: Node) -> list[int]:
+    """Bytes the kernel reads of each operand: a fused kernel's views read only their part (a
+    broadcast reads its input once, a slice its elements); other kernels read whole operands."""
+    if node.op != "chip.fusion":
+        return [o.type.nbytes for o in node.operands]
+    prog = program_for(node)
+    read = [0] * len(node.operands)
+    for v in prog.views:
+        read[v.input] += _view_elements(prog.dims, v.strides)
+    return [min(r, o.type.num_elements) * o.type.itemsize for r, o in zip(read, node.operands)]
+
+
 def elementwise_cost(node: Node, prog: EwProgram) -> KernelCost:
     elements = prog.num_elements
     vector_ops = sum(1 for i in prog.instrs
                      if i.op not in ew_semantics.FREE and i.op not in ew_semantics.TRANSCENDENTAL)
     trans_ops = sum(1 for i in prog.instrs if i.op in ew_semantics.TRANSCENDENTAL)
-    read = [0] * len(node.operands)
-    for v in prog.views:
-        read[v.input] += _view_elements(prog.dims, v.strides)
-    bytes_read = sum(min(r, o.type.num_elements) * o.type.itemsize
-                     for r, o in zip(read, node.operands))
+    bytes_read = sum(operand_bytes_read(node))
     return KernelCost(vector_flops=float(elements * vector_ops),
                       transcendentals=float(elements * trans_ops),
                       bytes_read=float(bytes_read),
@@ -100,4 +108,6 @@ def total(graph: Graph) -> KernelCost:
         t.transcendentals += c.transcendentals
         t.bytes_read += c.bytes_read
         t.bytes_written += c.bytes_written
+        t.sram_bytes_read += c.sram_bytes_read
+        t.sram_bytes_written += c.sram_bytes_written
     return t

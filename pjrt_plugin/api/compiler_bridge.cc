@@ -23,6 +23,7 @@ py::dict ConfigDict(const ChipConfig& c) {
   d["vector_flops"] = c.vector_flops;
   d["transcendental_ratio"] = c.transcendental_ratio;
   d["sram_bytes"] = c.sram_bytes;
+  d["sram_bandwidth"] = c.sram_bandwidth;
   d["kernel_launch_s"] = c.kernel_launch_s;
   d["host_link_bandwidth"] = c.host_link_bandwidth;
   d["chip_link_bandwidth"] = c.chip_link_bandwidth;

@@ -72,12 +72,14 @@ StatusOr<ChipConfig> ChipConfig::FromNamedOptions(const std::map<std::string, Op
       CHIP_RETURN_IF_ERROR(GetInt(name, value, &i));
       CHIP_RETURN_IF_ERROR(CheckRange(name, static_cast<double>(i), 1, 65536, true));
       c.matrix_tile = static_cast<int>(i);
-    } else if (name == "hbm_bandwidth" || name == "matrix_bf16_flops" || name == "matrix_int8_ops" ||
+    } else if (name == "hbm_bandwidth" || name == "sram_bandwidth" || name == "matrix_bf16_flops" ||
+               name == "matrix_int8_ops" ||
                name == "matrix_f32_flops" || name == "vector_flops" ||
                name == "host_link_bandwidth" || name == "chip_link_bandwidth") {
       CHIP_RETURN_IF_ERROR(GetDouble(name, value, &d));
       CHIP_RETURN_IF_ERROR(CheckRange(name, d, 0, kHuge, false));
       if (name == "hbm_bandwidth") c.hbm_bandwidth = d;
+      else if (name == "sram_bandwidth") c.sram_bandwidth = d;
       else if (name == "matrix_bf16_flops") c.matrix_bf16_flops = d;
       else if (name == "matrix_int8_ops") c.matrix_int8_ops = d;
       else if (name == "matrix_f32_flops") c.matrix_f32_flops = d;
@@ -96,7 +98,7 @@ StatusOr<ChipConfig> ChipConfig::FromNamedOptions(const std::map<std::string, Op
       return InvalidArgument(
           "unknown chip option '" + name +
           "' (known: num_devices, hbm_bytes, hbm_bandwidth, matrix_bf16_flops, matrix_int8_ops, "
-          "matrix_f32_flops, vector_flops, transcendental_ratio, sram_bytes, kernel_launch_s, "
+          "matrix_f32_flops, vector_flops, transcendental_ratio, sram_bytes, sram_bandwidth, kernel_launch_s, "
           "host_link_bandwidth, chip_link_bandwidth, chip_links, matrix_tile)");
     }
   }
@@ -109,7 +111,8 @@ std::string ChipConfig::ToString() const {
      << ", hbm_bandwidth=" << hbm_bandwidth << ", matrix_bf16_flops=" << matrix_bf16_flops
      << ", matrix_int8_ops=" << matrix_int8_ops << ", matrix_f32_flops=" << matrix_f32_flops
      << ", vector_flops=" << vector_flops << ", transcendental_ratio=" << transcendental_ratio
-     << ", sram_bytes=" << sram_bytes << ", kernel_launch_s=" << kernel_launch_s
+     << ", sram_bytes=" << sram_bytes << ", sram_bandwidth=" << sram_bandwidth
+     << ", kernel_launch_s=" << kernel_launch_s
      << ", host_link_bandwidth=" << host_link_bandwidth << ", chip_link_bandwidth=" << chip_link_bandwidth
      << ", chip_links=" << chip_links << ", matrix_tile=" << matrix_tile << "}";
   return os.str();

@@ -23,6 +23,7 @@ struct ChipConfig {
   double vector_flops = 12e12;               // f32 elementwise
   double transcendental_ratio = 0.25;        // transcendentals run at this fraction of vector rate
   int64_t sram_bytes = int64_t{128} << 20;   // on-chip scratchpad
+  double sram_bandwidth = 8e12;              // bytes/s, SRAM <-> compute units
   double kernel_launch_s = 1e-6;
   double host_link_bandwidth = 32e9;         // host<->device copies, bytes/s
   double chip_link_bandwidth = 100e9;        // per link

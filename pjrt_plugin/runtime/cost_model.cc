@@ -31,11 +31,14 @@ ModeledTime ModelKernel(const KernelWork& work, const ChipConfig& config) {
   const double vector_ops = std::max(0.0, work.vector_flops) + std::max(0.0, work.transcendentals) / ratio;
   t.vector_s = SafeDiv(vector_ops, config.vector_flops);
   t.memory_s = SafeDiv(std::max(0.0, work.bytes_read) + std::max(0.0, work.bytes_written), config.hbm_bandwidth);
+  t.sram_s = SafeDiv(std::max(0.0, work.sram_bytes_read) + std::max(0.0, work.sram_bytes_written),
+                     config.sram_bandwidth);
   double busy = 0;
   t.bound = "launch";
   if (t.matrix_s > busy) { busy = t.matrix_s; t.bound = "matrix"; }
   if (t.vector_s > busy) { busy = t.vector_s; t.bound = "vector"; }
   if (t.memory_s > busy) { busy = t.memory_s; t.bound = "memory"; }
+  if (t.sram_s > busy) { busy = t.sram_s; t.bound = "sram"; }
   t.total_s = t.launch_s + busy;
   return t;
 }

@@ -1,7 +1,8 @@
 // The chip's cost model (docs/chip-model.md): a kernel's modeled time is
-//   launch + max(matrix time, vector time, HBM bytes / bandwidth)
+//   launch + max(matrix time, vector time, HBM bytes / HBM bandwidth, SRAM bytes / SRAM bandwidth)
 // where matrix time uses the padded flops the compiler recorded and the rate of the input dtype,
-// and vector time counts transcendentals at a quarter of the vector rate.
+// vector time counts transcendentals at a quarter of the vector rate, and SRAM bytes are those
+// of the arena temporaries the compiler placed in the on-chip SRAM.
 #pragma once
 
 #include "pjrt_plugin/runtime/chip_config.h"
@@ -16,6 +17,8 @@ struct KernelWork {
   double transcendentals = 0;
   double bytes_read = 0;
   double bytes_written = 0;
+  double sram_bytes_read = 0;
+  double sram_bytes_written = 0;
 };
 
 struct ModeledTime {
@@ -23,8 +26,10 @@ struct ModeledTime {
   double launch_s = 0;
   double matrix_s = 0;
   double vector_s = 0;
-  double memory_s = 0;
-  // "matrix", "vector" or "memory": what bounds the kernel (or "launch" when all are ~0).
+  double memory_s = 0;          // HBM
+  double sram_s = 0;
+  // "matrix", "vector", "memory" (HBM) or "sram": what bounds the kernel (or "launch" when all
+  // are ~0).
   const char* bound = "launch";
 };
 

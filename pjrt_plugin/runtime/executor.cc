@@ -111,6 +111,8 @@ KernelWork WorkOf(const exe::KernelCost* cost) {
   w.transcendentals = cost->transcendentals();
   w.bytes_read = cost->bytes_read();
   w.bytes_written = cost->bytes_written();
+  w.sram_bytes_read = cost->sram_bytes_read();
+  w.sram_bytes_written = cost->sram_bytes_written();
   return w;
 }
 

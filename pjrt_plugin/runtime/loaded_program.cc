@@ -316,7 +316,8 @@ StatusOr<std::shared_ptr<const LoadedProgram>> LoadedProgram::LoadImpl(std::stri
       if (const exe::KernelCost* cost = kernel->cost()) {
         if (!FiniteNonNegative(cost->matrix_flops()) || !FiniteNonNegative(cost->vector_flops()) ||
             !FiniteNonNegative(cost->transcendentals()) || !FiniteNonNegative(cost->bytes_read()) ||
-            !FiniteNonNegative(cost->bytes_written())) {
+            !FiniteNonNegative(cost->bytes_written()) || !FiniteNonNegative(cost->sram_bytes_read()) ||
+            !FiniteNonNegative(cost->sram_bytes_written())) {
           return error(what + " has a negative or non-finite cost");
         }
         const int mdt = static_cast<int>(cost->matrix_dtype());
@@ -325,7 +326,8 @@ StatusOr<std::shared_ptr<const LoadedProgram>> LoadedProgram::LoadImpl(std::stri
         }
         p->total_flops_ += cost->matrix_flops() + cost->vector_flops();
         p->total_transcendentals_ += cost->transcendentals();
-        p->total_bytes_ += cost->bytes_read() + cost->bytes_written();
+        p->total_bytes_ += cost->bytes_read() + cost->bytes_written() + cost->sram_bytes_read() +
+                           cost->sram_bytes_written();
       }
       const int op_type = static_cast<int>(kernel->op_type());
       if (kernel->op() == nullptr && op_type != static_cast<int>(exe::KernelOp::NONE)) {

@@ -133,7 +133,9 @@ void AppendEventJson(std::string* out_ptr, const TraceEvent& e) {
   const std::pair<const char*, double> nums[] = {
       {"launch_us", e.time.launch_s * 1e6},   {"matrix_us", e.time.matrix_s * 1e6},
       {"vector_us", e.time.vector_s * 1e6},   {"memory_us", e.time.memory_s * 1e6},
+      {"sram_us", e.time.sram_s * 1e6},
       {"bytes_read", e.work.bytes_read},      {"bytes_written", e.work.bytes_written},
+      {"sram_bytes_read", e.work.sram_bytes_read}, {"sram_bytes_written", e.work.sram_bytes_written},
       {"matrix_flops", e.work.matrix_flops},  {"vector_flops", e.work.vector_flops},
       {"transcendentals", e.work.transcendentals},
   };

@@ -45,7 +45,8 @@ class TraceRecorder {
   // {"traceEvents": [...], "displayTimeUnit": "ns", "metadata": {...}}; timestamps in us.
   // pid = device id (named "chip:N"), tid 1 = executions, tid 2 = kernels, tid 3 = transfers.
   // Each kernel event's args: category, source, program, modeled_us, bound, bytes_read,
-  // bytes_written, matrix_flops, vector_flops, transcendentals.
+  // bytes_written (HBM), sram_bytes_read, sram_bytes_written, matrix_flops, vector_flops,
+  // transcendentals.
   std::string ToChromeJson() const;
 
  private:

@@ -383,6 +383,17 @@ TEST(CostModel, BoundsAndRates) {
   EXPECT_DOUBLE_EQ(t.memory_s, 2.0);
   EXPECT_DOUBLE_EQ(t.total_s, 2.0 + c.kernel_launch_s);
 
+  // SRAM bytes move at the SRAM's bandwidth, concurrently with HBM traffic
+  KernelWork s;
+  s.sram_bytes_read = 6e12;
+  s.sram_bytes_written = 2e12;  // 8e12 bytes: one second at the default 8 TB/s
+  s.bytes_read = 819e9 / 2;     // half a second of HBM
+  t = ModelKernel(s, c);
+  EXPECT_STREQ(t.bound, "sram");
+  EXPECT_DOUBLE_EQ(t.sram_s, 8e12 / c.sram_bandwidth);
+  EXPECT_DOUBLE_EQ(t.memory_s, 0.5);
+  EXPECT_DOUBLE_EQ(t.total_s, t.sram_s + c.kernel_launch_s);
+
   EXPECT_DOUBLE_EQ(ModelHostTransferSeconds(32e9, c), 1.0);
   EXPECT_DOUBLE_EQ(ModelChipTransferSeconds(100e9, c), 1.0);
 }

@@ -24,6 +24,7 @@ from typing import Mapping
 INT_FIELDS: tuple[str, ...] = ("num_devices", "hbm_bytes", "sram_bytes", "chip_links", "matrix_tile")
 FLOAT_FIELDS: tuple[str, ...] = (
     "hbm_bandwidth",
+    "sram_bandwidth",
     "matrix_bf16_flops",
     "matrix_int8_ops",
     "matrix_f32_flops",

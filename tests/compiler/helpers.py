@@ -70,11 +70,14 @@ def import_graph(code: bytes | str) -> Graph:
 
 def compiled_graph(f: Callable, *args, donate_argnums: Sequence[int] = (),
                    options: CompileOptions | None = None,
-                   stop_after: str | None = None) -> Graph:
-    """The graph after the pipeline (or after pass `stop_after`)."""
+                   stop_after: str | None = None, chip: dict | None = None) -> Graph:
+    """The graph after the pipeline (or after pass `stop_after`); `chip` overrides entries of
+    the default chip model."""
     from jax_chip.compiler import pipeline
+    from jax_chip.compiler.context import DEFAULT_CHIP_CONFIG
     g = import_graph(lower_text(f, *args, donate_argnums=donate_argnums))
-    ctx = PassContext(options=options or CompileOptions())
+    ctx = PassContext(chip={**DEFAULT_CHIP_CONFIG, **(chip or {})},
+                      options=options or CompileOptions())
     for name, fn in pipeline.PIPELINE:
         if name == "constant_folding" and not ctx.options.constant_folding:
             continue

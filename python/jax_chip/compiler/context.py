@@ -16,6 +16,7 @@ DEFAULT_CHIP_CONFIG: dict[str, Any] = {
     "vector_flops": 12e12,
     "transcendental_ratio": 0.25,
     "sram_bytes": 128 << 20,
+    "sram_bandwidth": 8e12,
     "kernel_launch_s": 1e-6,
     "host_link_bandwidth": 32e9,
     "chip_link_bandwidth": 100e9,

@@ -204,6 +204,8 @@ def _write_cost(w: _Writer, c: KernelCost) -> int:
     fb.KernelCost.KernelCostAddTranscendentals(b, float(c.transcendentals))
     fb.KernelCost.KernelCostAddBytesRead(b, float(c.bytes_read))
     fb.KernelCost.KernelCostAddBytesWritten(b, float(c.bytes_written))
+    fb.KernelCost.KernelCostAddSramBytesRead(b, float(c.sram_bytes_read))
+    fb.KernelCost.KernelCostAddSramBytesWritten(b, float(c.sram_bytes_written))
     return fb.KernelCost.KernelCostEnd(b)
 
 

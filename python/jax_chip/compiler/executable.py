@@ -42,8 +42,10 @@ class KernelCost:
     matrix_dtype: str = "bf16"
     vector_flops: float = 0.0
     transcendentals: float = 0.0
-    bytes_read: float = 0.0
-    bytes_written: float = 0.0
+    bytes_read: float = 0.0            # HBM
+    bytes_written: float = 0.0         # HBM
+    sram_bytes_read: float = 0.0       # arena temporaries in the on-chip SRAM
+    sram_bytes_written: float = 0.0
 
 
 @dataclass

@@ -136,7 +136,8 @@ def _read_kernel(k) -> KernelDesc:
     cost = None
     if c is not None:
         cost = KernelCost(c.MatrixFlops(), dtypes.SCHEMA_TO_NAME.get(c.MatrixDtype(), "bf16"),
-                          c.VectorFlops(), c.Transcendentals(), c.BytesRead(), c.BytesWritten())
+                          c.VectorFlops(), c.Transcendentals(), c.BytesRead(), c.BytesWritten(),
+                          c.SramBytesRead(), c.SramBytesWritten())
     return KernelDesc(_str(k.Name()), _str(k.Source()), [int(j) for j in _i64s(k, "Inputs")],
                       [int(j) for j in _i64s(k, "Outputs")], cost, _read_op(k))
 
@@ -171,6 +172,8 @@ def _fmt_cost(c: KernelCost | None) -> str:
     if c.transcendentals:
         parts.append(f"transcendentals={c.transcendentals:.4g}")
     parts.append(f"read={c.bytes_read:.4g}B written={c.bytes_written:.4g}B")
+    if c.sram_bytes_read or c.sram_bytes_written:
+        parts.append(f"sram_read={c.sram_bytes_read:.4g}B sram_written={c.sram_bytes_written:.4g}B")
     return "cost: " + " ".join(parts)
 
 

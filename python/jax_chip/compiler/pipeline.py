@@ -43,6 +43,7 @@ from xla_passes import (
     output_aliasing,
     simplify,
     single_device_collectives,
+    sram_placement,
     strip_sharding,
 )
 
@@ -99,6 +100,7 @@ PIPELINE: list[tuple[str, PassFn]] = [
     ("loop_carry_inplace", loop_carry_inplace.run),
     ("memory_planning", memory_planning.run),
     ("cost_annotation", on_every_graph(cost_annotation.run)),
+    ("sram_placement", sram_placement.run),
 ]
 
 
