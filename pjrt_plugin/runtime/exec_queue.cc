@@ -1,5 +1,6 @@
 #include "pjrt_plugin/runtime/exec_queue.h"
 
+#include <chrono>
 #include <cstdio>
 #include <exception>
 
@@ -23,8 +24,18 @@ void ExecQueue::Enqueue(std::function<void()> task) {
     std::lock_guard<std::mutex> lock(mu_);
     tasks_.push_back(std::move(task));
     ++enqueued_;
+    pending_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_one();
+}
+
+bool ExecQueue::SpinForWork() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(kSpinNanos);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pending_.load(std::memory_order_acquire) > 0) return true;
+    std::this_thread::yield();
+  }
+  return false;
 }
 
 void ExecQueue::Drain() {
@@ -38,10 +49,16 @@ void ExecQueue::Drain() {
 void ExecQueue::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
+    if (tasks_.empty() && !stop_) {
+      lock.unlock();
+      SpinForWork();
+      lock.lock();
+    }
     cv_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
     if (tasks_.empty()) return;  // stop_ and nothing left to run
     std::function<void()> task = std::move(tasks_.front());
     tasks_.pop_front();
+    pending_.fetch_sub(1, std::memory_order_relaxed);
     ++running_;
     lock.unlock();
     try {
