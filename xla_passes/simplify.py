@@ -1,7 +1,9 @@
 """Algebraic cleanup the MLIR canonicalizer leaves (or that inlining exposes): no-op converts,
-reshapes, transposes, broadcasts and slices are removed, reshape chains collapse, and
+reshapes, transposes, broadcasts and slices are removed, reshape chains collapse,
 broadcasts/transposes that only insert or move size-1 dimensions become reshapes (zero-copy
-aliases instead of copies)."""
+aliases instead of copies), and a concatenate drops its empty operands (one left: it is that
+operand; sglang-jax's RoPE concatenates the rotated part with an empty "pass" part, which was a
+full copy of q and k per layer)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ def _noop_source(node: Node) -> Value | None:
     if node.op == "stablehlo.reverse":
         ok = all(src.type.shape[d] <= 1 for d in node.attrs["dimensions"])
         return src if ok else None
+    if node.op == "stablehlo.concatenate":
+        return src     # a concatenate of one operand of the result's type
     if node.op == "stablehlo.slice":
         ok = all(s == 0 and st == 1 and lim == d for s, st, lim, d in zip(
             node.attrs["start_indices"], node.attrs["strides"], node.attrs["limit_indices"],
@@ -55,6 +59,8 @@ def run(graph: Graph, ctx: PassContext) -> None:
     kept: list[Node] = []
     for node in graph.nodes:
         node.operands = [repl.get(o, o) for o in node.operands]
+        if node.op == "stablehlo.concatenate" and node.result.type.num_elements > 0:
+            node.operands = [o for o in node.operands if o.type.num_elements > 0]
         src = _noop_source(node)
         if src is not None:
             repl[node.result] = src
