@@ -50,6 +50,9 @@ def _view_elements(dims: tuple[int, ...], strides: tuple[int, ...]) -> int:
 def operand_bytes_read(node: Node) -> list[int]:
     """Bytes the kernel reads of each operand: a fused kernel's views read only their part (a
     broadcast reads its input once, a slice its elements); other kernels read whole operands."""
+    prologue = node.attrs.get("prologue")
+    if prologue is not None:          # a reduce computing its operand (reduce_input_fusion)
+        return operand_bytes_read(prologue) + [node.operands[-1].type.nbytes]
     if node.op != "chip.fusion":
         return [o.type.nbytes for o in node.operands]
     prog = program_for(node)
@@ -81,6 +84,12 @@ def kernel_cost(node: Node, tile: int) -> KernelCost:
         return elementwise_cost(node, program_for(node))
     written = float(sum(r.type.nbytes for r in node.results))
     read = float(sum(o.type.nbytes for o in node.operands))
+    if node.op == "stablehlo.reduce" and node.attrs.get("prologue") is not None:
+        pro = node.attrs["prologue"]
+        c = elementwise_cost(pro, program_for(pro))
+        return KernelCost(vector_flops=c.vector_flops + float(pro.result.type.num_elements),
+                          transcendentals=c.transcendentals,
+                          bytes_read=float(sum(operand_bytes_read(node))), bytes_written=written)
     if node.op == "stablehlo.reduce":
         return KernelCost(vector_flops=float(node.operands[0].type.num_elements),
                           bytes_read=read, bytes_written=written)

@@ -34,7 +34,7 @@ def _reads(node: Node, recorded: float) -> list[float]:
     first is read whole and the first gets the rest of the recorded reads (exact for dot,
     copy, concatenate, reduce, sort, and for gather / dynamic_slice, which read part of their
     first operand and all of their indices)."""
-    if node.op == "chip.fusion":
+    if node.op == "chip.fusion" or node.attrs.get("prologue") is not None:
         return [float(b) for b in operand_bytes_read(node)]
     if not node.operands:
         return []

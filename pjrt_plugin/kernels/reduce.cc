@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pjrt_plugin/kernels/aligned_buffer.h"
+#include "pjrt_plugin/kernels/elementwise.h"
 #include "pjrt_plugin/kernels/numerics.h"
 #include "pjrt_plugin/kernels/thread_pool.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
@@ -156,7 +157,7 @@ void WalkOperand(const std::vector<int64_t>& dims, const std::vector<int64_t>& o
 
 }  // namespace
 
-Status ValidateReduce(const exe::Reduce& op, const TensorInfos& inputs, const TensorInfos& outputs) {
+static Status ValidateReduceCore(const exe::Reduce& op, const TensorInfos& inputs, const TensorInfos& outputs) {
   if (inputs.size() != 2 || outputs.size() != 1) {
     return InvalidArgument("reduce takes 2 inputs (operand, init) and 1 output, got " + std::to_string(inputs.size()) +
                            " and " + std::to_string(outputs.size()));
@@ -199,7 +200,7 @@ Status ValidateReduce(const exe::Reduce& op, const TensorInfos& inputs, const Te
   return Status::Ok();
 }
 
-Status RunReduce(const exe::Reduce& op, const TensorRefs& inputs, const TensorRefs& outputs) {
+static Status RunReduceCore(const exe::Reduce& op, const TensorRefs& inputs, const TensorRefs& outputs) {
   const TensorInfo& in = *inputs[0].info;
   const TensorInfo& out = *outputs[0].info;
   const int64_t out_elems = out.num_elements();
@@ -315,6 +316,48 @@ Status RunReduce(const exe::Reduce& op, const TensorRefs& inputs, const TensorRe
   });
   for (int64_t i = 0; i < out_elems; ++i) num::StoreInt(out.dtype, dst + i * out_size, acc[i]);
   return Status::Ok();
+}
+
+// ---- input fusion: an elementwise prologue computes the reduced operand -----------------------
+
+namespace {
+
+// The type of the prologue's single result (the reduced operand).
+StatusOr<TensorInfo> PrologueResult(const exe::Elementwise& prologue) {
+  const auto* results = prologue.results();
+  const auto* instrs = prologue.instrs();
+  if (results == nullptr || results->size() != 1 || results->Get(0)->output() != 0 || instrs == nullptr ||
+      results->Get(0)->reg() < 0 || static_cast<flatbuffers::uoffset_t>(results->Get(0)->reg()) >= instrs->size()) {
+    return InvalidArgument("reduce prologue must have exactly one result, written to output 0");
+  }
+  TensorInfo info;
+  info.dtype = static_cast<DType>(instrs->Get(static_cast<flatbuffers::uoffset_t>(results->Get(0)->reg()))->dtype());
+  if (prologue.dims()) info.dims.assign(prologue.dims()->begin(), prologue.dims()->end());
+  return info;
+}
+
+}  // namespace
+
+Status ValidateReduce(const exe::Reduce& op, const TensorInfos& inputs, const TensorInfos& outputs) {
+  if (op.prologue() == nullptr) return ValidateReduceCore(op, inputs, outputs);
+  if (inputs.empty()) return InvalidArgument("reduce with a prologue needs the prologue's inputs and init");
+  StatusOr<TensorInfo> operand = PrologueResult(*op.prologue());
+  if (!operand.ok()) return operand.status();
+  const TensorInfos prologue_ins(inputs.begin(), inputs.end() - 1);
+  Status s = ValidateElementwise(*op.prologue(), prologue_ins, {&operand.value()});
+  if (!s.ok()) return InvalidArgument("reduce prologue: " + s.message());
+  return ValidateReduceCore(op, {&operand.value(), inputs.back()}, outputs);
+}
+
+Status RunReduce(const exe::Reduce& op, const TensorRefs& inputs, const TensorRefs& outputs) {
+  if (op.prologue() == nullptr) return RunReduceCore(op, inputs, outputs);
+  StatusOr<TensorInfo> operand = PrologueResult(*op.prologue());
+  if (!operand.ok()) return operand.status();
+  AlignedBuffer scratch(static_cast<size_t>(operand.value().byte_size()));   // on-chip: never in HBM
+  const TensorRef computed{&operand.value(), scratch.data()};
+  const TensorRefs prologue_ins(inputs.begin(), inputs.end() - 1);
+  CHIP_RETURN_IF_ERROR(RunElementwise(*op.prologue(), prologue_ins, {computed}));
+  return RunReduceCore(op, {computed, inputs.back()}, outputs);
 }
 
 }  // namespace kernels

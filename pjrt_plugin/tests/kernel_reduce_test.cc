@@ -154,6 +154,60 @@ TEST(Reduce, InitAppliedOnce) {
   EXPECT_EQ(r.outputs[0].GetInt(2), 100 + 9 + 10 + 11 + 12);
 }
 
+// Input fusion: the prologue computes x * x on chip and the kernel sums it per row.
+testing::ElementwiseSpec SquarePrologue(DType t, const Dims& dims) {
+  testing::ElementwiseSpec p;
+  p.dims = dims;
+  p.views = {{0, 0, testing::RowMajorStrides(dims)}};
+  p.instrs = {{exe::EwOp::LOAD, t, 0}, {exe::EwOp::MUL, t, 0, 0}};
+  p.results = {{1, 0}};
+  return p;
+}
+
+TEST(Reduce, PrologueComputesTheOperand) {
+  for (DType t : {DType::kF32, DType::kS32}) {
+    std::mt19937 rng(static_cast<unsigned>(t));
+    const Dims dims{3, 37};
+    HostTensor x = testing::Random(t, dims, rng, -3, 3);
+    HostTensor init = testing::Random(t, {}, rng, -2, 2);
+    if (t == DType::kS32) {   // small values: the squares' sum is exact
+      for (int64_t e = 0; e < x.size(); ++e) x.SetInt(e, static_cast<int64_t>(rng() % 13) - 6);
+      init.SetInt(0, 5);
+    }
+    ProgramBuilder pb("reduce_prologue");
+    const int a = pb.Param(t, dims);
+    const int i = pb.Param(t, {});
+    const int o = pb.Output(t, {3});
+    pb.Op(ReduceSpec{{1}, ReduceOp::SUM, SquarePrologue(t, dims)}, {a, i}, {o}, "reduce.0");
+    auto r = testing::Run(pb.Finish(), {x, init});
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    for (int row = 0; row < 3; ++row) {
+      double want = init.Get(0);
+      for (int c = 0; c < 37; ++c) want += x.Get(row * 37 + c) * x.Get(row * 37 + c);
+      EXPECT_NEAR(r.outputs[0].Get(row), want, 1e-4 * std::fabs(want) + 1e-6) << DTypeName(t) << " row " << row;
+    }
+  }
+}
+
+TEST(Reduce, MalformedPrologueIsRejectedAtLoad) {
+  const Dims dims{2, 8};
+  testing::ElementwiseSpec two_results = SquarePrologue(DType::kF32, dims);
+  two_results.results = {{1, 0}, {0, 1}};
+  testing::ElementwiseSpec bad_input = SquarePrologue(DType::kF32, dims);
+  bad_input.views[0].input = 5;   // the kernel has one prologue input
+  for (const auto& [prologue, needle] :
+       {std::pair{two_results, "exactly one result"}, std::pair{bad_input, "reduce prologue: "}}) {
+    ProgramBuilder pb("bad_prologue");
+    const int a = pb.Param(DType::kF32, dims);
+    const int i = pb.Param(DType::kF32, {});
+    const int o = pb.Output(DType::kF32, {2});
+    pb.Op(ReduceSpec{{1}, ReduceOp::SUM, prologue}, {a, i}, {o}, "reduce.0");
+    auto p = LoadedProgram::Load(pb.Finish());
+    ASSERT_FALSE(p.ok()) << needle;
+    EXPECT_NE(p.status().message().find(needle), std::string::npos) << p.status().message();
+  }
+}
+
 TEST(Reduce, NaNPropagatesThroughMax) {
   HostTensor x(DType::kF32, {2, 3});
   const float v[] = {1, std::numeric_limits<float>::quiet_NaN(), 3, 4, 5, 6};

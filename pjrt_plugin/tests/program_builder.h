@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <variant>
@@ -149,6 +150,7 @@ struct DotSpec {
 struct ReduceSpec {
   std::vector<int64_t> dims;
   exe::ReduceOp op = exe::ReduceOp::SUM;
+  std::optional<ElementwiseSpec> prologue;  // input fusion (inputs: the prologue's, then init)
 };
 
 struct ConcatSpec {
@@ -174,6 +176,19 @@ struct KernelSpec {
   OpSpec op;
   int op_type_override = -1;  // write this union type instead (malformed-executable tests)
 };
+
+inline flatbuffers::Offset<exe::Elementwise> WriteElementwise(flatbuffers::FlatBufferBuilder& b,
+                                                             const ElementwiseSpec& e) {
+  std::vector<flatbuffers::Offset<exe::View>> views;
+  for (const ViewSpec& v : e.views) views.push_back(exe::CreateViewDirect(b, v.input, v.offset, &v.strides));
+  std::vector<exe::Instr> instrs;
+  for (const InstrSpec& i : e.instrs) {
+    instrs.emplace_back(i.op, Fb(i.dtype), i.a, i.b, i.c, i.imm_i, i.imm_f);
+  }
+  std::vector<flatbuffers::Offset<exe::ElementwiseResult>> results;
+  for (const auto& [reg, out] : e.results) results.push_back(exe::CreateElementwiseResult(b, reg, out));
+  return exe::CreateElementwiseDirect(b, &e.dims, &views, &instrs, &results);
+}
 
 class ProgramBuilder {
  public:
@@ -294,20 +309,16 @@ class ProgramBuilder {
       flatbuffers::Offset<void> op;
       exe::KernelOp op_type = exe::KernelOp::NONE;
       if (const auto* e = std::get_if<ElementwiseSpec>(&k.op)) {
-        std::vector<flatbuffers::Offset<exe::View>> views;
-        for (const ViewSpec& v : e->views) views.push_back(exe::CreateViewDirect(b, v.input, v.offset, &v.strides));
-        std::vector<exe::Instr> instrs;
-        for (const InstrSpec& i : e->instrs) instrs.emplace_back(i.op, Fb(i.dtype), i.a, i.b, i.c, i.imm_i, i.imm_f);
-        std::vector<flatbuffers::Offset<exe::ElementwiseResult>> results;
-        for (const auto& [reg, out] : e->results) results.push_back(exe::CreateElementwiseResult(b, reg, out));
-        op = exe::CreateElementwiseDirect(b, &e->dims, &views, &instrs, &results).Union();
+        op = WriteElementwise(b, *e).Union();
         op_type = exe::KernelOp::Elementwise;
       } else if (const auto* d = std::get_if<DotSpec>(&k.op)) {
         op = exe::CreateDotGeneralDirect(b, &d->lhs_batch, &d->rhs_batch, &d->lhs_contracting, &d->rhs_contracting)
                  .Union();
         op_type = exe::KernelOp::DotGeneral;
       } else if (const auto* r = std::get_if<ReduceSpec>(&k.op)) {
-        op = exe::CreateReduceDirect(b, &r->dims, r->op).Union();
+        flatbuffers::Offset<exe::Elementwise> prologue;
+        if (r->prologue) prologue = WriteElementwise(b, *r->prologue);
+        op = exe::CreateReduceDirect(b, &r->dims, r->op, prologue).Union();
         op_type = exe::KernelOp::Reduce;
       } else if (const auto* c = std::get_if<ConcatSpec>(&k.op)) {
         op = exe::CreateConcatenate(b, c->dim).Union();

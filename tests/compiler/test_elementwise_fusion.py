@@ -61,7 +61,9 @@ def test_rms_norm_fuses_around_the_reduce():
     def f(x, g):
         return x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + 1e-6) * g
     exe = check_against_jax(f, randn((8, 64)), randn((64,)))
-    assert kernel_types(exe) == ["Elementwise", "Reduce", "Elementwise"]
+    # x * x is the reduce's prologue (xla_passes/reduce_input_fusion.py): never in memory
+    assert kernel_types(exe) == ["Reduce", "Elementwise"]
+    assert exe.kernels[0].op.prologue is not None
 
 
 def test_softmax_kernels():
@@ -85,7 +87,10 @@ def test_cheap_shared_producer_is_recomputed():
         t = x * 0.5
         return jnp.sin(t).sum(0), jnp.cos(t).sum(1)
     g = compiled_graph(f, randn((4, 8)))
-    assert len(fusions(g)) == 2          # sin(t) and cos(t), each recomputing t
+    # sin(t) and cos(t), each recomputing t, each the prologue of its reduce
+    prologues = [n.attrs["prologue"] for n in g.nodes if n.attrs.get("prologue") is not None]
+    assert len(prologues) == 2 and not fusions(g)
+    assert all(any(m.op == "stablehlo.multiply" for m in p.body.nodes) for p in prologues)
     check_against_jax(f, randn((4, 8)))
 
 

@@ -51,17 +51,23 @@ def is_kernel(node: Node) -> bool:
     return node.op in KERNEL_OPS
 
 
+def _elementwise_op(fusion: Node) -> ElementwiseOp:
+    prog = program_for(fusion)
+    return ElementwiseOp(tuple(prog.dims), list(prog.views), list(prog.instrs),
+                         list(prog.results))
+
+
 def _kernel_op(node: Node):
     if node.op == "chip.fusion":
-        prog = program_for(node)
-        return ElementwiseOp(tuple(prog.dims), list(prog.views), list(prog.instrs),
-                             list(prog.results))
+        return _elementwise_op(node)
     if node.op == "stablehlo.dot_general":
         a = node.attrs
         return DotGeneralOp(tuple(a["lhs_batch"]), tuple(a["rhs_batch"]),
                             tuple(a["lhs_contracting"]), tuple(a["rhs_contracting"]))
     if node.op == "stablehlo.reduce":
-        return ReduceOp(tuple(node.attrs["dimensions"]), node.attrs["reduce_op"])
+        prologue = node.attrs.get("prologue")
+        return ReduceOp(tuple(node.attrs["dimensions"]), node.attrs["reduce_op"],
+                        _elementwise_op(prologue) if prologue is not None else None)
     if node.op == "stablehlo.concatenate":
         return ConcatenateOp(int(node.attrs["dimension"]))
     if node.op == "chip.copy":
@@ -250,10 +256,13 @@ def _write_op(w: _Writer, op) -> int:
         fb.DotGeneral.DotGeneralAddRhsContracting(b, vecs[3])
         return fb.DotGeneral.DotGeneralEnd(b)
     if isinstance(op, ReduceOp):
+        prologue = _write_op(w, op.prologue) if op.prologue is not None else None
         dims = w.i64s(op.dims)
         fb.Reduce.ReduceStart(b)
         fb.Reduce.ReduceAddDims(b, dims)
         fb.Reduce.ReduceAddOp(b, _REDUCE[op.op])
+        if prologue is not None:
+            fb.Reduce.ReduceAddPrologue(b, prologue)
         return fb.Reduce.ReduceEnd(b)
     if isinstance(op, ConcatenateOp):
         fb.Concatenate.ConcatenateStart(b)

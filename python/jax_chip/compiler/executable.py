@@ -68,6 +68,8 @@ class DotGeneralOp:
 class ReduceOp:
     dims: tuple[int, ...]
     op: str                               # SUM, PRODUCT, MAX, MIN, AND, OR, XOR
+    # input fusion: computes the reduced operand from the kernel's inputs (all but init)
+    prologue: "ElementwiseOp | None" = None
 
 
 @dataclass

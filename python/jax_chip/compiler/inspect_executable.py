@@ -56,30 +56,33 @@ def _table(cls, tab):
     return obj
 
 
+def _read_elementwise(e) -> ElementwiseOp:
+    views = [ViewSpec(e.Views(i).Input(), e.Views(i).Offset(), _i64s(e.Views(i), "Strides"))
+             for i in range(e.ViewsLength())]
+    instrs = []
+    for i in range(e.InstrsLength()):
+        ins = e.Instrs(i)
+        instrs.append(InstrSpec(EWOP_NAMES.get(ins.Op(), f"EWOP{ins.Op()}"),
+                                dtypes.SCHEMA_TO_NAME.get(ins.Dtype(), f"dtype{ins.Dtype()}"),
+                                ins.A(), ins.B(), ins.C(), ins.ImmI(), ins.ImmF()))
+    results = [(e.Results(i).Reg(), e.Results(i).Output()) for i in range(e.ResultsLength())]
+    return ElementwiseOp(_i64s(e, "Dims"), views, instrs, results)
+
+
 def _read_op(k) -> object:
     t = k.OpType()
     tab = k.Op()
     if t == fb.KernelOp.KernelOp.Elementwise:
-        e = _table(fb.Elementwise.Elementwise, tab)
-        views = []
-        for i in range(e.ViewsLength()):
-            v = e.Views(i)
-            views.append(ViewSpec(v.Input(), v.Offset(), _i64s(v, "Strides")))
-        instrs = []
-        for i in range(e.InstrsLength()):
-            ins = e.Instrs(i)
-            instrs.append(InstrSpec(EWOP_NAMES.get(ins.Op(), f"EWOP{ins.Op()}"),
-                                    dtypes.SCHEMA_TO_NAME.get(ins.Dtype(), f"dtype{ins.Dtype()}"),
-                                    ins.A(), ins.B(), ins.C(), ins.ImmI(), ins.ImmF()))
-        results = [(e.Results(i).Reg(), e.Results(i).Output()) for i in range(e.ResultsLength())]
-        return ElementwiseOp(_i64s(e, "Dims"), views, instrs, results)
+        return _read_elementwise(_table(fb.Elementwise.Elementwise, tab))
     if t == fb.KernelOp.KernelOp.DotGeneral:
         d = _table(fb.DotGeneral.DotGeneral, tab)
         return DotGeneralOp(_i64s(d, "LhsBatch"), _i64s(d, "RhsBatch"),
                             _i64s(d, "LhsContracting"), _i64s(d, "RhsContracting"))
     if t == fb.KernelOp.KernelOp.Reduce:
         r = _table(fb.Reduce.Reduce, tab)
-        return ReduceOp(_i64s(r, "Dims"), _REDUCE[r.Op()])
+        prologue = r.Prologue()
+        return ReduceOp(_i64s(r, "Dims"), _REDUCE[r.Op()],
+                        _read_elementwise(prologue) if prologue is not None else None)
     if t == fb.KernelOp.KernelOp.Concatenate:
         return ConcatenateOp(_table(fb.Concatenate.Concatenate, tab).Dim())
     if t == fb.KernelOp.KernelOp.Copy:
@@ -215,7 +218,12 @@ def _dump_kernels(kernels: list[KernelDesc], lines: list[str], indent: str) -> N
             lines.append(f"{sub}batch {list(op.lhs_batch)}x{list(op.rhs_batch)} contracting "
                          f"{list(op.lhs_contracting)}x{list(op.rhs_contracting)}")
         elif isinstance(op, ReduceOp):
-            lines.append(f"{sub}{op.op} over dims {list(op.dims)}")
+            lines.append(f"{sub}{op.op} over dims {list(op.dims)}"
+                         + (" of the prologue:" if op.prologue is not None else ""))
+            if op.prologue is not None:
+                p = op.prologue
+                prog = EwProgram(p.dims, p.views, p.instrs, p.results)
+                lines.extend(sub + "  " + line for line in prog.to_text().splitlines())
         elif isinstance(op, ConcatenateOp):
             lines.append(f"{sub}dim {op.dim}")
         elif hasattr(op, "to_text"):

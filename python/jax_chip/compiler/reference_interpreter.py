@@ -278,6 +278,12 @@ def _run_kernels(exe: ExecutableDesc, mem: _Memory, kernels: Sequence[KernelDesc
         elif isinstance(op, DotGeneralOp):
             outs = [eval_dot_general(op, ins[0], ins[1], in_types[0].dtype, in_types[1].dtype,
                                      out_types[0])]
+        elif isinstance(op, ReduceOp) and op.prologue is not None:
+            (x,) = eval_elementwise(op.prologue, ins[:-1], [t.dtype for t in in_types[:-1]])
+            pro = op.prologue
+            x_dtype = pro.instrs[pro.results[0][0]].dtype
+            outs = [eval_reduce(op, np.asarray(x).reshape(tuple(pro.dims)), ins[-1], x_dtype,
+                                out_types[0])]
         elif isinstance(op, ReduceOp):
             outs = [eval_reduce(op, ins[0], ins[1], in_types[0].dtype, out_types[0])]
         elif isinstance(op, ConcatenateOp):
