@@ -61,8 +61,8 @@ def run(graph: Graph, ctx: PassContext) -> None:
         kept.append(node)
     if not repl:
         return
+    # operands were renamed as each node was visited (a node reads only earlier results; region
+    # captures are operands of the region node)
     graph.nodes = kept
-    for node in kept:     # region captures are operands of the region node: already updated
-        node.operands = [repl.get(o, o) for o in node.operands]
     for o in graph.outputs:
         o.value = repl.get(o.value, o.value)

@@ -23,13 +23,12 @@ become CONST instructions of their consumers).
 
 from __future__ import annotations
 
-import heapq
 import math
 
 from jax_chip.compiler import ew_semantics, op_registry
 from jax_chip.compiler.context import PassContext
 from jax_chip.compiler.ew_codegen import NotFusible, generate_body, operand_maps
-from jax_chip.compiler.graph import Graph, Node, Output, Parameter, Value
+from jax_chip.compiler.graph import Graph, Node, Output, Parameter, Value, stable_topological_order
 from jax_chip.compiler.index_map import FlatMap
 
 FUSIBLE_KINDS = frozenset({"elementwise", "movement", "iota", "constant"})
@@ -339,24 +338,10 @@ def _toposort(items: list[tuple[int, Node]]) -> list[Node]:
         for r in n.results:
             producer[r] = n
     prio = {n: (p, i) for i, (p, n) in enumerate(items)}
-    deps: dict[Node, set[Node]] = {}
-    rdeps: dict[Node, list[Node]] = {n: [] for _, n in items}
-    for _, n in items:
-        d = {producer[o] for o in n.operands if o in producer and producer[o] is not n}
-        deps[n] = d
-        for x in d:
-            rdeps[x].append(n)
-    ready = [(prio[n], id(n), n) for n, d in deps.items() if not d]
-    heapq.heapify(ready)
-    out: list[Node] = []
-    while ready:
-        _, _, n = heapq.heappop(ready)
-        out.append(n)
-        for x in rdeps[n]:
-            deps[x].discard(n)
-            if not deps[x]:
-                heapq.heappush(ready, (prio[x], id(x), x))
-    if len(out) != len(items):
+    deps = {n: {producer[o] for o in n.operands if o in producer and producer[o] is not n}
+            for _, n in items}
+    out = stable_topological_order(deps, prio)
+    if out is None:
         raise AssertionError("elementwise fusion created a cycle between kernels")
     return out
 

@@ -31,12 +31,11 @@ copy). Off with CompileOptions.loop_carry_in_place=False (CHIP_DISABLE_PASSES=lo
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 
 from jax_chip.compiler import op_registry
 from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph, Node, Value
+from jax_chip.compiler.graph import Graph, Node, Value, stable_topological_order
 from xla_passes.output_aliasing import reads_only_identity, storage_root, updates_in_place
 
 SHARES_STORAGE = "shares_storage"
@@ -174,22 +173,7 @@ class _Body:
                 prev_effect = n
         for before, after in extra:
             deps[after].add(before)
-        users: dict[Node, list[Node]] = {n: [] for n in self.nodes}
-        for n, ds in deps.items():
-            for d in ds:
-                users[d].append(n)
-        waiting = {n: len(ds) for n, ds in deps.items()}
-        ready = [(self.position[n], id(n), n) for n in self.nodes if waiting[n] == 0]
-        heapq.heapify(ready)
-        out: list[Node] = []
-        while ready:
-            _, _, n = heapq.heappop(ready)
-            out.append(n)
-            for u in users[n]:
-                waiting[u] -= 1
-                if waiting[u] == 0:
-                    heapq.heappush(ready, (self.position[u], id(u), u))
-        return out if len(out) == len(self.nodes) else None
+        return stable_topological_order(deps, self.position)
 
 
 def _plan_while(node: Node) -> None:

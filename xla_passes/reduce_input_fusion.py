@@ -18,7 +18,7 @@ from jax_chip.compiler.graph import Graph, Node
 PROLOGUE = "prologue"
 
 
-def _fusible_prologue(node: Node, graph: Graph, users: dict, outputs: set) -> Node | None:
+def _fusible_prologue(node: Node, users: dict, outputs: set) -> Node | None:
     x = node.operands[0]
     p = x.producer
     if (p is None or p.op != "chip.fusion" or len(p.results) != 1 or x in outputs
@@ -38,7 +38,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
     for node in graph.nodes:
         if node.op != "stablehlo.reduce" or PROLOGUE in node.attrs or len(node.operands) != 2:
             continue
-        p = _fusible_prologue(node, graph, users, outputs)
+        p = _fusible_prologue(node, users, outputs)
         if p is None:
             continue
         node.attrs[PROLOGUE] = p

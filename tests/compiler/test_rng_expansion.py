@@ -76,3 +76,21 @@ def test_constant_state_folds_to_cpu_bits():
         want = jax.jit(f)()
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, np.asarray(b))
+
+
+def test_u64_constant_state_reads_its_words():
+    """A state written as a u64 constant (hand-written StableHLO; jax bitcasts u32 words)
+    gives the same bits as those words."""
+    from jax_chip.compiler import driver
+    words = np.array([0x89ABCDEF, 0x01234567, 0xFFFFFFFE, 0x7], np.uint32)
+    u64 = [int(words[0]) | int(words[1]) << 32, int(words[2]) | int(words[3]) << 32]
+    text = f"""
+    func.func public @main() -> tensor<6x5xui32> {{
+      %s = stablehlo.constant dense<[{u64[0]}, {u64[1]}]> : tensor<2xui64>
+      %ns, %bits = stablehlo.rng_bit_generator %s, algorithm = PHILOX : (tensor<2xui64>) -> (tensor<2xui64>, tensor<6x5xui32>)
+      return %bits : tensor<6x5xui32>
+    }}"""
+    (got,) = execute(driver.compile_program(text, "mlir"), [])
+    with on_cpu():
+        want = jax.jit(_bits("philox", (6, 5)))(words)[1]
+    np.testing.assert_array_equal(got, np.asarray(want))

@@ -12,6 +12,7 @@ executable.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -291,3 +292,26 @@ def _node_lines(n: Node, indent: str) -> list[str]:
     if not subs:
         return [head]
     return [head + " {"] + [g.to_text(indent + "  ") for g in subs] + [f"{indent}}}"]
+
+
+def stable_topological_order(deps: dict["Node", set["Node"]],
+                             priority: dict["Node", Any]) -> list["Node"] | None:
+    """The nodes of `deps` (node -> the nodes it must follow) in a topological order that
+    prefers the lowest `priority` among the ready nodes (Kahn's algorithm on a heap), so an
+    order that already satisfies `deps` comes back unchanged; None if `deps` has a cycle."""
+    users: dict[Node, list[Node]] = {n: [] for n in deps}
+    for n, ds in deps.items():
+        for d in ds:
+            users[d].append(n)
+    waiting = {n: len(ds) for n, ds in deps.items()}
+    ready = [(priority[n], id(n), n) for n, w in waiting.items() if w == 0]
+    heapq.heapify(ready)
+    out: list[Node] = []
+    while ready:
+        _, _, n = heapq.heappop(ready)
+        out.append(n)
+        for u in users[n]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, (priority[u], id(u), u))
+    return out if len(out) == len(deps) else None
