@@ -22,7 +22,7 @@ import pytest
 from jax import lax
 from jax._src.lib import xla_client
 
-from jax_chip.compiler import ew_semantics
+from jax_chip.compiler.ir import ew_semantics
 from parity import chip
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools"))

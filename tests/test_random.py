@@ -78,7 +78,7 @@ def test_random_inside_a_scan():
 def test_sixty_four_bit_counter_that_does_not_fit_is_still_rejected():
     """Only 64-bit values that provably fit in 32 bits are narrowed."""
     from jax_chip.compiler import driver
-    from jax_chip.compiler.errors import CompileError
+    from jax_chip.compiler.ir.errors import CompileError
     text = """
     func.func @main(%x: tensor<4xui32>) -> tensor<4xui32> {
       %i = stablehlo.iota dim = 0 : tensor<4xui64>
@@ -198,7 +198,7 @@ RNG_TEXT = """
 ])
 def test_rng_bit_generator_unsupported_forms_are_named(state, out, alg, message):
     from jax_chip.compiler import driver
-    from jax_chip.compiler.errors import CompileError
+    from jax_chip.compiler.ir.errors import CompileError
     text = RNG_TEXT.format(state=state, out=out, alg=alg)
     with pytest.raises(CompileError, match=message):
         driver.compile_program(text, "mlir")

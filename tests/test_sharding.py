@@ -87,7 +87,7 @@ def test_tensor_parallel_mlp_as_sglang_jax_writes_it(partitioner):
 
 def test_collective_across_devices_is_a_compile_error():
     from jax_chip.compiler import driver
-    from jax_chip.compiler.errors import CompileError
+    from jax_chip.compiler.ir.errors import CompileError
     text = """
     func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
       %0 = "stablehlo.all_reduce"(%x) ({

@@ -173,7 +173,7 @@ def main() -> None:
     ap.add_argument("--ffn", type=int, default=1408)
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args()
-    from jax_chip.compiler.context import DEFAULT_CHIP_CONFIG
+    from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG
     results: dict[int, list[tuple[str, str, dict]]] = {}
     for seq in (int(q) for q in args.seq.split(",")):
         rows = results.setdefault(seq, [])

@@ -15,7 +15,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT))
 
-from jax_chip.compiler import dtypes, op_registry  # noqa: E402
+from jax_chip.compiler.ir import dtypes  # noqa: E402
+from jax_chip.compiler.ir import ops as op_registry  # noqa: E402
 
 ORDER = ["elementwise", "movement", "iota", "constant", "dot", "reduce", "concatenate",
          "indexing", "custom_call", "rewritten", "structural", "annotation"]

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from jax_chip.compiler import dtypes
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph, Node, TensorType, Value
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.graph import Graph, Node, TensorType, Value
 
 _INVERT_TYPES = frozenset({"f32", "f16"})
 _FLOATS = frozenset({"f32", "f16", "bf16"})

@@ -3,10 +3,12 @@ one the chip compiler lowers, with supported element types and features."""
 
 from __future__ import annotations
 
-from jax_chip.compiler import dtypes, lower_custom_call, op_registry
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.errors import UnsupportedError, at
-from jax_chip.compiler.graph import Graph, Node
+from jax_chip.compiler.ir import dtypes
+from xla_passes import custom_call_lowering as lower_custom_call
+from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.errors import UnsupportedError, at
+from jax_chip.compiler.ir.graph import Graph, Node
 
 
 def _types(node: Node) -> str:

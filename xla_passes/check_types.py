@@ -7,10 +7,10 @@ unsupported.
 
 from __future__ import annotations
 
-from jax_chip.compiler import dtypes
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.errors import CompileError, UnsupportedError, at
-from jax_chip.compiler.graph import Graph, TensorType
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.errors import CompileError, UnsupportedError, at
+from jax_chip.compiler.ir.graph import Graph, TensorType
 
 
 def _problem(t: TensorType, what: str, loc: str) -> CompileError | None:

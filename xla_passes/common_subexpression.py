@@ -16,8 +16,8 @@ from typing import Any, Hashable
 
 import numpy as np
 
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph, Node, Value
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.graph import Graph, Node, Value
 
 _NEVER = frozenset({"stablehlo.custom_call", "chip.custom_call"})
 

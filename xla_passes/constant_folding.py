@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from jax_chip.compiler import op_registry
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.ew_codegen import NotFusible, generate_body
-from jax_chip.compiler.executable import ElementwiseOp
-from jax_chip.compiler.graph import Graph, Node, Output, Parameter, TensorType, Value
-from jax_chip.compiler.reference_interpreter import eval_elementwise
+from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.lowering.ew_codegen import NotFusible, generate_body
+from jax_chip.compiler.ir.executable import ElementwiseOp
+from jax_chip.compiler.ir.graph import Graph, Node, Output, Parameter, TensorType, Value
+from jax_chip.compiler.backend.reference_interpreter import eval_elementwise
 from xla_passes.elementwise_fusion import is_fusible
 
 FOLD_KINDS = ("elementwise", "movement", "concatenate")

@@ -10,8 +10,8 @@ Runs on every graph, innermost regions first.
 
 from __future__ import annotations
 
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph, Node, Parameter, Value
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.graph import Graph, Node, Parameter, Value
 
 
 def _used(graph: Graph) -> set[Value]:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import math
 
-from jax_chip.compiler import ew_semantics, op_registry
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.emit import is_kernel
-from jax_chip.compiler.ew_codegen import EwProgram, program_for
-from jax_chip.compiler.executable import KernelCost
-from jax_chip.compiler.graph import Graph, Node
+from jax_chip.compiler.ir import ew_semantics
+from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.backend.emit import is_kernel
+from jax_chip.compiler.lowering.ew_codegen import EwProgram, program_for
+from jax_chip.compiler.ir.executable import KernelCost
+from jax_chip.compiler.ir.graph import Graph, Node
 
 
 def pad(x: int, m: int) -> int:

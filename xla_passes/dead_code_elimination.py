@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.graph import Graph
 
 
 def run(graph: Graph, ctx: PassContext) -> None:

@@ -12,9 +12,9 @@ DotGeneral kernel (output order [batch..., lhs free..., rhs free...], as in Stab
 
 from __future__ import annotations
 
-from jax_chip.compiler import dtypes
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph, Node, Value
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.graph import Graph, Node, Value
 
 # Wider type first: the type both operands are converted to when they differ.
 _RANK = ["f32", "bf16", "f16", "s32", "u32", "s16", "u16", "s8", "u8", "pred"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph, Node, Value
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.graph import Graph, Node, Value
 
 
 def _constant_scalar(v: Value) -> int | None:

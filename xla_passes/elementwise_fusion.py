@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import math
 
-from jax_chip.compiler import ew_semantics, op_registry
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.ew_codegen import NotFusible, generate_body, operand_maps
-from jax_chip.compiler.graph import Graph, Node, Output, Parameter, Value, stable_topological_order
-from jax_chip.compiler.index_map import FlatMap
+from jax_chip.compiler.ir import ew_semantics
+from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.lowering.ew_codegen import NotFusible, generate_body, operand_maps
+from jax_chip.compiler.ir.graph import Graph, Node, Output, Parameter, Value, stable_topological_order
+from jax_chip.compiler.lowering.index_map import FlatMap
 
 FUSIBLE_KINDS = frozenset({"elementwise", "movement", "iota", "constant"})
 CYCLE_SEARCH_LIMIT = 4000

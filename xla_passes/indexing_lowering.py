@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from jax_chip.compiler import dtypes
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.errors import UnsupportedError, at
-from jax_chip.compiler.graph import Graph, Node, Output, Value
-from jax_chip.compiler.lower_indexing import SortKeySpec
-from jax_chip.compiler.regions import RegionProgram, argminmax_kind, region_kind
-from jax_chip.compiler.regions import compile_region as _compile_region
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.errors import UnsupportedError, at
+from jax_chip.compiler.ir.graph import Graph, Node, Output, Value
+from jax_chip.compiler.kernels.table_op import SortKeySpec
+from jax_chip.compiler.lowering.regions import RegionProgram, argminmax_kind, region_kind
+from jax_chip.compiler.lowering.regions import compile_region as _compile_region
 from xla_passes.check_supported import check_node
 
 TOPK_TARGETS = frozenset({"mhlo.topk"})

@@ -33,9 +33,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jax_chip.compiler import op_registry
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph, Node, Value, stable_topological_order
+from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.graph import Graph, Node, Value, stable_topological_order
 from xla_passes.output_aliasing import reads_only_identity, storage_root, updates_in_place
 
 SHARES_STORAGE = "shares_storage"

@@ -38,10 +38,10 @@ from __future__ import annotations
 
 import bisect
 
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.emit import constant_bytes, is_kernel
-from jax_chip.compiler.errors import CompileError, at
-from jax_chip.compiler.graph import Graph, Node, Value
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.backend.emit import constant_bytes, is_kernel
+from jax_chip.compiler.ir.errors import CompileError, at
+from jax_chip.compiler.ir.graph import Graph, Node, Value
 from xla_passes.loop_carry_inplace import SHARES_STORAGE
 
 ALIGNMENT = 64

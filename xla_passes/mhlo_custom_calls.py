@@ -8,8 +8,8 @@ turns them back into chlo.erf / stablehlo.tan nodes (top_k is handled by indexin
 
 from __future__ import annotations
 
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.graph import Graph
 
 # custom-call target -> (op, number of operands)
 ELEMENTWISE_TARGETS = {

@@ -20,8 +20,8 @@ from typing import Optional
 
 import numpy as np
 
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph, Node, TensorType, Value
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.graph import Graph, Node, TensorType, Value
 
 NARROW = {"u64": "u32", "s64": "s32"}
 _RANGE = {"u32": (0, 2**32 - 1), "s32": (-2**31, 2**31 - 1), "u16": (0, 2**16 - 1),

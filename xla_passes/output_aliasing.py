@@ -16,11 +16,12 @@
 
 from __future__ import annotations
 
-from jax_chip.compiler import index_map, op_registry
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.emit import is_kernel
-from jax_chip.compiler.ew_codegen import program_for
-from jax_chip.compiler.graph import Graph, Node, Value
+from jax_chip.compiler.lowering import index_map
+from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.backend.emit import is_kernel
+from jax_chip.compiler.lowering.ew_codegen import program_for
+from jax_chip.compiler.ir.graph import Graph, Node, Value
 
 
 def _copy(graph: Graph, v: Value, loc: str = "") -> Node:

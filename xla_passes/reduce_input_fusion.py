@@ -11,9 +11,9 @@ node.attrs["prologue"]; the reduce's operands become the fusion's inputs followe
 
 from __future__ import annotations
 
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.ew_codegen import program_for
-from jax_chip.compiler.graph import Graph, Node
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.lowering.ew_codegen import program_for
+from jax_chip.compiler.ir.graph import Graph, Node
 
 PROLOGUE = "prologue"
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from jax_chip.compiler import dtypes
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.errors import CompileError, UnsupportedError, at
-from jax_chip.compiler.graph import Graph, Node, Value
-from jax_chip.compiler.rng_algorithms import (
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.errors import CompileError, UnsupportedError, at
+from jax_chip.compiler.ir.graph import Graph, Node, Value
+from jax_chip.compiler.lowering.rng_algorithms import (
     ALGORITHMS, DEFAULT_ALGORITHM, GENERATORS, RESULT_DTYPES, U32, U32Builder)
 
 OP = "stablehlo.rng_bit_generator"

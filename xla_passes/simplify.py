@@ -7,8 +7,8 @@ full copy of q and k per layer)."""
 
 from __future__ import annotations
 
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph, Node, Value
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.graph import Graph, Node, Value
 
 
 def _noop_source(node: Node) -> Value | None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from jax_chip.compiler import dtypes
-from jax_chip.compiler.collectives import COLLECTIVES, IDS, PERMUTE
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.errors import CompileError, at
-from jax_chip.compiler.graph import Graph, Node, TensorType, Value
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.frontend.attributes import COLLECTIVES, IDS, PERMUTE
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.errors import CompileError, at
+from jax_chip.compiler.ir.graph import Graph, Node, TensorType, Value
 
 
 def _zeros(graph: Graph, t: TensorType, loc: str) -> list[Node]:

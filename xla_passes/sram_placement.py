@@ -17,8 +17,8 @@ Custom calls report their work at run time and count it as HBM.
 
 from __future__ import annotations
 
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.graph import Graph, Node, Value
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.graph import Graph, Node, Value
 from xla_passes.cost_annotation import operand_bytes_read
 
 Storage = dict[Value, tuple[str, int]]

@@ -8,9 +8,9 @@ mhlo.sharding / sdy.sharding attributes, so they are dropped with the MLIR modul
 
 from __future__ import annotations
 
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.errors import CompileError, at
-from jax_chip.compiler.graph import Graph, Node, Value
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.errors import CompileError, at
+from jax_chip.compiler.ir.graph import Graph, Node, Value
 
 SHARDING_TARGETS = frozenset({"Sharding", "SPMDFullToShardShape", "SPMDShardToFullShape"})
 PASS_THROUGH_OPS = frozenset({"sdy.sharding_constraint", "stablehlo.optimization_barrier"})

@@ -12,12 +12,14 @@ import numpy as np  # noqa: E402
 from jax._src.interpreters import mlir as jax_mlir  # noqa: E402
 from jaxlib.mlir.dialects import stablehlo  # noqa: E402
 
-from jax_chip.compiler import driver, frontend, graph_builder  # noqa: E402
-from jax_chip.compiler.context import CompileOptions, PassContext  # noqa: E402
-from jax_chip.compiler.graph import Graph  # noqa: E402
-from jax_chip.compiler.inspect_executable import read_executable  # noqa: E402
-from jax_chip.compiler.executable import ExecutableDesc  # noqa: E402
-from jax_chip.compiler.reference_interpreter import execute  # noqa: E402
+from jax_chip.compiler import driver  # noqa: E402
+from jax_chip.compiler.frontend import parse as frontend  # noqa: E402
+from jax_chip.compiler.frontend import graph_builder  # noqa: E402
+from jax_chip.compiler.ir.context import CompileOptions, PassContext  # noqa: E402
+from jax_chip.compiler.ir.graph import Graph  # noqa: E402
+from jax_chip.compiler.backend.inspect_executable import read_executable  # noqa: E402
+from jax_chip.compiler.ir.executable import ExecutableDesc  # noqa: E402
+from jax_chip.compiler.backend.reference_interpreter import execute  # noqa: E402
 
 RNG = np.random.default_rng(1234)
 
@@ -74,7 +76,7 @@ def compiled_graph(f: Callable, *args, donate_argnums: Sequence[int] = (),
     """The graph after the pipeline (or after pass `stop_after`); `chip` overrides entries of
     the default chip model."""
     from jax_chip.compiler import pipeline
-    from jax_chip.compiler.context import DEFAULT_CHIP_CONFIG
+    from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG
     g = import_graph(lower_text(f, *args, donate_argnums=donate_argnums))
     ctx = PassContext(chip={**DEFAULT_CHIP_CONFIG, **(chip or {})},
                       options=options or CompileOptions())

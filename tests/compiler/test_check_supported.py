@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from helpers import import_graph
-from jax_chip.compiler.context import PassContext
+from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.driver import compile_program
-from jax_chip.compiler.reference_interpreter import execute
-from jax_chip.compiler.errors import UnsupportedError
+from jax_chip.compiler.backend.reference_interpreter import execute
+from jax_chip.compiler.ir.errors import UnsupportedError
 from xla_passes import check_supported, dead_code_elimination
 
 
@@ -44,7 +44,7 @@ def test_bitcast_between_widths_is_unsupported():
 
 def test_op_on_unsupported_element_type():
     # StableHLO's verifier rejects most such programs already; the pass is the safety net
-    from jax_chip.compiler.graph import Graph, Output, TensorType
+    from jax_chip.compiler.ir.graph import Graph, Output, TensorType
     g = Graph()
     a = g.add_param(TensorType("s32", (4,)))
     n = g.add_node("stablehlo.exponential", [a], [TensorType("s32", (4,))], loc="f.py:3 in f")
@@ -57,7 +57,7 @@ def test_op_on_unsupported_element_type():
 
 def test_clamp_on_pred():
     import numpy as np
-    from jax_chip.compiler.reference_interpreter import execute
+    from jax_chip.compiler.backend.reference_interpreter import execute
     data = _compile("""
           %0 = stablehlo.clamp %a, %b, %a : tensor<4xi1>
           return %0 : tensor<4xi1>""", "%a: tensor<4xi1>, %b: tensor<4xi1>", "tensor<4xi1>")

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import lower_portable, lower_text
 from jax_chip.compiler.driver import compile_program
-from jax_chip.compiler.errors import CompileError, UnsupportedError
+from jax_chip.compiler.ir.errors import CompileError, UnsupportedError
 
 
 def _compile_x64(f, *args):

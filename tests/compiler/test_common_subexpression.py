@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 from helpers import check_against_jax, compiled_graph, randn
 
-from jax_chip.compiler.graph import Graph, Output, TensorType
-from jax_chip.compiler.context import PassContext
+from jax_chip.compiler.ir.graph import Graph, Output, TensorType
+from jax_chip.compiler.ir.context import PassContext
 from xla_passes import common_subexpression
 
 

@@ -7,8 +7,8 @@ import pytest
 from jax import lax
 
 from helpers import check_against_jax, compile_fn, compiled_graph, randn
-from jax_chip.compiler.errors import UnsupportedError
-from jax_chip.compiler.inspect_executable import dump, read_executable
+from jax_chip.compiler.ir.errors import UnsupportedError
+from jax_chip.compiler.backend.inspect_executable import dump, read_executable
 
 
 def _conv(**kw):

@@ -6,8 +6,8 @@ import ml_dtypes
 import numpy as np
 
 from helpers import compile_fn, compiled_graph, randn
-from jax_chip.compiler.context import DEFAULT_CHIP_CONFIG, PassContext
-from jax_chip.compiler.inspect_executable import read_executable
+from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG, PassContext
+from jax_chip.compiler.backend.inspect_executable import read_executable
 from xla_passes.cost_annotation import pad
 
 

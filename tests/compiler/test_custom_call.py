@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 
 from helpers import import_graph, on_cpu
-from jax_chip.compiler import driver, pipeline
-from jax_chip.compiler.context import PassContext
-from jax_chip.compiler.custom_call_kernel import CustomCallOp
-from jax_chip.compiler.errors import CompileError, UnsupportedError
-from jax_chip.compiler.inspect_executable import dump, read_executable
-from jax_chip.compiler.reference_interpreter import execute
+from jax_chip.compiler import driver
+from jax_chip.compiler import pipeline
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.kernels.custom_call import CustomCallOp
+from jax_chip.compiler.ir.errors import CompileError, UnsupportedError
+from jax_chip.compiler.backend.inspect_executable import dump, read_executable
+from jax_chip.compiler.backend.reference_interpreter import execute
 from jax_chip.ops import paged_attention_decode, paged_kv_write, radix_attention_extend
 
 RNG = np.random.default_rng(7)

@@ -8,8 +8,8 @@ import pytest
 
 from helpers import lower_portable, lower_text, randn, transformer_args, transformer_block
 from jax_chip.compiler.driver import compile_program
-from jax_chip.compiler.errors import CompileError, InternalCompilerError, UnsupportedError
-from jax_chip.compiler.inspect_executable import read_executable
+from jax_chip.compiler.ir.errors import CompileError, InternalCompilerError, UnsupportedError
+from jax_chip.compiler.backend.inspect_executable import read_executable
 
 
 def _options(replicas=1, partitions=1) -> bytes:

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from helpers import compile_fn, randn, transformer_args, transformer_block
-from jax_chip.compiler import emit
-from jax_chip.compiler import executable_schema as fb
-from jax_chip.compiler.inspect_executable import constant_offsets, dump, read_executable
+from jax_chip.compiler.backend import emit
+from jax_chip.compiler.kernels import schema as fb
+from jax_chip.compiler.backend.inspect_executable import constant_offsets, dump, read_executable
 
 
 def test_round_trip_is_lossless():
@@ -71,11 +71,11 @@ def test_dump_and_cli(tmp_path):
     assert "DotGeneral" in text and "TANH" in text and "arena_bytes" in text
     path = tmp_path / "prog.chipx"
     path.write_bytes(data)
-    out = subprocess.run([sys.executable, "-m", "jax_chip.compiler.inspect_executable", str(path)],
+    out = subprocess.run([sys.executable, "-m", "jax_chip.compiler.backend.inspect_executable", str(path)],
                          capture_output=True, text=True, check=True)
     assert "kernels (2)" in out.stdout
     bad = tmp_path / "bad.chipx"
     bad.write_bytes(b"not an executable")
-    res = subprocess.run([sys.executable, "-m", "jax_chip.compiler.inspect_executable", str(bad)],
+    res = subprocess.run([sys.executable, "-m", "jax_chip.compiler.backend.inspect_executable", str(bad)],
                          capture_output=True, text=True)
     assert res.returncode == 1 and "CHPX" in res.stderr

@@ -6,9 +6,9 @@ import pytest
 
 from helpers import (check_against_jax, import_graph, lower_bytecode, lower_portable, lower_text,
                      randn)
-from jax_chip.compiler import frontend
+from jax_chip.compiler.frontend import parse as frontend
 from jax_chip.compiler.driver import compile_program
-from jax_chip.compiler.errors import CompileError, UnsupportedError
+from jax_chip.compiler.ir.errors import CompileError, UnsupportedError
 
 
 def f(x, y):
@@ -101,7 +101,7 @@ def test_mhlo_text_is_legalized():
       %1 = "mhlo.exponential"(%0) : (tensor<4xf32>) -> tensor<4xf32>
       return %1 : tensor<4xf32>
     }"""
-    from jax_chip.compiler.reference_interpreter import execute
+    from jax_chip.compiler.backend.reference_interpreter import execute
     data = compile_program(text, "mlir", b"", {})
     a, b = randn((4,)), randn((4,))
     (out,) = execute(data, [a, b])

@@ -10,7 +10,7 @@ import pytest
 
 from helpers import import_graph, lower_portable, lower_text, randn
 from jax_chip.compiler.driver import compile_program
-from jax_chip.compiler.errors import UnsupportedError
+from jax_chip.compiler.ir.errors import UnsupportedError
 
 
 def ops(graph):

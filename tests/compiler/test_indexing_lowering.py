@@ -10,11 +10,11 @@ import pytest
 from jax import lax
 
 from helpers import compile_fn, compiled_graph, randn
-from jax_chip.compiler import regions
+from jax_chip.compiler.lowering import regions
 from jax_chip.compiler.driver import compile_program
-from jax_chip.compiler.ew_codegen import program_for
-from jax_chip.compiler.inspect_executable import dump, read_executable
-from jax_chip.compiler.lower_indexing import IndexingOp
+from jax_chip.compiler.lowering.ew_codegen import program_for
+from jax_chip.compiler.backend.inspect_executable import dump, read_executable
+from jax_chip.compiler.kernels.table_op import IndexingOp
 
 
 def kernels(g, op):
@@ -212,7 +212,7 @@ def test_region_capturing_a_computed_value_is_rejected():
       }) : (tensor<4xf32>) -> tensor<4xf32>
       return %0 : tensor<4xf32>
     }"""
-    from jax_chip.compiler.errors import UnsupportedError
+    from jax_chip.compiler.ir.errors import UnsupportedError
     with pytest.raises(UnsupportedError) as e:
         compile_program(text, "mlir", b"", {})
     assert "sort comparator region reads a value defined outside it" in str(e.value)

@@ -8,8 +8,8 @@ import numpy as np
 from jax import lax
 
 from helpers import check_against_jax, compiled_graph, randn
-from jax_chip.compiler.context import CompileOptions
-from jax_chip.compiler.graph import Graph, Node
+from jax_chip.compiler.ir.context import CompileOptions
+from jax_chip.compiler.ir.graph import Graph, Node
 
 L, T, H, D = 2, 16, 2, 8
 

@@ -4,7 +4,9 @@ import pathlib
 import subprocess
 import sys
 
-from jax_chip.compiler import dtypes, ew_semantics, op_registry
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.ir import ew_semantics
+from jax_chip.compiler.ir import ops as op_registry
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -39,7 +41,7 @@ def test_required_ops_are_registered():
 
 
 def test_ewop_table_matches_the_schema():
-    from jax_chip.compiler import executable_schema as fb
+    from jax_chip.compiler.kernels import schema as fb
     for name, value in ew_semantics.EWOPS.items():
         assert getattr(fb.EwOp.EwOp, name) == value
 

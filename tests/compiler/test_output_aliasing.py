@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from helpers import check_against_jax, compile_fn, compiled_graph, kernel_types, randn
-from jax_chip.compiler.reference_interpreter import execute
+from jax_chip.compiler.backend.reference_interpreter import execute
 
 
 def _output_writers(exe):
@@ -82,7 +82,7 @@ def test_swapped_donated_outputs():
     f = lambda a, b: (b, a)
     a, b = randn((3, 5)), randn((3, 5))
     data = compile_fn(f, a, b, donate_argnums=(0, 1))
-    from jax_chip.compiler.inspect_executable import read_executable
+    from jax_chip.compiler.backend.inspect_executable import read_executable
     exe = read_executable(data)
     assert [o.aliased_parameter for o in exe.outputs] == [0, 1]
     ga, gb = execute(exe, [a, b])

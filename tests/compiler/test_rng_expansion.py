@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from helpers import compile_fn, compiled_graph, on_cpu
 
-from jax_chip.compiler import ew_semantics
-from jax_chip.compiler.reference_interpreter import execute
+from jax_chip.compiler.ir import ew_semantics
+from jax_chip.compiler.backend.reference_interpreter import execute
 from xla_passes.cost_annotation import total
 
 ALGORITHMS = {"threefry": jax.lax.RandomAlgorithm.RNG_THREE_FRY,

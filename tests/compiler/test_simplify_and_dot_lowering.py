@@ -3,9 +3,9 @@
 import numpy as np
 
 from helpers import import_graph, randn
-from jax_chip.compiler.context import PassContext
+from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.driver import compile_program
-from jax_chip.compiler.reference_interpreter import execute
+from jax_chip.compiler.backend.reference_interpreter import execute
 from xla_passes import dot_lowering, simplify
 
 

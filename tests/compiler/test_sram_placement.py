@@ -6,8 +6,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 from helpers import compiled_graph, randn
 
-from jax_chip.compiler.context import CompileOptions
-from jax_chip.compiler.emit import is_kernel
+from jax_chip.compiler.ir.context import CompileOptions
+from jax_chip.compiler.backend.emit import is_kernel
 from xla_passes.cost_annotation import total
 
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from helpers import import_graph, randn
-from jax_chip.compiler.context import PassContext
+from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.driver import compile_program
-from jax_chip.compiler.errors import CompileError
-from jax_chip.compiler.reference_interpreter import execute
+from jax_chip.compiler.ir.errors import CompileError
+from jax_chip.compiler.backend.reference_interpreter import execute
 from xla_passes import strip_sharding
 
 TEXT = """
@@ -49,7 +49,7 @@ def test_real_partitioning_is_rejected():
 
 
 def test_other_custom_calls_are_unsupported():
-    from jax_chip.compiler.errors import UnsupportedError
+    from jax_chip.compiler.ir.errors import UnsupportedError
     text = """
     func.func @main(%a: tensor<4xf32>) -> tensor<4xf32> {
       %0 = stablehlo.custom_call @my_kernel(%a) : (tensor<4xf32>) -> tensor<4xf32>

@@ -16,10 +16,13 @@ import re
 import time
 from typing import Any, Mapping
 
-from jax_chip.compiler import emit, frontend, graph_builder, pipeline
-from jax_chip.compiler.context import DEFAULT_CHIP_CONFIG, CompileOptions, PassContext
-from jax_chip.compiler.errors import CompileError, InternalCompilerError, UnsupportedError
-from jax_chip.compiler.graph import Graph
+from jax_chip.compiler.backend import emit
+from jax_chip.compiler.frontend import parse as frontend
+from jax_chip.compiler.frontend import graph_builder
+from jax_chip.compiler import pipeline
+from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG, CompileOptions, PassContext
+from jax_chip.compiler.ir.errors import CompileError, InternalCompilerError, UnsupportedError
+from jax_chip.compiler.ir.graph import Graph
 
 COMPILER_VERSION = "jax_chip-compiler 0.1.0"
 DUMP_ENV = "CHIP_DUMP_DIR"
@@ -141,7 +144,7 @@ def _compile(code, fmt, compile_options, chip_config, options, timings) -> bytes
                                 compiler_version=COMPILER_VERSION)
     data = emit.serialize(exe)
     if dumper:
-        from jax_chip.compiler.inspect_executable import dump, read_executable
+        from jax_chip.compiler.backend.inspect_executable import dump, read_executable
         dumper.write("chipx", data)
         dumper.write("chipx.txt", dump(read_executable(data)) + "\n")
     if timings is not None:

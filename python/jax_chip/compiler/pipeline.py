@@ -20,8 +20,8 @@ import os
 import time
 from typing import Callable
 
-from jax_chip.compiler.context import CompileOptions, PassContext
-from jax_chip.compiler.graph import Graph
+from jax_chip.compiler.ir.context import CompileOptions, PassContext
+from jax_chip.compiler.ir.graph import Graph
 from xla_passes import (
     algebraic_simplify,
     check_supported,

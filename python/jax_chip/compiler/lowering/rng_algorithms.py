@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from jax_chip.compiler.graph import Graph, Node, TensorType, Value
+from jax_chip.compiler.ir.graph import Graph, Node, TensorType, Value
 
 U32 = "u32"
 

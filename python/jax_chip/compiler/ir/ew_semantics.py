@@ -17,7 +17,9 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from jax_chip.compiler import dtypes, fast_math, libm_f32
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.ir import fast_math
+from jax_chip.compiler.ir import libm_f32
 
 EWOPS: dict[str, int] = {
     "LOAD": 0, "CONST": 1, "IOTA": 2, "CONVERT": 3,

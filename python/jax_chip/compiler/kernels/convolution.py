@@ -21,7 +21,7 @@ import numpy as np
 if TYPE_CHECKING:
     from jaxlib.mlir import ir
 
-    from jax_chip.compiler.graph import Node
+    from jax_chip.compiler.ir.graph import Node
 
 FIELDS = ("window_strides", "padding_low", "padding_high", "lhs_dilation", "rhs_dilation",
           "window_reversal", "feature_group_count", "input_batch_dimension",
@@ -95,7 +95,7 @@ def _schema():
     """The generated module of the Convolution table."""
     import importlib
 
-    from jax_chip.compiler import executable_schema  # noqa: F401  (sets up the chip.exe aliases)
+    from jax_chip.compiler.kernels import schema as executable_schema  # noqa: F401  (sets up the chip.exe aliases)
     return importlib.import_module("chip.exe.Convolution")
 
 
@@ -155,7 +155,8 @@ class ConvolutionOp:
                  output_dtypes: Sequence[str]) -> list[np.ndarray]:
         """The output in numpy with DotGeneral's numerics (f64 products summed, rounded to f32
         then to the output type; integers in 64-bit, wrapped)."""
-        from jax_chip.compiler import dtypes, ew_semantics
+        from jax_chip.compiler.ir import dtypes
+        from jax_chip.compiler.ir import ew_semantics
         a = self.attrs
         lt, out_t = input_dtypes[0], output_dtypes[0]
         is_float = dtypes.info(lt).is_float
@@ -249,7 +250,7 @@ def _pad(x: int, m: int) -> int:
 
 
 def cost_convolution(node: "Node", tile: int = 128):
-    from jax_chip.compiler.executable import KernelCost
+    from jax_chip.compiler.ir.executable import KernelCost
     lhs, rhs = node.operands
     n, g, cg, og, k_sp, out_sp = conv_geometry(lhs.type.shape, rhs.type.shape, node.attrs)
     m = n * math.prod(out_sp)

@@ -15,7 +15,7 @@ from jaxlib.mlir import ir, passmanager
 from jaxlib.mlir._mlir_libs import register_jax_dialects
 from jaxlib.mlir.dialects import chlo, mhlo, sdy, stablehlo
 
-from jax_chip.compiler.errors import CompileError, UnsupportedError
+from jax_chip.compiler.ir.errors import CompileError, UnsupportedError
 
 MLIR_BYTECODE_MAGIC = b"ML\xefR"
 # jaxlib 0.6.2 registers no func inliner interface, so `inline` leaves func.call in place; the

@@ -20,12 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from jax_chip.compiler import dtypes as dt
-from jax_chip.compiler.errors import UnsupportedError, at
+from jax_chip.compiler.ir import dtypes as dt
+from jax_chip.compiler.ir.errors import UnsupportedError, at
 
 if TYPE_CHECKING:
-    from jax_chip.compiler.ew_codegen import InstrBuilder
-    from jax_chip.compiler.graph import Node
+    from jax_chip.compiler.lowering.ew_codegen import InstrBuilder
+    from jax_chip.compiler.ir.graph import Node
 
 # lower(builder, node, operand registers) -> result register
 Lowering = Callable[["InstrBuilder", "Node", list[int]], int]
@@ -273,31 +273,31 @@ register(OpSpec("sdy.sharding_constraint", "annotation", ALL,
 
 # ---- data movement, indexing and sorting kernels (lower_indexing.py) -------------------------------
 
-from jax_chip.compiler import lower_indexing as _lower_indexing  # noqa: E402
+from jax_chip.compiler.kernels import table_op as _lower_indexing  # noqa: E402
 
 _lower_indexing.register_ops(register, OpSpec, ALL, NUMERIC)
 
 # ---- custom calls to the chip's native kernels (lower_custom_call.py) ------------------------------
 
-from jax_chip.compiler import lower_custom_call as _lower_custom_call  # noqa: E402
+from xla_passes import custom_call_lowering as _lower_custom_call  # noqa: E402
 
 _lower_custom_call.register_ops(register, OpSpec, ALL)
 
 # ---- convolution (lower_convolution.py) ------------------------------------------------------------
 
-from jax_chip.compiler import lower_convolution as _lower_convolution  # noqa: E402
+from jax_chip.compiler.kernels import convolution as _lower_convolution  # noqa: E402
 
 _lower_convolution.register_ops(register, OpSpec, NUMERIC)
 
 # ---- random bits (rng_algorithms.py, expanded by xla_passes/rng_bit_generator_expansion.py) -------
 
-from jax_chip.compiler import rng_algorithms as _rng_algorithms  # noqa: E402
+from jax_chip.compiler.lowering import rng_algorithms as _rng_algorithms  # noqa: E402
 
 _rng_algorithms.register_ops(register, OpSpec)
 
 # ---- collectives on one device (collectives.py) --------------------------------------------------
 
-from jax_chip.compiler import collectives as _collectives  # noqa: E402
+from jax_chip.compiler.frontend import attributes as _collectives  # noqa: E402
 
 _collectives.register_ops(register, OpSpec, ALL)
 

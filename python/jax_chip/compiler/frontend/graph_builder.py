@@ -16,10 +16,12 @@ from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import func as func_dialect
 from jaxlib.mlir.dialects import stablehlo
 
-from jax_chip.compiler import dtypes, lower_custom_call, op_registry
-from jax_chip.compiler.errors import CompileError, UnsupportedError, at
-from jax_chip.compiler.graph import Graph, Output, TensorType, Value
-from jax_chip.compiler.locations import format_location
+from jax_chip.compiler.ir import dtypes
+from xla_passes import custom_call_lowering as lower_custom_call
+from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.ir.errors import CompileError, UnsupportedError, at
+from jax_chip.compiler.ir.graph import Graph, Output, TensorType, Value
+from jax_chip.compiler.ir.locations import format_location
 
 REDUCE_BODY_OPS = {
     "stablehlo.add": "SUM", "stablehlo.multiply": "PRODUCT", "stablehlo.maximum": "MAX",
@@ -137,7 +139,7 @@ class _Importer:
             return found
         if not self.scopes:
             raise KeyError(v)
-        from jax_chip.compiler import region_import
+        from jax_chip.compiler.frontend import region_import
         return region_import.capture(self, v)
 
     def import_op(self, op: ir.Operation) -> None:
@@ -149,7 +151,7 @@ class _Importer:
             self.import_call(op, loc)
             return
         if name in ("stablehlo.while", "stablehlo.case", "stablehlo.if"):
-            from jax_chip.compiler import region_import
+            from jax_chip.compiler.frontend import region_import
             region_import.import_region_op(self, op, loc)
             return
         spec = op_registry.lookup(name)
@@ -274,7 +276,7 @@ def _import_reduce(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]
     if not ok:
         # several operands (argmax/argmin) or another body: a VariadicReduce kernel evaluating
         # the body as a register program (lower_indexing.py)
-        from jax_chip.compiler import lower_indexing
+        from jax_chip.compiler.kernels import table_op as lower_indexing
         return lower_indexing.import_general_reduce(imp, op, loc)
     reduce_op = REDUCE_BODY_OPS[body_ops[0].name]
     dtype = dtypes.mlir_element_type_name(ir.RankedTensorType(op.results[0].type).element_type)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import flatbuffers
 import numpy as np
 
-from jax_chip.compiler import dtypes, op_registry
-from jax_chip.compiler import executable_schema as fb
-from jax_chip.compiler.errors import CompileError, at
-from jax_chip.compiler.ew_codegen import program_for
-from jax_chip.compiler.executable import (
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.kernels import schema as fb
+from jax_chip.compiler.ir.errors import CompileError, at
+from jax_chip.compiler.lowering.ew_codegen import program_for
+from jax_chip.compiler.ir.executable import (
     ConcatenateOp,
     CopyOp,
     DotGeneralOp,
@@ -27,9 +28,9 @@ from jax_chip.compiler.executable import (
     ReduceOp,
     ValueDesc,
 )
-from jax_chip.compiler.executable import CaseOp, RegionDesc, WhileOp
-from jax_chip.compiler.ew_semantics import EWOPS
-from jax_chip.compiler.graph import Graph, Node, TensorType, Value
+from jax_chip.compiler.ir.executable import CaseOp, RegionDesc, WhileOp
+from jax_chip.compiler.ir.ew_semantics import EWOPS
+from jax_chip.compiler.ir.graph import Graph, Node, TensorType, Value
 
 KERNEL_OPS = {
     "chip.fusion": "fusion",

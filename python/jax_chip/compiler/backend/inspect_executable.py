@@ -1,6 +1,6 @@
 """Reads a chip executable (FlatBuffer) back into an ExecutableDesc, and dumps it as text.
 
-    python -m jax_chip.compiler.inspect_executable file.chipx
+    python -m jax_chip.compiler.backend.inspect_executable file.chipx
 """
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jax_chip.compiler import dtypes
-from jax_chip.compiler import executable_schema as fb
-from jax_chip.compiler.errors import CompileError
-from jax_chip.compiler.ew_codegen import EwProgram, InstrSpec, ViewSpec
-from jax_chip.compiler.ew_semantics import EWOP_NAMES
-from jax_chip.compiler.executable import (
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.kernels import schema as fb
+from jax_chip.compiler.ir.errors import CompileError
+from jax_chip.compiler.lowering.ew_codegen import EwProgram, InstrSpec, ViewSpec
+from jax_chip.compiler.ir.ew_semantics import EWOP_NAMES
+from jax_chip.compiler.ir.executable import (
     ConcatenateOp,
     CopyOp,
     DotGeneralOp,
@@ -26,8 +26,8 @@ from jax_chip.compiler.executable import (
     ReduceOp,
     ValueDesc,
 )
-from jax_chip.compiler.executable import CaseOp, RegionDesc, WhileOp
-from jax_chip.compiler.graph import TensorType
+from jax_chip.compiler.ir.executable import CaseOp, RegionDesc, WhileOp
+from jax_chip.compiler.ir.graph import TensorType
 
 _STORAGE = {0: "PARAMETER", 1: "OUTPUT", 2: "TEMP", 3: "CONSTANT"}
 _REDUCE = {0: "SUM", 1: "PRODUCT", 2: "MAX", 3: "MIN", 4: "AND", 5: "OR", 6: "XOR"}
@@ -94,12 +94,12 @@ def _read_op(k) -> object:
         c = _table(fb.Case.Case, tab)
         return CaseOp([_read_region(c.Branches(i)) for i in range(c.BranchesLength())])
     if t == fb.KernelOp.KernelOp.Convolution:
-        from jax_chip.compiler.lower_convolution import ConvolutionOp
+        from jax_chip.compiler.kernels.convolution import ConvolutionOp
         return ConvolutionOp.read(tab)
     if t == fb.KernelOp.KernelOp.CustomCall:
-        from jax_chip.compiler.custom_call_kernel import CustomCallOp
+        from jax_chip.compiler.kernels.custom_call import CustomCallOp
         return CustomCallOp.read(tab)
-    from jax_chip.compiler.lower_indexing import read_op
+    from jax_chip.compiler.kernels.table_op import read_op
     names = {v: n for n, v in vars(fb.KernelOp.KernelOp).items() if not n.startswith("_")}
     op = read_op(names.get(t, ""), tab)
     if op is not None:

@@ -15,8 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
-from jax_chip.compiler import dtypes, ew_semantics
-from jax_chip.compiler.executable import (
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.ir import ew_semantics
+from jax_chip.compiler.ir.executable import (
     ConcatenateOp,
     CopyOp,
     DotGeneralOp,
@@ -24,8 +25,8 @@ from jax_chip.compiler.executable import (
     ExecutableDesc,
     ReduceOp,
 )
-from jax_chip.compiler.executable import CaseOp, KernelDesc, WhileOp
-from jax_chip.compiler.graph import TensorType
+from jax_chip.compiler.ir.executable import CaseOp, KernelDesc, WhileOp
+from jax_chip.compiler.ir.graph import TensorType
 
 
 class InterpreterError(Exception):
@@ -202,7 +203,7 @@ def execute(exe: ExecutableDesc | bytes, args: Sequence[np.ndarray],
     """Runs the executable on `args`; returns the outputs as numpy arrays (bf16 via ml_dtypes).
     Uninitialized memory holds `poison` bytes (0xFF: NaN for floats)."""
     if isinstance(exe, (bytes, bytearray)):
-        from jax_chip.compiler.inspect_executable import read_executable
+        from jax_chip.compiler.backend.inspect_executable import read_executable
         exe = read_executable(bytes(exe))
     if len(args) != len(exe.parameters):
         raise InterpreterError(f"{len(args)} arguments for {len(exe.parameters)} parameters")

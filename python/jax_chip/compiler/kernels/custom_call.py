@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from jax_chip.compiler.lower_custom_call import ATTR_KINDS, CustomCallAttr
+from xla_passes.custom_call_lowering import ATTR_KINDS, CustomCallAttr
 
 
 @dataclass
@@ -26,7 +26,7 @@ class CustomCallOp:
 
     def write(self, w: Any) -> int:
         """Writes the CustomCall table with the emitter's _Writer `w`; returns its offset."""
-        from jax_chip.compiler import executable_schema  # noqa: F401  (chip.exe aliases)
+        from jax_chip.compiler.kernels import schema as executable_schema  # noqa: F401  (chip.exe aliases)
         from chip.exe import CustomCall as cc_mod
         from chip.exe import CustomCallAttribute as attr_mod
 
@@ -67,7 +67,7 @@ class CustomCallOp:
     @staticmethod
     def read(tab: Any) -> "CustomCallOp":
         """From the union table of a Kernel (flatbuffers Table)."""
-        from jax_chip.compiler import executable_schema  # noqa: F401
+        from jax_chip.compiler.kernels import schema as executable_schema  # noqa: F401
         from chip.exe.CustomCall import CustomCall
 
         c = CustomCall()
@@ -100,7 +100,7 @@ class CustomCallOp:
     def evaluate(self, inputs: Sequence[np.ndarray], input_dtypes: Sequence[str],
                  output_dtypes: Sequence[str]) -> list[np.ndarray]:
         """The outputs, computed in numpy with the chip's semantics (reference interpreter)."""
-        from jax_chip.compiler import custom_call_eval
+        from jax_chip.compiler.kernels import custom_call_eval
 
         attrs = {a.name: a.value for a in self.attributes}
         return custom_call_eval.evaluate(self.target, attrs, list(inputs), list(input_dtypes),

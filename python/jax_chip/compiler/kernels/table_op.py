@@ -20,10 +20,10 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from jax_chip.compiler import dtypes
-from jax_chip.compiler.errors import UnsupportedError
-from jax_chip.compiler.graph import Node
-from jax_chip.compiler.regions import (
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.ir.errors import UnsupportedError
+from jax_chip.compiler.ir.graph import Node
+from jax_chip.compiler.lowering.regions import (
     REGION_KIND_NAMES,
     REGION_KINDS,
     RegionProgram,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 
 def KernelCost(**kw: float) -> Any:  # noqa: N802  (the executable's KernelCost, imported lazily)
-    from jax_chip.compiler.executable import KernelCost as _KernelCost
+    from jax_chip.compiler.ir.executable import KernelCost as _KernelCost
     return _KernelCost(**kw)
 
 
@@ -223,7 +223,7 @@ class IndexingOp:
 
 
 def _fbmod(name: str):
-    from jax_chip.compiler import executable_schema  # noqa: F401  (sets up the chip.exe aliases)
+    from jax_chip.compiler.kernels import schema as executable_schema  # noqa: F401  (sets up the chip.exe aliases)
     return importlib.import_module(f"chip.exe.{name}")
 
 
@@ -232,7 +232,7 @@ def _camel(name: str) -> str:
 
 
 def write_program(w: Any, prog: RegionProgram) -> int:
-    from jax_chip.compiler.ew_semantics import EWOPS
+    from jax_chip.compiler.ir.ew_semantics import EWOPS
     b = w.b
     m = _fbmod("RegionProgram")
     instr = _fbmod("Instr")
@@ -289,8 +289,8 @@ def _write_table(w: Any, table: str, values: dict[str, Any]) -> int:
 
 
 def _read_program(p: Any) -> RegionProgram | None:
-    from jax_chip.compiler.ew_codegen import InstrSpec
-    from jax_chip.compiler.ew_semantics import EWOP_NAMES
+    from jax_chip.compiler.lowering.ew_codegen import InstrSpec
+    from jax_chip.compiler.ir.ew_semantics import EWOP_NAMES
     if p is None:
         return None
     instrs = []

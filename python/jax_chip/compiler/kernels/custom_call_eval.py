@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from jax_chip.compiler import dtypes
+from jax_chip.compiler.ir import dtypes
 
 
 def _f64(x: np.ndarray) -> np.ndarray:

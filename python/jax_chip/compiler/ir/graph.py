@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from jax_chip.compiler import dtypes
+from jax_chip.compiler.ir import dtypes
 
 _ids = itertools.count()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jax_chip.compiler.graph import row_major_strides
+from jax_chip.compiler.ir.graph import row_major_strides
 
 
 @dataclass(frozen=True)

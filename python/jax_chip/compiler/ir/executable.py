@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from jax_chip.compiler.ew_codegen import InstrSpec, ViewSpec
-from jax_chip.compiler.graph import TensorType
+from jax_chip.compiler.lowering.ew_codegen import InstrSpec, ViewSpec
+from jax_chip.compiler.ir.graph import TensorType
 
 
 @dataclass

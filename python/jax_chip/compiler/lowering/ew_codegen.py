@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jax_chip.compiler import dtypes, index_map, op_registry
-from jax_chip.compiler.graph import Graph, Node, Value
-from jax_chip.compiler.index_map import FlatMap
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.lowering import index_map
+from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.ir.graph import Graph, Node, Value
+from jax_chip.compiler.lowering.index_map import FlatMap
 
 
 class NotFusible(Exception):
@@ -68,7 +70,7 @@ class EwProgram:
                 imm = f" {ins.imm_i:#x}"
             nargs = {"LOAD": 1, "IOTA": 1, "CONST": 0}.get(ins.op)
             if nargs is None:
-                from jax_chip.compiler.ew_semantics import num_operands
+                from jax_chip.compiler.ir.ew_semantics import num_operands
                 nargs = num_operands(ins.op)
             args = [ins.a, ins.b, ins.c][:nargs]
             prefix = "view" if ins.op == "LOAD" else ("dim" if ins.op == "IOTA" else "r")

@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jax_chip.compiler.errors import UnsupportedError, at
-from jax_chip.compiler.graph import Graph, Output
+from jax_chip.compiler.ir.errors import UnsupportedError, at
+from jax_chip.compiler.ir.graph import Graph, Output
 
 if TYPE_CHECKING:
     from jaxlib.mlir import ir
 
-    from jax_chip.compiler.ew_codegen import InstrSpec
+    from jax_chip.compiler.lowering.ew_codegen import InstrSpec
 
 # (op_registry imports this module while it initializes: ew_codegen is imported lazily.)
 
@@ -63,7 +63,7 @@ class RegionProgram:
 
 def import_region(imp: Any, region: "ir.Region", name: str, loc: str) -> Graph:
     """Imports the single block of `region` with the importer `imp` (graph_builder._Importer)."""
-    from jax_chip.compiler.graph_builder import tensor_type
+    from jax_chip.compiler.frontend.graph_builder import tensor_type
 
     blocks = list(region.blocks)
     if len(blocks) != 1:
@@ -105,7 +105,7 @@ def import_region(imp: Any, region: "ir.Region", name: str, loc: str) -> Graph:
 def _outer_constant(g: Graph, v: "ir.Value", loc: str) -> Any:
     from jaxlib.mlir import ir
 
-    from jax_chip.compiler.graph_builder import read_constant, tensor_type
+    from jax_chip.compiler.frontend.graph_builder import read_constant, tensor_type
     owner = v.owner
     if isinstance(owner, ir.Block):
         return None
@@ -125,7 +125,7 @@ def _outer_constant(g: Graph, v: "ir.Value", loc: str) -> Any:
 def compile_region(region: Graph, what: str, loc: str = "") -> RegionProgram:
     """Register program of a region graph of 0-d values. Raises UnsupportedError naming the op
     that cannot be evaluated per element."""
-    from jax_chip.compiler.ew_codegen import InstrSpec, NotFusible, generate_body
+    from jax_chip.compiler.lowering.ew_codegen import InstrSpec, NotFusible, generate_body
     for p in region.params:
         if p.value.type.rank != 0:
             raise UnsupportedError(f"{what}: region argument {p.value.type} is not a scalar{at(loc)}")
@@ -172,7 +172,7 @@ def region_kind(region: Graph) -> str:
 
 def program_cost(prog: RegionProgram) -> tuple[int, int]:
     """(vector ops, transcendental ops) of one evaluation of the program."""
-    from jax_chip.compiler import ew_semantics
+    from jax_chip.compiler.ir import ew_semantics
     vec = sum(1 for i in prog.instrs
               if i.op not in ew_semantics.FREE and i.op not in ew_semantics.TRANSCENDENTAL)
     trans = sum(1 for i in prog.instrs if i.op in ew_semantics.TRANSCENDENTAL)
@@ -190,7 +190,7 @@ _ORDER_ONLY_OPS = frozenset({"LOAD", "CMP_EQ", "CMP_NE", "CMP_LT", "CMP_LE", "CM
 
 def eval_program(prog: RegionProgram, args: list[Any], arg_dtypes: list[str]) -> list[Any]:
     """Evaluates a region program on numpy register arrays (ew_semantics' numerics)."""
-    from jax_chip.compiler import ew_semantics
+    from jax_chip.compiler.ir import ew_semantics
     regs: list[Any] = []
     dts: list[str] = []
     for ins in prog.instrs:
@@ -207,7 +207,7 @@ def eval_program(prog: RegionProgram, args: list[Any], arg_dtypes: list[str]) ->
 
 
 def _probe_values(dtype: str) -> list[float]:
-    from jax_chip.compiler import dtypes
+    from jax_chip.compiler.ir import dtypes
     info = dtypes.info(dtype)
     if info.is_float:
         return [float("-inf"), -2.5, -0.0, 0.0, 1.5, float("inf"), float("nan"), -float("nan")]
@@ -223,7 +223,7 @@ def argminmax_kind(prog: RegionProgram, value_dtype: str, index_dtype: str) -> s
     elements; results: value, index) is the argmax/argmin body, else None."""
     import numpy as np
 
-    from jax_chip.compiler import dtypes
+    from jax_chip.compiler.ir import dtypes
     if not dtypes.info(index_dtype).is_int or len(prog.results) != 2:
         return None
     if any(i.op not in _ORDER_ONLY_OPS and not (i.op == "CONST" and i.dtype == "pred")
