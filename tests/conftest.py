@@ -10,4 +10,7 @@ os.environ.setdefault("JAX_PLATFORMS", "chip,cpu")
 # Fresh device memory is filled with a NaN/all-ones pattern, so an output element a kernel
 # forgets to write cannot match the cpu baseline by accident.
 os.environ.setdefault("CHIP_POISON_MEMORY", "1")
+# The compiler verifies the graph after every pass (jax_chip/compiler/pipeline.py); a broken
+# graph fails the compile naming the pass.
+os.environ.setdefault("CHIP_VERIFY_PASSES", "1")
 sys.path.insert(0, str(pathlib.Path(__file__).parent))

@@ -25,6 +25,7 @@ import numpy as np
 from jax_chip.compiler.ir import dtypes
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.graph import Graph, Node, TensorType, Value
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 _INVERT_TYPES = frozenset({"f32", "f16"})
 _FLOATS = frozenset({"f32", "f16", "bf16"})
@@ -156,7 +157,7 @@ class _Rewriter:
         return None
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     rw = _Rewriter(graph)
     repl: dict[Value, Value] = {}
     for node in graph.nodes:
@@ -175,4 +176,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
     graph.nodes = rw.out
     for o in graph.outputs:
         o.value = repl.get(o.value, o.value)
-    graph.remove_dead_nodes()
+    return graph.remove_dead_nodes() > 0 or bool(repl)
+
+
+PASS = Pass("algebraic_simplify", Scope.FUNCTION, run)

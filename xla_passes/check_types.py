@@ -11,6 +11,7 @@ from jax_chip.compiler.ir import dtypes
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.errors import CompileError, UnsupportedError, at
 from jax_chip.compiler.ir.graph import Graph, TensorType
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 
 def _problem(t: TensorType, what: str, loc: str) -> CompileError | None:
@@ -41,14 +42,17 @@ def _check_graph(graph: Graph, errors: list[tuple[int, CompileError]]) -> None:
             _check_graph(sub, errors)
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     found: list[tuple[int, CompileError]] = []
     _check_graph(graph, found)
     if not found:
-        return
+        return False
     errors = [e for _, e in sorted(found, key=lambda pe: pe[0])]
     first = errors[0]
     msg = str(first)
     if len(errors) > 1:
         msg += f" (and {len(errors) - 1} more values with unsupported types)"
     raise type(first)(msg)
+
+
+PASS = Pass("check_types", Scope.PROGRAM, run)

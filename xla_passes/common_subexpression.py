@@ -18,6 +18,7 @@ import numpy as np
 
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.graph import Graph, Node, Value
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 _NEVER = frozenset({"stablehlo.custom_call", "chip.custom_call"})
 
@@ -44,7 +45,7 @@ def _node_key(node: Node) -> Hashable | None:
             tuple(r.type for r in node.results), _key_of(node.attrs))
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     seen: dict[Hashable, Node] = {}
     repl: dict[Value, Value] = {}
     kept: list[Node] = []
@@ -60,9 +61,13 @@ def run(graph: Graph, ctx: PassContext) -> None:
             seen[key] = node
         kept.append(node)
     if not repl:
-        return
+        return False
     # operands were renamed as each node was visited (a node reads only earlier results; region
     # captures are operands of the region node)
     graph.nodes = kept
     for o in graph.outputs:
         o.value = repl.get(o.value, o.value)
+    return True
+
+
+PASS = Pass("common_subexpression", Scope.FUNCTION, run)

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from jax_chip.compiler.analysis.fusibility import is_fusible
 from jax_chip.compiler.ir import ops as op_registry
 from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 from jax_chip.compiler.lowering.ew_codegen import NotFusible, generate_body
-from jax_chip.compiler.ir.executable import ElementwiseOp
+from jax_chip.compiler.kernels.elementwise import ElementwiseOp, eval_elementwise
 from jax_chip.compiler.ir.graph import Graph, Node, Output, Parameter, TensorType, Value
-from jax_chip.compiler.backend.reference_interpreter import eval_elementwise
-from xla_passes.elementwise_fusion import is_fusible
 
 FOLD_KINDS = ("elementwise", "movement", "concatenate")
 # (value, splat): a splat gives its 0-d scalar, others the full array (maybe a broadcast view)
@@ -204,7 +204,7 @@ def _try_fold(graph: Graph, node: Node, limit: int, big_limit: int,
     return [_constant(graph, np.ascontiguousarray(value).reshape(t.shape), t, node.loc)]
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     limit = ctx.options.fold_limit_elements
     big_limit = max(limit, ctx.options.fold_materialized_limit_elements)
     materialized = _materialized(graph, big_limit)
@@ -231,4 +231,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
     graph.nodes = out
     for o in graph.outputs:
         o.value = repl.get(o.value, o.value)
-    graph.remove_dead_nodes()
+    return graph.remove_dead_nodes() > 0 or bool(repl)
+
+
+PASS = Pass("constant_folding", Scope.FUNCTION, run)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.graph import Graph, Node, Parameter, Value
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 
 def _used(graph: Graph) -> set[Value]:
@@ -27,12 +28,12 @@ def _renumber(graph: Graph, params: list[Parameter]) -> None:
         p.value.index = i
 
 
-def _hoist_invariants(parent: Graph, node: Node) -> None:
+def _hoist_invariants(parent: Graph, node: Node) -> bool:
     n = node.attrs["num_carried"]
     cond, body = node.regions
     keep = [i for i in range(n) if body.outputs[i].value is not body.params[i].value]
     if len(keep) == n:
-        return
+        return False
     moved = [i for i in range(n) if i not in keep]
     inits = node.operands[:n]
     captures = node.operands[n:]
@@ -53,9 +54,10 @@ def _hoist_invariants(parent: Graph, node: Node) -> None:
     for j, r in enumerate(node.results):
         r.index = j
     node.attrs["num_carried"] = len(keep)
+    return True
 
 
-def _prune_captures(node: Node) -> None:
+def _prune_captures(node: Node) -> bool:
     first = node.attrs["num_carried"] if node.op == "stablehlo.while" else 0
     lead = first if node.op == "stablehlo.while" else 1       # case: operand 0 is the index
     ncap = len(node.operands) - lead
@@ -63,13 +65,14 @@ def _prune_captures(node: Node) -> None:
     keep = [j for j in range(ncap)
             if any(r.params[first + j].value in u for r, u in zip(node.regions, used))]
     if len(keep) == ncap:
-        return
+        return False
     for r in node.regions:
         _renumber(r, r.params[:first] + [r.params[first + j] for j in keep])
     node.operands = node.operands[:lead] + [node.operands[lead + j] for j in keep]
+    return True
 
 
-def _dedupe_captures(node: Node) -> None:
+def _dedupe_captures(node: Node) -> bool:
     """The same outer value captured twice (e.g. after hoisting) is read through one param."""
     first = node.attrs["num_carried"] if node.op == "stablehlo.while" else 0
     lead = first if node.op == "stablehlo.while" else 1
@@ -81,24 +84,29 @@ def _dedupe_captures(node: Node) -> None:
         else:
             seen[v] = j
     if not dup:
-        return
+        return False
     for r in node.regions:
         for j, k in dup.items():
             r.replace_all_uses(r.params[first + j].value, r.params[first + k].value)
     _prune_captures(node)
+    return True
 
 
-def run_graph(graph: Graph) -> None:
+def run_graph(graph: Graph) -> bool:
+    changed = False
     for node in list(graph.nodes):
         for region in node.regions:
-            run_graph(region)
+            changed |= run_graph(region)
         if node.op == "stablehlo.while":
-            _hoist_invariants(graph, node)
+            changed |= _hoist_invariants(graph, node)
         if node.op in ("stablehlo.while", "stablehlo.case"):
-            _dedupe_captures(node)
-            _prune_captures(node)
-    graph.remove_dead_nodes()
+            changed |= _dedupe_captures(node)
+            changed |= _prune_captures(node)
+    return graph.remove_dead_nodes() > 0 or changed
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
-    run_graph(graph)
+def run(graph: Graph, ctx: PassContext) -> bool:
+    return run_graph(graph)
+
+
+PASS = Pass("control_flow", Scope.PROGRAM, run)

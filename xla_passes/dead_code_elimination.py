@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.graph import Graph
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
-    graph.remove_dead_nodes()
+def run(graph: Graph, ctx: PassContext) -> bool:
+    return graph.remove_dead_nodes() > 0
+
+
+PASS = Pass("dead_code_elimination", Scope.FUNCTION, run)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from jax_chip.compiler.ir import dtypes
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.graph import Graph, Node, Value
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 # Wider type first: the type both operands are converted to when they differ.
 _RANK = ["f32", "bf16", "f16", "s32", "u32", "s16", "u16", "s8", "u8", "pred"]
@@ -53,8 +54,9 @@ def fold_transpose(operand: Value, batch: tuple[int, ...], contracting: tuple[in
     return node.operands[0], tuple(perm[d] for d in batch), tuple(perm[d] for d in contracting)
 
 
-def _fold_operand_transposes(node: Node) -> None:
+def _fold_operand_transposes(node: Node) -> bool:
     a = node.attrs
+    before = list(node.operands)
     while True:
         lhs = fold_transpose(node.operands[0], a["lhs_batch"], a["lhs_contracting"])
         if lhs is None:
@@ -67,12 +69,15 @@ def _fold_operand_transposes(node: Node) -> None:
             break
         node.operands = [node.operands[0], rhs[0]]
         a["rhs_batch"], a["rhs_contracting"] = rhs[1], rhs[2]
+    return node.operands != before
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     out: list[Node] = []
+    changed = False
     for node in graph.nodes:
         if node.op == "stablehlo.dot":
+            changed = True
             lhs, rhs = node.operands
             node.op = "stablehlo.dot_general"
             node.attrs = {"lhs_batch": (), "rhs_batch": (),
@@ -86,7 +91,11 @@ def run(graph: Graph, ctx: PassContext) -> None:
                 if rhs.type.dtype != t:
                     rhs = _convert(graph, rhs, t, node.loc, out)
                 node.operands = [lhs, rhs]
-            _fold_operand_transposes(node)
+                changed = True
+            changed |= _fold_operand_transposes(node)
         out.append(node)
     graph.nodes = out
-    graph.remove_dead_nodes()
+    return graph.remove_dead_nodes() > 0 or changed
+
+
+PASS = Pass("dot_lowering", Scope.FUNCTION, run)

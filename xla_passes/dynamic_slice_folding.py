@@ -8,6 +8,7 @@ import numpy as np
 
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.graph import Graph, Node, Value
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 
 def _constant_scalar(v: Value) -> int | None:
@@ -25,7 +26,7 @@ def _constant_scalar(v: Value) -> int | None:
     return int(arr.reshape(-1)[0])
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     changed = False
     for i, node in enumerate(graph.nodes):
         if node.op != "stablehlo.dynamic_slice":
@@ -46,3 +47,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
         changed = True
     if changed:
         graph.remove_dead_nodes()
+    return changed
+
+
+PASS = Pass("dynamic_slice_folding", Scope.FUNCTION, run)

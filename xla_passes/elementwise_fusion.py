@@ -25,39 +25,19 @@ from __future__ import annotations
 
 import math
 
-from jax_chip.compiler.ir import ew_semantics
-from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.analysis.fusibility import (
+    is_duplicable,
+    is_expensive,
+    is_fusible,
+    is_splat_constant,
+)
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.lowering.ew_codegen import NotFusible, generate_body, operand_maps
 from jax_chip.compiler.ir.graph import Graph, Node, Output, Parameter, Value, stable_topological_order
 from jax_chip.compiler.lowering.index_map import FlatMap
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
-FUSIBLE_KINDS = frozenset({"elementwise", "movement", "iota", "constant"})
 CYCLE_SEARCH_LIMIT = 4000
-
-
-def is_splat_constant(node: Node) -> bool:
-    return node.op == "stablehlo.constant" and (
-        bool(node.attrs.get("splat")) or node.result.type.num_elements == 1)
-
-
-def is_fusible(node: Node) -> bool:
-    spec = op_registry.lookup(node.op)
-    if spec is None or spec.kind not in FUSIBLE_KINDS or len(node.results) != 1:
-        return False
-    if node.op == "stablehlo.constant":
-        return is_splat_constant(node)
-    return True
-
-
-def is_duplicable(node: Node) -> bool:
-    spec = op_registry.lookup(node.op)
-    return spec is not None and (spec.kind in ("movement", "iota") or is_splat_constant(node))
-
-
-def _is_expensive(node: Node) -> bool:
-    spec = op_registry.lookup(node.op)
-    return spec is not None and (spec.ewop in ew_semantics.TRANSCENDENTAL or spec.ewop == "ERF")
 
 
 class _Group:
@@ -132,7 +112,7 @@ class _Fuser:
         if node.op != "stablehlo.constant":
             extra = len(maps) * group.num_elements - node.result.type.num_elements
             if extra > 0:
-                weight = self.transcendental_weight if _is_expensive(node) else 1.0
+                weight = self.transcendental_weight if is_expensive(node) else 1.0
                 if extra * weight > self.recompute_budget:
                     return None
         return demands
@@ -347,6 +327,9 @@ def _toposort(items: list[tuple[int, Node]]) -> list[Node]:
     return out
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
-    _Fuser(graph, ctx).run()
-    graph.remove_dead_nodes()
+def run(graph: Graph, ctx: PassContext) -> bool:
+    groups = _Fuser(graph, ctx).run()
+    return graph.remove_dead_nodes() > 0 or groups > 0
+
+
+PASS = Pass("elementwise_fusion", Scope.FUNCTION, run)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from jax_chip.compiler.analysis.support import check_node
 from jax_chip.compiler.ir import dtypes
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.errors import UnsupportedError, at
@@ -24,7 +25,7 @@ from jax_chip.compiler.ir.graph import Graph, Node, Output, Value
 from jax_chip.compiler.kernels.table_op import SortKeySpec
 from jax_chip.compiler.lowering.regions import RegionProgram, argminmax_kind, region_kind
 from jax_chip.compiler.lowering.regions import compile_region as _compile_region
-from xla_passes.check_supported import check_node
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 TOPK_TARGETS = frozenset({"mhlo.topk"})
 
@@ -251,8 +252,10 @@ def _sort(node: Node) -> None:
     node.attrs["keys"] = keys
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
+    changed = False
     for node in graph.nodes:
+        before = (node.op, len(node.attrs))
         if node.op == "stablehlo.custom_call" and \
                 node.attrs.get("call_target_name") in TOPK_TARGETS:
             _top_k(node)
@@ -272,3 +275,8 @@ def run(graph: Graph, ctx: PassContext) -> None:
             _sort(node)
         elif node.op == "stablehlo.reduce_window":
             _reduce_window(node)
+        changed |= (node.op, len(node.attrs)) != before
+    return changed
+
+
+PASS = Pass("indexing_lowering", Scope.FUNCTION, run)

@@ -33,12 +33,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.analysis.storage import (
+    SHARES_STORAGE,
+    reads_only_identity,
+    storage_root,
+    updates_in_place,
+)
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.graph import Graph, Node, Value, stable_topological_order
-from xla_passes.output_aliasing import reads_only_identity, storage_root, updates_in_place
-
-SHARES_STORAGE = "shares_storage"
+from jax_chip.compiler.kernels.registry import in_place_pairs
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 
 @dataclass(frozen=True)
@@ -70,10 +74,10 @@ def _candidate_operands(node: Node, result: Value) -> list[int]:
         return [i for i, o in enumerate(node.operands)
                 if o.type.nbytes == result.type.nbytes
                 and o.type.num_elements == result.type.num_elements]
-    spec = op_registry.lookup(node.op)
-    if spec is None or spec.in_place is None:
+    pairs = in_place_pairs(node)
+    if pairs is None:
         return []
-    return [o for r, o in spec.in_place(node) if r == result.index]
+    return [o for r, o in pairs if r == result.index]
 
 
 def _writes_over(step: Step, aliases: set[Value]) -> bool:
@@ -176,7 +180,7 @@ class _Body:
         return stable_topological_order(deps, self.position)
 
 
-def _plan_while(node: Node) -> None:
+def _plan_while(node: Node) -> bool:
     nc = node.attrs["num_carried"]
     body = node.regions[1]
     b = _Body(body)
@@ -195,7 +199,7 @@ def _plan_while(node: Node) -> None:
         accepted.append(steps)
         claimed.update(s.node.results[s.result] for s in steps)
     if not accepted:
-        return
+        return False
     order = b.order(edges)
     assert order is not None
     body.nodes = order
@@ -205,21 +209,26 @@ def _plan_while(node: Node) -> None:
             pairs = dict(s.node.attrs.get(SHARES_STORAGE, ()))
             pairs[s.result] = s.operand
             s.node.attrs[SHARES_STORAGE] = tuple(sorted(pairs.items()))
-            spec = op_registry.lookup(s.node.op)
-            if spec is not None and spec.in_place is not None:
+            if in_place_pairs(s.node) is not None:
                 s.node.attrs["in_place"] = True
+    return True
 
 
-def _visit(graph: Graph) -> None:
+def _visit(graph: Graph) -> bool:
+    changed = False
     for node in graph.nodes:
         if node.op in ("stablehlo.while", "stablehlo.case"):
             for region in node.regions:
-                _visit(region)
+                changed |= _visit(region)
         if node.op == "stablehlo.while":
-            _plan_while(node)
+            changed |= _plan_while(node)
+    return changed
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     if not ctx.options.loop_carry_in_place:
-        return
-    _visit(graph)
+        return False
+    return _visit(graph)
+
+
+PASS = Pass("loop_carry_inplace", Scope.PROGRAM, run)

@@ -39,10 +39,11 @@ from __future__ import annotations
 import bisect
 
 from jax_chip.compiler.ir.context import PassContext
-from jax_chip.compiler.backend.emit import constant_bytes, is_kernel
+from jax_chip.compiler.analysis.storage import SHARES_STORAGE, constant_bytes
+from jax_chip.compiler.kernels.registry import is_kernel
 from jax_chip.compiler.ir.errors import CompileError, at
 from jax_chip.compiler.ir.graph import Graph, Node, Value
-from xla_passes.loop_carry_inplace import SHARES_STORAGE
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 ALIGNMENT = 64
 
@@ -214,7 +215,7 @@ def _plan_constants(graph: Graph, storage: dict[Value, tuple[str, int]]) -> list
     return constants
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     storage: dict[Value, tuple[str, int]] = {}
     for i, p in enumerate(graph.params):
         storage[p.value] = ("PARAMETER", i)
@@ -262,3 +263,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
     graph.attrs["arena_bytes"] = arena.end
     graph.attrs["temp_intervals"] = intervals
     graph.attrs["temp_bytes"] = sum(s for _, s, _, _ in intervals)
+    return True     # the memory plan is new: graph.attrs["storage"], ...
+
+
+PASS = Pass("memory_planning", Scope.PROGRAM, run)

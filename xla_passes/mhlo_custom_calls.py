@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.graph import Graph
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 # custom-call target -> (op, number of operands)
 ELEMENTWISE_TARGETS = {
@@ -18,7 +19,8 @@ ELEMENTWISE_TARGETS = {
 }
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
+    changed = False
     for node in graph.nodes:
         if node.op != "stablehlo.custom_call":
             continue
@@ -32,3 +34,8 @@ def run(graph: Graph, ctx: PassContext) -> None:
             continue
         node.op = op
         node.attrs = {}
+        changed = True
+    return changed
+
+
+PASS = Pass("mhlo_custom_calls", Scope.FUNCTION, run)

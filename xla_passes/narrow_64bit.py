@@ -22,6 +22,7 @@ import numpy as np
 
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.graph import Graph, Node, TensorType, Value
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 NARROW = {"u64": "u32", "s64": "s32"}
 _RANGE = {"u32": (0, 2**32 - 1), "s32": (-2**31, 2**31 - 1), "u16": (0, 2**16 - 1),
@@ -139,5 +140,8 @@ def narrow_graph(graph: Graph) -> bool:
     return True
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
-    narrow_graph(graph)
+def run(graph: Graph, ctx: PassContext) -> bool:
+    return narrow_graph(graph)
+
+
+PASS = Pass("narrow_64bit", Scope.FUNCTION, run)

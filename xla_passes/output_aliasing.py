@@ -8,7 +8,7 @@
 2. An output aliased to donated parameter p lives in p's memory, so no kernel may read p (or a
    reshape alias of p) once the kernel writing that output has started, except that writer itself
    when it is an Elementwise kernel reading p only through the identity view (same element),
-   or a kernel updating p in place (scatter, dynamic_update_slice: OpSpec.in_place; a while
+   or a kernel updating p in place (scatter, dynamic_update_slice: their kernel's in_place; a while
    loop carrying p as initial value k to result k) that reads p only as the operand it updates.
    A writer that breaks this computes into a TEMP value instead, and a copy at the end of the
    program writes the output.
@@ -16,24 +16,16 @@
 
 from __future__ import annotations
 
-from jax_chip.compiler.lowering import index_map
-from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.analysis.storage import reads_only_identity, storage_root, updates_in_place
 from jax_chip.compiler.ir.context import PassContext
-from jax_chip.compiler.backend.emit import is_kernel
-from jax_chip.compiler.lowering.ew_codegen import program_for
 from jax_chip.compiler.ir.graph import Graph, Node, Value
+from jax_chip.compiler.kernels.registry import is_kernel
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 
 def _copy(graph: Graph, v: Value, loc: str = "") -> Node:
     node = graph.make_node("chip.copy", [v], [v.type], {}, loc or "output copy")
     return node
-
-
-def storage_root(v: Value) -> Value:
-    """The value whose storage `v` shares (through zero-copy reshapes)."""
-    while v.producer is not None and v.producer.op == "stablehlo.reshape":
-        v = v.producer.operands[0]
-    return v
 
 
 def _needs_copy(v: Value, claimed: set[Value]) -> bool:
@@ -44,45 +36,7 @@ def _needs_copy(v: Value, claimed: set[Value]) -> bool:
     return not is_kernel(v.producer)  # constant or reshape alias
 
 
-def reads_only_identity(node: Node, aliases: set[Value]) -> bool:
-    """Does Elementwise `node` read values in `aliases` only at the element it writes?"""
-    if node.op != "chip.fusion":
-        return False
-    prog = program_for(node)
-    dims = prog.dims
-    for view in prog.views:
-        src = node.operands[view.input]
-        if src not in aliases:
-            continue
-        if src.type.num_elements != prog.num_elements:
-            return False
-        if not index_map.is_identity(index_map.FlatMap(view.offset, view.strides), dims):
-            return False
-    return True
-
-
-def updates_in_place(node: Node, result: Value, aliases: set[Value]) -> bool:
-    """Does `node` (scatter, dynamic_update_slice, a while carrying the value) compute `result`
-    by updating the operand in `aliases` in place, reading the aliases through that operand
-    only? A while's carried result k starts as its initial value k (the runtime's initial copy
-    is skipped when both share memory) and its regions do not see the operand otherwise."""
-    if result.producer is not node:
-        return False
-    if node.op == "stablehlo.while":
-        pairs = [(result.index, result.index)] if result.index < node.attrs["num_carried"] else []
-    else:
-        spec = op_registry.lookup(node.op)
-        if spec is None or spec.in_place is None:
-            return False
-        pairs = spec.in_place(node)
-    for r, o in pairs:
-        if r != result.index or node.operands[o] not in aliases:
-            continue
-        return not any(v in aliases for i, v in enumerate(node.operands) if i != o)
-    return False
-
-
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     # 1. one writing kernel per output
     front: list[Node] = []          # hoisted storage-only chains + copies, before every kernel
     hoisted: set[Node] = set()
@@ -111,6 +65,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
                 after.setdefault(v.producer, []).append(c)
             out.value = c.result
         claimed.add(out.value)
+    changed = bool(front or after)
     if front or after:
         nodes: list[Node] = list(front)
         for n in graph.nodes:
@@ -140,6 +95,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
                                                        updates_in_place(r, out.value, aliases)))
                  for r in readers)
         if ok and writer in readers and updates_in_place(writer, out.value, aliases):
+            changed |= not writer.attrs.get("in_place", False)
             writer.attrs["in_place"] = True
         if not ok:
             c = _copy(graph, out.value, "donated output copy")
@@ -147,3 +103,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
             out.value = c.result
     if tail:
         graph.nodes = graph.nodes + tail
+    return changed or bool(tail)
+
+
+PASS = Pass("output_aliasing", Scope.PROGRAM, run)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.lowering.ew_codegen import program_for
 from jax_chip.compiler.ir.graph import Graph, Node
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 PROLOGUE = "prologue"
 
@@ -29,9 +30,9 @@ def _fusible_prologue(node: Node, users: dict, outputs: set) -> Node | None:
     return p
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     if not ctx.options.fusion:
-        return
+        return False
     users = graph.users()
     outputs = graph.output_values()
     absorbed: set[Node] = set()
@@ -46,3 +47,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
         absorbed.add(p)
     if absorbed:
         graph.nodes = [n for n in graph.nodes if n not in absorbed]
+    return bool(absorbed)
+
+
+PASS = Pass("reduce_input_fusion", Scope.FUNCTION, run)

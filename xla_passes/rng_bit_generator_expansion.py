@@ -23,8 +23,10 @@ from jax_chip.compiler.ir import dtypes
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.errors import CompileError, UnsupportedError, at
 from jax_chip.compiler.ir.graph import Graph, Node, Value
+from jax_chip.compiler.ir.ops import RNG_RESULT_DTYPES as RESULT_DTYPES
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 from jax_chip.compiler.lowering.rng_algorithms import (
-    ALGORITHMS, DEFAULT_ALGORITHM, GENERATORS, RESULT_DTYPES, U32, U32Builder)
+    ALGORITHMS, DEFAULT_ALGORITHM, GENERATORS, U32, U32Builder)
 
 OP = "stablehlo.rng_bit_generator"
 
@@ -107,9 +109,9 @@ def _rewrite_state_users(graph: Graph, b: U32Builder, node: Node,
         graph.replace_all_uses(u.result, b.reshape(flat, u.result.type.shape))
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     if not any(n.op == OP for n in graph.nodes):
-        return
+        return False
     users = graph.users()
     out: list[Node] = []
     for node in graph.nodes:
@@ -119,3 +121,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
             out.append(node)
     graph.nodes = out
     graph.remove_dead_nodes()
+    return True
+
+
+PASS = Pass("rng_bit_generator_expansion", Scope.FUNCTION, run)

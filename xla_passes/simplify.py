@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.graph import Graph, Node, Value
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 
 def _noop_source(node: Node) -> Value | None:
@@ -54,13 +55,16 @@ def _is_layout_preserving(node: Node) -> bool:
     return False
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     repl: dict[Value, Value] = {}
     kept: list[Node] = []
+    changed = False
     for node in graph.nodes:
         node.operands = [repl.get(o, o) for o in node.operands]
         if node.op == "stablehlo.concatenate" and node.result.type.num_elements > 0:
-            node.operands = [o for o in node.operands if o.type.num_elements > 0]
+            nonempty = [o for o in node.operands if o.type.num_elements > 0]
+            changed |= len(nonempty) != len(node.operands)
+            node.operands = nonempty
         src = _noop_source(node)
         if src is not None:
             repl[node.result] = src
@@ -69,9 +73,11 @@ def run(graph: Graph, ctx: PassContext) -> None:
                 _is_layout_preserving(node):
             node.op = "stablehlo.reshape"
             node.attrs = {}
+            changed = True
         if (node.op == "stablehlo.reshape" and node.operands[0].producer is not None
                 and node.operands[0].producer.op == "stablehlo.reshape"):
             node.operands = [node.operands[0].producer.operands[0]]
+            changed = True
             if node.operands[0].type == node.result.type:
                 repl[node.result] = node.operands[0]
                 continue
@@ -79,4 +85,7 @@ def run(graph: Graph, ctx: PassContext) -> None:
     graph.nodes = kept
     for o in graph.outputs:
         o.value = repl.get(o.value, o.value)
-    graph.remove_dead_nodes()
+    return graph.remove_dead_nodes() > 0 or changed or bool(repl)
+
+
+PASS = Pass("simplify", Scope.FUNCTION, run)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from jax_chip.compiler.ir import dtypes
-from jax_chip.compiler.frontend.attributes import COLLECTIVES, IDS, PERMUTE
+from jax_chip.compiler.ir.ops import COLLECTIVES, IDS, PERMUTE
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.errors import CompileError, at
 from jax_chip.compiler.ir.graph import Graph, Node, TensorType, Value
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 
 def _zeros(graph: Graph, t: TensorType, loc: str) -> list[Node]:
@@ -25,7 +26,7 @@ def _zeros(graph: Graph, t: TensorType, loc: str) -> list[Node]:
     return [c, b]
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     repl: dict[Value, Value] = {}
     out: list[Node] = []
     for node in graph.nodes:
@@ -60,6 +61,11 @@ def run(graph: Graph, ctx: PassContext) -> None:
                 repl[r] = o
             continue
         out.append(node)
+    changed = bool(repl)
     graph.nodes = out
     for o in graph.outputs:
         o.value = repl.get(o.value, o.value)
+    return changed
+
+
+PASS = Pass("single_device_collectives", Scope.FUNCTION, run)

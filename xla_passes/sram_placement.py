@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.graph import Graph, Node, Value
-from xla_passes.cost_annotation import operand_bytes_read
+from jax_chip.compiler.kernels.elementwise import operand_bytes_read
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 Storage = dict[Value, tuple[str, int]]
 
@@ -64,9 +65,13 @@ def _walk(graph: Graph, storage: Storage, sram_bytes: int) -> None:
         _place(node, storage, sram_bytes)
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     storage = graph.attrs.get("storage")
     sram_bytes = int(ctx.chip_value("sram_bytes"))
     if not storage or sram_bytes <= 0:
-        return
+        return False
     _walk(graph, storage, sram_bytes)
+    return True
+
+
+PASS = Pass("sram_placement", Scope.PROGRAM, run)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.errors import CompileError, at
 from jax_chip.compiler.ir.graph import Graph, Node, Value
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 
 SHARDING_TARGETS = frozenset({"Sharding", "SPMDFullToShardShape", "SPMDShardToFullShape"})
 PASS_THROUGH_OPS = frozenset({"sdy.sharding_constraint", "stablehlo.optimization_barrier"})
@@ -22,7 +23,7 @@ def is_sharding_annotation(node: Node) -> bool:
     return node.op in PASS_THROUGH_OPS
 
 
-def run(graph: Graph, ctx: PassContext) -> None:
+def run(graph: Graph, ctx: PassContext) -> bool:
     repl: dict[Value, Value] = {}
     kept: list[Node] = []
     for node in graph.nodes:
@@ -41,6 +42,11 @@ def run(graph: Graph, ctx: PassContext) -> None:
                     f"{r.type}: the program was partitioned for more than one device, but the "
                     f"chip compiles for one{at(node.loc)}")
             repl[r] = o
+    changed = len(kept) != len(graph.nodes)
     graph.nodes = kept
     for out in graph.outputs:
         out.value = repl.get(out.value, out.value)
+    return changed
+
+
+PASS = Pass("strip_sharding", Scope.FUNCTION, run)

@@ -12,10 +12,10 @@ import numpy as np  # noqa: E402
 from jax._src.interpreters import mlir as jax_mlir  # noqa: E402
 from jaxlib.mlir.dialects import stablehlo  # noqa: E402
 
-from jax_chip.compiler import driver  # noqa: E402
+from jax_chip.compiler import driver, pipeline  # noqa: E402
 from jax_chip.compiler.frontend import parse as frontend  # noqa: E402
 from jax_chip.compiler.frontend import graph_builder  # noqa: E402
-from jax_chip.compiler.ir.context import CompileOptions, PassContext  # noqa: E402
+from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG, CompileOptions, PassContext  # noqa: E402
 from jax_chip.compiler.ir.graph import Graph  # noqa: E402
 from jax_chip.compiler.backend.inspect_executable import read_executable  # noqa: E402
 from jax_chip.compiler.ir.executable import ExecutableDesc  # noqa: E402
@@ -75,18 +75,10 @@ def compiled_graph(f: Callable, *args, donate_argnums: Sequence[int] = (),
                    stop_after: str | None = None, chip: dict | None = None) -> Graph:
     """The graph after the pipeline (or after pass `stop_after`); `chip` overrides entries of
     the default chip model."""
-    from jax_chip.compiler import pipeline
-    from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG
     g = import_graph(lower_text(f, *args, donate_argnums=donate_argnums))
     ctx = PassContext(chip={**DEFAULT_CHIP_CONFIG, **(chip or {})},
                       options=options or CompileOptions())
-    for name, fn in pipeline.PIPELINE:
-        if name == "constant_folding" and not ctx.options.constant_folding:
-            continue
-        fn(g, ctx)
-        if name == stop_after:
-            break
-    return g
+    return pipeline.run_pipeline(g, ctx, stop_after=stop_after)
 
 
 def compile_fn(f: Callable, *args, donate_argnums: Sequence[int] = (),

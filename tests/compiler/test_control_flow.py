@@ -12,7 +12,7 @@ from helpers import check_against_jax, compiled_graph, import_graph, lower_text,
 from jax_chip.compiler import driver
 from jax_chip.compiler.backend.reference_interpreter import execute
 from jax_chip.compiler.ir.context import CompileOptions
-from jax_chip.compiler.ir.executable import CaseOp, WhileOp
+from jax_chip.compiler.kernels.control_flow import CaseOp, WhileOp
 from jax_chip.compiler.ir.graph import Graph, Node
 
 

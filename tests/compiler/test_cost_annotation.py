@@ -8,7 +8,7 @@ import numpy as np
 from helpers import compile_fn, compiled_graph, randn
 from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG, PassContext
 from jax_chip.compiler.backend.inspect_executable import read_executable
-from xla_passes.cost_annotation import pad
+from jax_chip.compiler.kernels.dot_general import pad
 
 
 def costs(f, *args):

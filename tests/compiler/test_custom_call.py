@@ -40,12 +40,7 @@ def compile_chip(f, *args, donate_argnums=()):
 
 def graph_after(f, *args, stop_after: str, donate_argnums=()):
     g = import_graph(chip_text(f, *args, donate_argnums=donate_argnums))
-    ctx = PassContext()
-    for name, fn in pipeline.PIPELINE:
-        fn(g, ctx)
-        if name == stop_after:
-            break
-    return g
+    return pipeline.run_pipeline(g, PassContext(), stop_after=stop_after)
 
 
 def _pool(rows=64, kv_heads=2, dim=8, dtype=np.float32):

@@ -59,10 +59,11 @@ def test_chip_config_dict_is_used():
 
 def test_internal_errors_are_wrapped(monkeypatch):
     from jax_chip.compiler import pipeline
+    from jax_chip.compiler.ir.pass_api import Pass, Scope
 
     def boom(graph, ctx):
         raise KeyError("boom")
-    monkeypatch.setattr(pipeline, "PIPELINE", [("boom", boom)])
+    monkeypatch.setattr(pipeline, "PIPELINE", [Pass("boom", Scope.PROGRAM, boom)])
     with pytest.raises(InternalCompilerError) as e:
         compile_program(lower_text(lambda x: x, randn((2,))), "mlir", b"", {})
     assert e.value.pjrt_code == "INTERNAL" and "boom" in str(e.value)

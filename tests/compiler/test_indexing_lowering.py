@@ -14,7 +14,7 @@ from jax_chip.compiler.lowering import regions
 from jax_chip.compiler.driver import compile_program
 from jax_chip.compiler.lowering.ew_codegen import program_for
 from jax_chip.compiler.backend.inspect_executable import dump, read_executable
-from jax_chip.compiler.kernels.table_op import IndexingOp
+from jax_chip.compiler.kernels.table_op import TableOp as IndexingOp
 
 
 def kernels(g, op):

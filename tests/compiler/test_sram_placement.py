@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from helpers import compiled_graph, randn
 
 from jax_chip.compiler.ir.context import CompileOptions
-from jax_chip.compiler.backend.emit import is_kernel
+from jax_chip.compiler.kernels.registry import is_kernel
 from xla_passes.cost_annotation import total
 
 

@@ -16,10 +16,14 @@ import re
 import time
 from typing import Any, Mapping
 
-from jax_chip.compiler.backend import emit
-from jax_chip.compiler.frontend import parse as frontend
-from jax_chip.compiler.frontend import graph_builder
+from jax._src.lib import xla_client
+from jaxlib.mlir import ir
+
 from jax_chip.compiler import pipeline
+from jax_chip.compiler.backend import emit
+from jax_chip.compiler.backend.inspect_executable import dump, read_executable
+from jax_chip.compiler.frontend import graph_builder
+from jax_chip.compiler.frontend import parse as frontend
 from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG, CompileOptions, PassContext
 from jax_chip.compiler.ir.errors import CompileError, InternalCompilerError, UnsupportedError
 from jax_chip.compiler.ir.graph import Graph
@@ -33,7 +37,6 @@ def _parse_compile_options(data: bytes) -> tuple[int, int]:
     if not data:
         return 1, 1
     try:
-        from jax._src.lib import xla_client
         opts = xla_client.CompileOptions.ParseFromString(bytes(data))
     except Exception as e:
         raise CompileError(f"malformed compile options (CompileOptionsProto): {e}") from None
@@ -44,7 +47,6 @@ def _parse_compile_options(data: bytes) -> tuple[int, int]:
 
 
 def _module_int_attr(parsed: frontend.ParsedProgram, key: str) -> int:
-    from jaxlib.mlir import ir
     attrs = parsed.module.operation.attributes
     if key in attrs:
         try:
@@ -144,7 +146,6 @@ def _compile(code, fmt, compile_options, chip_config, options, timings) -> bytes
                                 compiler_version=COMPILER_VERSION)
     data = emit.serialize(exe)
     if dumper:
-        from jax_chip.compiler.backend.inspect_executable import dump, read_executable
         dumper.write("chipx", data)
         dumper.write("chipx.txt", dump(read_executable(data)) + "\n")
     if timings is not None:

@@ -1,9 +1,10 @@
 """The pass pipeline over the graph IR, in order. Each pass lives in xla_passes/<name>.py and
-exposes run(graph, ctx).
+exposes `PASS` (jax_chip.compiler.ir.pass_api.Pass): its name, its scope and `run(graph, ctx)`,
+which returns whether it changed the graph.
 
-Passes that work on one function at a time run on every control-flow region graph too
-(innermost first, then the enclosing graph); output aliasing and memory planning see the whole
-program at once.
+Passes of scope FUNCTION work on one function at a time and run on every control-flow region
+graph too (innermost first, then the enclosing graph); PROGRAM passes (type and support checks,
+control flow, output aliasing, memory planning, ...) see the whole program at once.
 
 CHIP_DISABLE_PASSES=elementwise_fusion,constant_folding,memory_planning turns optimizations off
 (for measuring what each one buys, tools/bench_passes.py): without elementwise fusion every op
@@ -11,17 +12,25 @@ is its own kernel, without constant folding nothing is evaluated at compile time
 memory planning every temporary gets its own arena slot (no liveness-based sharing).
 CHIP_DISABLE_PASSES=loop_carry_inplace keeps the per-iteration copy of every loop-carried value
 (tools/bench_loop_carry.py).
+
+CHIP_VERIFY_PASSES=1 (set by the test suites' conftest.py) verifies the graph after every pass
+(Graph.verify); a broken graph is an InternalCompilerError naming the pass that broke it. The
+names of the passes that changed the graph are logged (logger jax_chip.compiler.pipeline, level
+DEBUG) and returned in `changed` when the caller asks.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from typing import Callable
 
 from jax_chip.compiler.ir.context import CompileOptions, PassContext
-from jax_chip.compiler.ir.graph import Graph
+from jax_chip.compiler.ir.errors import InternalCompilerError
+from jax_chip.compiler.ir.graph import Graph, VerificationError
+from jax_chip.compiler.ir.pass_api import Pass, Scope
 from xla_passes import (
     algebraic_simplify,
     check_supported,
@@ -33,25 +42,26 @@ from xla_passes import (
     custom_call_lowering,
     dead_code_elimination,
     dot_lowering,
-    narrow_64bit,
-    rng_bit_generator_expansion,
     dynamic_slice_folding,
     elementwise_fusion,
     indexing_lowering,
     loop_carry_inplace,
     memory_planning,
     mhlo_custom_calls,
+    narrow_64bit,
     output_aliasing,
     reduce_input_fusion,
+    rng_bit_generator_expansion,
     simplify,
     single_device_collectives,
     sram_placement,
     strip_sharding,
 )
 
-PassFn = Callable[[Graph, PassContext], None]
+log = logging.getLogger(__name__)
 
 DISABLE_ENV = "CHIP_DISABLE_PASSES"
+VERIFY_ENV = "CHIP_VERIFY_PASSES"
 # pass name -> the CompileOptions flag that turns it off
 DISABLEABLE = {
     "elementwise_fusion": "fusion",
@@ -61,50 +71,39 @@ DISABLEABLE = {
 }
 
 
-def on_every_graph(fn: PassFn) -> PassFn:
-    """Runs a one-function pass on every region graph (innermost first), then on `graph`."""
-    def run(graph: Graph, ctx: PassContext) -> None:
-        for node in list(graph.nodes):
-            for region in node.regions:
-                run(region, ctx)
-        fn(graph, ctx)
-    run.__name__ = getattr(fn, "__name__", "pass")
-    run.__doc__ = getattr(fn, "__doc__", None)
-    return run
-
-
-def _fold_then_simplify(graph: Graph, ctx: PassContext) -> None:
+def _fold_then_simplify(graph: Graph, ctx: PassContext) -> bool:
     """Constant folding, then the algebraic rewrites once more: like XLA, a divisor that only
     became a constant by folding (e.g. broadcast(pow(c1, c2))) is then inverted."""
-    constant_folding.run(graph, ctx)
-    algebraic_simplify.run(graph, ctx)
+    folded = constant_folding.PASS.run(graph, ctx)
+    simplified = algebraic_simplify.PASS.run(graph, ctx)
+    return folded or simplified
 
 
-PIPELINE: list[tuple[str, PassFn]] = [
-    ("strip_sharding", on_every_graph(strip_sharding.run)),
-    ("single_device_collectives", on_every_graph(single_device_collectives.run)),
-    ("rng_bit_generator_expansion", on_every_graph(rng_bit_generator_expansion.run)),
-    ("narrow_64bit", on_every_graph(narrow_64bit.run)),
-    ("check_types", check_types.run),
-    ("indexing_lowering", on_every_graph(indexing_lowering.run)),
-    ("custom_call_lowering", on_every_graph(custom_call_lowering.run)),
-    ("mhlo_custom_calls", on_every_graph(mhlo_custom_calls.run)),
-    ("check_supported", check_supported.run),
-    ("dot_lowering", on_every_graph(dot_lowering.run)),
-    ("simplify", on_every_graph(simplify.run)),
-    ("common_subexpression", on_every_graph(common_subexpression.run)),
-    ("algebraic_simplify", on_every_graph(algebraic_simplify.run)),
-    ("constant_folding", on_every_graph(_fold_then_simplify)),
-    ("dynamic_slice_folding", on_every_graph(dynamic_slice_folding.run)),
-    ("dead_code_elimination", on_every_graph(dead_code_elimination.run)),
-    ("control_flow", control_flow.run),
-    ("elementwise_fusion", on_every_graph(elementwise_fusion.run)),
-    ("reduce_input_fusion", on_every_graph(reduce_input_fusion.run)),
-    ("output_aliasing", output_aliasing.run),
-    ("loop_carry_inplace", loop_carry_inplace.run),
-    ("memory_planning", memory_planning.run),
-    ("cost_annotation", on_every_graph(cost_annotation.run)),
-    ("sram_placement", sram_placement.run),
+PIPELINE: list[Pass] = [
+    strip_sharding.PASS,
+    single_device_collectives.PASS,
+    rng_bit_generator_expansion.PASS,
+    narrow_64bit.PASS,
+    check_types.PASS,
+    indexing_lowering.PASS,
+    custom_call_lowering.PASS,
+    mhlo_custom_calls.PASS,
+    check_supported.PASS,
+    dot_lowering.PASS,
+    simplify.PASS,
+    common_subexpression.PASS,
+    algebraic_simplify.PASS,
+    Pass(constant_folding.PASS.name, Scope.FUNCTION, _fold_then_simplify),
+    dynamic_slice_folding.PASS,
+    dead_code_elimination.PASS,
+    control_flow.PASS,
+    elementwise_fusion.PASS,
+    reduce_input_fusion.PASS,
+    output_aliasing.PASS,
+    loop_carry_inplace.PASS,
+    memory_planning.PASS,
+    cost_annotation.PASS,
+    sram_placement.PASS,
 ]
 
 
@@ -128,17 +127,38 @@ def apply_disabled_passes(options: CompileOptions) -> CompileOptions:
     return dataclasses.replace(options, **{DISABLEABLE[n]: False for n in names})
 
 
+def verify_enabled() -> bool:
+    return os.environ.get(VERIFY_ENV, "") not in ("", "0")
+
+
 def run_pipeline(graph: Graph, ctx: PassContext,
                  after_pass: Callable[[str, Graph], None] | None = None,
-                 timings: dict[str, float] | None = None) -> Graph:
+                 timings: dict[str, float] | None = None,
+                 changed: list[str] | None = None, stop_after: str | None = None) -> Graph:
+    """Runs the passes in order over `graph` (in place); with `stop_after`, up to and including
+    that pass."""
     ctx.options = apply_disabled_passes(ctx.options)
-    for name, fn in PIPELINE:
-        if name == "constant_folding" and not ctx.options.constant_folding:
+    verify = verify_enabled()
+    for p in PIPELINE:
+        if p.name == "constant_folding" and not ctx.options.constant_folding:
             continue
         t0 = time.perf_counter()
-        fn(graph, ctx)
+        did_change = p.apply(graph, ctx)
         if timings is not None:
-            timings[name] = time.perf_counter() - t0
+            timings[p.name] = time.perf_counter() - t0
+        if did_change:
+            log.debug("pass %s changed the graph", p.name)
+            if changed is not None:
+                changed.append(p.name)
+        if verify:
+            try:
+                graph.verify()
+            except VerificationError as e:
+                raise InternalCompilerError(
+                    f"internal compiler error: the graph is invalid after pass {p.name}: {e}"
+                ) from e
         if after_pass is not None:
-            after_pass(name, graph)
+            after_pass(p.name, graph)
+        if p.name == stop_after:
+            break
     return graph

@@ -9,40 +9,25 @@ import argparse
 import sys
 
 from jax_chip.compiler.ir import dtypes
-from jax_chip.compiler.kernels import schema as fb
 from jax_chip.compiler.ir.errors import CompileError
-from jax_chip.compiler.lowering.ew_codegen import EwProgram, InstrSpec, ViewSpec
-from jax_chip.compiler.ir.ew_semantics import EWOP_NAMES
 from jax_chip.compiler.ir.executable import (
-    ConcatenateOp,
-    CopyOp,
-    DotGeneralOp,
-    ElementwiseOp,
     ExecutableDesc,
     KernelCost,
     KernelDesc,
     OutputDesc,
     ParameterDesc,
-    ReduceOp,
+    RegionDesc,
     ValueDesc,
 )
-from jax_chip.compiler.ir.executable import CaseOp, RegionDesc, WhileOp
 from jax_chip.compiler.ir.graph import TensorType
+from jax_chip.compiler.kernels import registry
+from jax_chip.compiler.kernels import schema as fb
+from jax_chip.compiler.kernels.base import Reader
 
 _STORAGE = {0: "PARAMETER", 1: "OUTPUT", 2: "TEMP", 3: "CONSTANT"}
-_REDUCE = {0: "SUM", 1: "PRODUCT", 2: "MAX", 3: "MIN", 4: "AND", 5: "OR", 6: "XOR"}
-
-
-def _str(x) -> str:
-    if x is None:
-        return ""
-    return x.decode("utf-8") if isinstance(x, bytes) else str(x)
-
-
-def _i64s(obj, name: str) -> tuple[int, ...]:
-    n = getattr(obj, name + "Length")()
-    get = getattr(obj, name)
-    return tuple(int(get(i)) for i in range(n))
+_KERNEL_OP_NAMES = {v: n for n, v in vars(fb.KernelOp.KernelOp).items() if not n.startswith("_")}
+_str = Reader.string
+_i64s = Reader.i64s
 
 
 def _ttype(t) -> TensorType:
@@ -50,61 +35,12 @@ def _ttype(t) -> TensorType:
     return TensorType(name, _i64s(t, "Dims"))
 
 
-def _table(cls, tab):
-    obj = cls()
-    obj.Init(tab.Bytes, tab.Pos)
-    return obj
-
-
-def _read_elementwise(e) -> ElementwiseOp:
-    views = [ViewSpec(e.Views(i).Input(), e.Views(i).Offset(), _i64s(e.Views(i), "Strides"))
-             for i in range(e.ViewsLength())]
-    instrs = []
-    for i in range(e.InstrsLength()):
-        ins = e.Instrs(i)
-        instrs.append(InstrSpec(EWOP_NAMES.get(ins.Op(), f"EWOP{ins.Op()}"),
-                                dtypes.SCHEMA_TO_NAME.get(ins.Dtype(), f"dtype{ins.Dtype()}"),
-                                ins.A(), ins.B(), ins.C(), ins.ImmI(), ins.ImmF()))
-    results = [(e.Results(i).Reg(), e.Results(i).Output()) for i in range(e.ResultsLength())]
-    return ElementwiseOp(_i64s(e, "Dims"), views, instrs, results)
-
-
 def _read_op(k) -> object:
     t = k.OpType()
-    tab = k.Op()
-    if t == fb.KernelOp.KernelOp.Elementwise:
-        return _read_elementwise(_table(fb.Elementwise.Elementwise, tab))
-    if t == fb.KernelOp.KernelOp.DotGeneral:
-        d = _table(fb.DotGeneral.DotGeneral, tab)
-        return DotGeneralOp(_i64s(d, "LhsBatch"), _i64s(d, "RhsBatch"),
-                            _i64s(d, "LhsContracting"), _i64s(d, "RhsContracting"))
-    if t == fb.KernelOp.KernelOp.Reduce:
-        r = _table(fb.Reduce.Reduce, tab)
-        prologue = r.Prologue()
-        return ReduceOp(_i64s(r, "Dims"), _REDUCE[r.Op()],
-                        _read_elementwise(prologue) if prologue is not None else None)
-    if t == fb.KernelOp.KernelOp.Concatenate:
-        return ConcatenateOp(_table(fb.Concatenate.Concatenate, tab).Dim())
-    if t == fb.KernelOp.KernelOp.Copy:
-        return CopyOp()
-    if t == fb.KernelOp.KernelOp.While:
-        w = _table(fb.While.While, tab)
-        return WhileOp(_read_region(w.Cond()), _read_region(w.Body()), w.NumCarried())
-    if t == fb.KernelOp.KernelOp.Case:
-        c = _table(fb.Case.Case, tab)
-        return CaseOp([_read_region(c.Branches(i)) for i in range(c.BranchesLength())])
-    if t == fb.KernelOp.KernelOp.Convolution:
-        from jax_chip.compiler.kernels.convolution import ConvolutionOp
-        return ConvolutionOp.read(tab)
-    if t == fb.KernelOp.KernelOp.CustomCall:
-        from jax_chip.compiler.kernels.custom_call import CustomCallOp
-        return CustomCallOp.read(tab)
-    from jax_chip.compiler.kernels.table_op import read_op
-    names = {v: n for n, v in vars(fb.KernelOp.KernelOp).items() if not n.startswith("_")}
-    op = read_op(names.get(t, ""), tab)
-    if op is not None:
-        return op
-    raise CompileError(f"kernel {_str(k.Name())} has unknown op type {t}")
+    kind = registry.BY_NAME.get(_KERNEL_OP_NAMES.get(t, ""))
+    if kind is None:
+        raise CompileError(f"kernel {_str(k.Name())} has unknown op type {t}")
+    return kind.read(k.Op(), _READER)
 
 
 def read_executable(data: bytes) -> ExecutableDesc:
@@ -150,6 +86,9 @@ def _read_region(r) -> RegionDesc:
         raise CompileError("control-flow kernel without its region")
     return RegionDesc([_read_kernel(r.Kernels(i)) for i in range(r.KernelsLength())],
                       [int(j) for j in _i64s(r, "Results")])
+
+
+_READER = Reader(_read_region)
 
 
 def constant_offsets(data: bytes) -> list[int]:
@@ -210,35 +149,14 @@ def _dump_kernels(kernels: list[KernelDesc], lines: list[str], indent: str) -> N
                      (f"   # {k.source}" if k.source else ""))
         sub = indent + "  "
         lines.append(f"{sub}{_fmt_cost(k.cost)}")
-        op = k.op
-        if isinstance(op, ElementwiseOp):
-            prog = EwProgram(op.dims, op.views, op.instrs, op.results)
-            lines.extend(sub + line for line in prog.to_text().splitlines())
-        elif isinstance(op, DotGeneralOp):
-            lines.append(f"{sub}batch {list(op.lhs_batch)}x{list(op.rhs_batch)} contracting "
-                         f"{list(op.lhs_contracting)}x{list(op.rhs_contracting)}")
-        elif isinstance(op, ReduceOp):
-            lines.append(f"{sub}{op.op} over dims {list(op.dims)}"
-                         + (" of the prologue:" if op.prologue is not None else ""))
-            if op.prologue is not None:
-                p = op.prologue
-                prog = EwProgram(p.dims, p.views, p.instrs, p.results)
-                lines.extend(sub + "  " + line for line in prog.to_text().splitlines())
-        elif isinstance(op, ConcatenateOp):
-            lines.append(f"{sub}dim {op.dim}")
-        elif hasattr(op, "to_text"):
-            lines.append(f"{sub}{op.to_text()}")
-        elif isinstance(op, WhileOp):
-            lines.append(f"{sub}num_carried {op.num_carried}")
-            for label, region in (("cond", op.cond), ("body", op.body)):
-                res = ", ".join(f"v{i}" for i in region.results)
-                lines.append(f"{sub}{label} -> ({res}):")
-                _dump_kernels(region.kernels, lines, sub + "  ")
-        elif isinstance(op, CaseOp):
-            for b, region in enumerate(op.branches):
-                res = ", ".join(f"v{i}" for i in region.results)
-                lines.append(f"{sub}branch {b} -> ({res}):")
-                _dump_kernels(region.kernels, lines, sub + "  ")
+        kind = registry.for_desc(k.op)
+        lines.extend(sub + line for line in kind.text(k.op, _kernels_text))
+
+
+def _kernels_text(region: RegionDesc) -> list[str]:
+    lines: list[str] = []
+    _dump_kernels(region.kernels, lines, "")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,132 +10,18 @@ Elementwise evaluator.
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
 
+from jax_chip.compiler.backend.inspect_executable import read_executable
 from jax_chip.compiler.ir import dtypes
-from jax_chip.compiler.ir import ew_semantics
-from jax_chip.compiler.ir.executable import (
-    ConcatenateOp,
-    CopyOp,
-    DotGeneralOp,
-    ElementwiseOp,
-    ExecutableDesc,
-    ReduceOp,
-)
-from jax_chip.compiler.ir.executable import CaseOp, KernelDesc, WhileOp
+from jax_chip.compiler.ir.executable import ExecutableDesc, KernelDesc, RegionDesc
 from jax_chip.compiler.ir.graph import TensorType
+from jax_chip.compiler.kernels import registry
+from jax_chip.compiler.kernels.base import InterpreterError
 
-
-class InterpreterError(Exception):
-    pass
-
-
-# ---- Elementwise -----------------------------------------------------------------------------
-
-def run_elementwise(dims: Sequence[int], views, instrs, inputs: Sequence[np.ndarray],
-                    input_dtypes: Sequence[str]) -> list[np.ndarray]:
-    """Evaluates a register program. `inputs` are storage arrays (any shape, read flat).
-    Returns every register (broadcast to `dims`), as register arrays."""
-    dims = tuple(int(d) for d in dims)
-    n = len(dims)
-    grids = [np.arange(d, dtype=np.int64).reshape([d if k == i else 1 for k in range(n)])
-             for i, d in enumerate(dims)]
-    flat_inputs = [np.asarray(x).reshape(-1) for x in inputs]
-    regs: list[np.ndarray] = []
-    reg_dtypes: list[str] = []
-    for ins in instrs:
-        op, dt = ins.op, ins.dtype
-        if op == "LOAD":
-            v = views[ins.a]
-            idx = np.full((1,) * n, v.offset, dtype=np.int64)
-            for k in range(n):
-                if v.strides[k]:
-                    idx = idx + grids[k] * v.strides[k]
-            src = flat_inputs[v.input]
-            if input_dtypes[v.input] != dt:
-                raise InterpreterError(f"LOAD of {input_dtypes[v.input]} input as {dt}")
-            if idx.size and (idx.min() < 0 or idx.max() >= src.size):
-                raise InterpreterError(f"view {ins.a} reads outside its input ({src.size} elements)")
-            r = ew_semantics.load(src[idx] if src.size else np.zeros(idx.shape, src.dtype), dt)
-        elif op == "IOTA":
-            r = ew_semantics.normalize(np.asarray(grids[ins.a]), dt)
-        else:
-            nargs = ew_semantics.num_operands(op)
-            args = [regs[x] for x in (ins.a, ins.b, ins.c)[:nargs]]
-            arg_dts = [reg_dtypes[x] for x in (ins.a, ins.b, ins.c)[:nargs]]
-            r = ew_semantics.evaluate(op, dt, args, arg_dts, ins.imm_i, ins.imm_f)
-        regs.append(np.asarray(r))
-        reg_dtypes.append(dt)
-    return [np.broadcast_to(r, dims) for r in regs]
-
-
-def eval_elementwise(op: ElementwiseOp, inputs: Sequence[np.ndarray],
-                     input_dtypes: Sequence[str]) -> list[np.ndarray]:
-    """Outputs of an Elementwise kernel as storage arrays of shape `dims` (by output index)."""
-    regs = run_elementwise(op.dims, op.views, op.instrs, inputs, input_dtypes)
-    outs: dict[int, np.ndarray] = {}
-    for reg, out in op.results:
-        outs[out] = ew_semantics.store(regs[reg], op.instrs[reg].dtype)
-    return [outs[i] for i in sorted(outs)]
-
-
-# ---- other kernels -----------------------------------------------------------------------------
-
-def _as_compute(x: np.ndarray, dtype: str) -> np.ndarray:
-    return ew_semantics.load(x, dtype)
-
-
-def eval_dot_general(op: DotGeneralOp, lhs: np.ndarray, rhs: np.ndarray, lt: str, rt: str,
-                     out_t: TensorType) -> np.ndarray:
-    lb, rb = list(op.lhs_batch), list(op.rhs_batch)
-    lc, rc = list(op.lhs_contracting), list(op.rhs_contracting)
-    lf = [d for d in range(lhs.ndim) if d not in lb and d not in lc]
-    rf = [d for d in range(rhs.ndim) if d not in rb and d not in rc]
-    is_float = dtypes.info(lt).is_float
-    work = np.float64 if is_float else np.int64
-    L = _as_compute(lhs, lt).astype(work).transpose(lb + lf + lc)
-    R = _as_compute(rhs, rt).astype(work).transpose(rb + rc + rf)
-    B = [lhs.shape[d] for d in lb]
-    M = [lhs.shape[d] for d in lf]
-    K = [lhs.shape[d] for d in lc]
-    N = [rhs.shape[d] for d in rf]
-    L2 = L.reshape(math.prod(B), math.prod(M), math.prod(K))
-    R2 = R.reshape(math.prod(B), math.prod(K), math.prod(N))
-    res = np.matmul(L2, R2).reshape(B + M + N)
-    if is_float:
-        res = res.astype(np.float32)
-    return ew_semantics.store(ew_semantics.normalize(res, out_t.dtype), out_t.dtype)
-
-
-def eval_reduce(op: ReduceOp, x: np.ndarray, init: np.ndarray, dtype: str,
-                out_t: TensorType) -> np.ndarray:
-    v = _as_compute(x, dtype)
-    i = _as_compute(init, dtype).reshape(())
-    axes = tuple(op.dims)
-    if op.op == "SUM":
-        r = np.sum(v, axis=axes) + i
-    elif op.op == "PRODUCT":
-        r = np.prod(v, axis=axes) * i
-    elif op.op == "MAX":
-        r = np.maximum(np.max(v, axis=axes, initial=-np.inf if dtypes.info(dtype).is_float
-                              else np.iinfo(np.int64).min), i)
-    elif op.op == "MIN":
-        r = np.minimum(np.min(v, axis=axes, initial=np.inf if dtypes.info(dtype).is_float
-                              else np.iinfo(np.int64).max), i)
-    elif op.op == "AND":
-        r = np.bitwise_and.reduce(v, axis=axes) & i if v.size else np.broadcast_to(i, out_t.shape)
-    elif op.op == "OR":
-        r = np.bitwise_or.reduce(v, axis=axes) | i if v.size else np.broadcast_to(i, out_t.shape)
-    elif op.op == "XOR":
-        r = np.bitwise_xor.reduce(v, axis=axes) ^ i if v.size else np.broadcast_to(i, out_t.shape)
-    else:
-        raise InterpreterError(f"reduce op {op.op}")
-    if dtypes.info(dtype).is_float:
-        r = np.asarray(r, dtype=np.float32)
-    return ew_semantics.store(ew_semantics.normalize(np.asarray(r), out_t.dtype), out_t.dtype)
+__all__ = ["InterpreterError", "execute"]
 
 
 # ---- whole executables ---------------------------------------------------------------------------
@@ -203,7 +89,6 @@ def execute(exe: ExecutableDesc | bytes, args: Sequence[np.ndarray],
     """Runs the executable on `args`; returns the outputs as numpy arrays (bf16 via ml_dtypes).
     Uninitialized memory holds `poison` bytes (0xFF: NaN for floats)."""
     if isinstance(exe, (bytes, bytearray)):
-        from jax_chip.compiler.backend.inspect_executable import read_executable
         exe = read_executable(bytes(exe))
     if len(args) != len(exe.parameters):
         raise InterpreterError(f"{len(args)} arguments for {len(exe.parameters)} parameters")
@@ -216,90 +101,43 @@ def execute(exe: ExecutableDesc | bytes, args: Sequence[np.ndarray],
     return results
 
 
-MAX_LOOP_ITERATIONS = 1_000_000
+class _Evaluation:
+    """One kernel being run: its inputs as arrays over the memory, and access to the memory and
+    nested kernel lists for control flow (kernels.base.Evaluation)."""
 
+    def __init__(self, exe: ExecutableDesc, mem: _Memory, kernel: KernelDesc):
+        self.exe = exe
+        self.mem = mem
+        self.kernel = kernel
+        self.inputs = [mem.array(i) for i in kernel.inputs]
+        self.input_types: list[TensorType] = [exe.values[i].type for i in kernel.inputs]
+        self.output_types: list[TensorType] = [exe.values[i].type for i in kernel.outputs]
 
-def _clamped_starts(ins: Sequence[np.ndarray], first: int, shape: Sequence[int],
-                    sizes: Sequence[int]) -> tuple[slice, ...]:
-    """The window at the start indices ins[first:], clamped into the operand (XLA semantics)."""
-    starts = [min(max(int(np.asarray(i).reshape(())), 0), d - z)
-              for i, d, z in zip(ins[first:], shape, sizes)]
-    return tuple(slice(s, s + z) for s, z in zip(starts, sizes))
+    def run_region(self, region: RegionDesc) -> None:
+        _run_kernels(self.exe, self.mem, region.kernels)
 
+    def array(self, value_id: int) -> np.ndarray:
+        return self.mem.array(value_id)
 
-def _dynamic_slice(ins: Sequence[np.ndarray], out: TensorType) -> np.ndarray:
-    x = np.asarray(ins[0])
-    return np.array(x[_clamped_starts(ins, 1, x.shape, out.shape)], copy=True)
-
-
-def _dynamic_update_slice(ins: Sequence[np.ndarray], out: TensorType) -> np.ndarray:
-    x, upd = np.array(ins[0], copy=True), np.asarray(ins[1])
-    x[_clamped_starts(ins, 2, x.shape, upd.shape)] = upd
-    return x
-
-
-# lower_indexing.IndexingOp kernels the interpreter evaluates (the others run on the device only)
-_DYNAMIC_SLICING = {"DynamicSlice": _dynamic_slice, "DynamicUpdateSlice": _dynamic_update_slice}
-
-
-def _assign(mem: _Memory, srcs: Sequence[int], dsts: Sequence[int]) -> None:
-    """dsts[i] = srcs[i] for all i at once (every source read before any write)."""
-    data = [np.array(mem.array(s), copy=True) for s in srcs]
-    for d, x in zip(dsts, data):
-        mem.write(d, x)
+    def assign(self, sources: Sequence[int], destinations: Sequence[int]) -> None:
+        """destinations[i] = sources[i] for all i at once (every source read before any
+        write)."""
+        data = [np.array(self.mem.array(s), copy=True) for s in sources]
+        for d, x in zip(destinations, data):
+            self.mem.write(d, x)
 
 
 def _run_kernels(exe: ExecutableDesc, mem: _Memory, kernels: Sequence[KernelDesc]) -> None:
     for k in kernels:
-        if isinstance(k.op, WhileOp):
-            n = k.op.num_carried
-            _assign(mem, k.inputs[:n], k.outputs)
-            for _ in range(MAX_LOOP_ITERATIONS):
-                _run_kernels(exe, mem, k.op.cond.kernels)
-                if not bool(mem.array(k.op.cond.results[0])):
-                    break
-                _run_kernels(exe, mem, k.op.body.kernels)
-                _assign(mem, k.op.body.results, k.outputs)
-            else:
-                raise InterpreterError(f"{k.name}: more than {MAX_LOOP_ITERATIONS} iterations")
+        kind = registry.BY_NAME.get(getattr(k.op, "OP_TYPE", ""))
+        if kind is None or kind.evaluate is None:
+            raise InterpreterError(f"unknown kernel op {k.op}")
+        ev = _Evaluation(exe, mem, k)
+        outs = kind.evaluate(k.op, ev)
+        if outs is None:        # control flow: wrote its outputs itself
             continue
-        if isinstance(k.op, CaseOp):
-            index = int(mem.array(k.inputs[0]))
-            nb = len(k.op.branches)
-            branch = k.op.branches[index if 0 <= index < nb else nb - 1]
-            _run_kernels(exe, mem, branch.kernels)
-            _assign(mem, branch.results, k.outputs)
-            continue
-        ins = [mem.array(i) for i in k.inputs]
-        in_types = [exe.values[i].type for i in k.inputs]
-        out_types = [exe.values[i].type for i in k.outputs]
-        op = k.op
-        if isinstance(op, ElementwiseOp):
-            outs = eval_elementwise(op, ins, [t.dtype for t in in_types])
-        elif isinstance(op, DotGeneralOp):
-            outs = [eval_dot_general(op, ins[0], ins[1], in_types[0].dtype, in_types[1].dtype,
-                                     out_types[0])]
-        elif isinstance(op, ReduceOp) and op.prologue is not None:
-            (x,) = eval_elementwise(op.prologue, ins[:-1], [t.dtype for t in in_types[:-1]])
-            pro = op.prologue
-            x_dtype = pro.instrs[pro.results[0][0]].dtype
-            outs = [eval_reduce(op, np.asarray(x).reshape(tuple(pro.dims)), ins[-1], x_dtype,
-                                out_types[0])]
-        elif isinstance(op, ReduceOp):
-            outs = [eval_reduce(op, ins[0], ins[1], in_types[0].dtype, out_types[0])]
-        elif isinstance(op, ConcatenateOp):
-            outs = [np.concatenate([np.asarray(x) for x in ins], axis=op.dim)]
-        elif isinstance(op, CopyOp):
-            outs = [np.array(ins[0], copy=True)]
-        elif getattr(op, "OP_TYPE", None) in _DYNAMIC_SLICING:
-            outs = [_DYNAMIC_SLICING[op.OP_TYPE](ins, out_types[0])]
-        elif hasattr(op, "evaluate"):    # custom-call kernels (custom_call_kernel.py)
-            outs = op.evaluate([np.array(x, copy=True) for x in ins], [t.dtype for t in in_types],
-                               [t.dtype for t in out_types])
-        else:
-            raise InterpreterError(f"unknown kernel op {op}")
         if len(outs) != len(k.outputs):
             raise InterpreterError(f"kernel {k.name} produced {len(outs)} of {len(k.outputs)} "
                                    f"outputs")
-        for vid, data, t in zip(k.outputs, outs, out_types):
+        for vid, data, t in zip(k.outputs, outs, ev.output_types):
             mem.write(vid, np.asarray(data).reshape(t.shape))

@@ -10,18 +10,23 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import ml_dtypes
-import numpy as np
 from jaxlib.mlir import ir
-from jaxlib.mlir.dialects import func as func_dialect
 from jaxlib.mlir.dialects import stablehlo
 
-from jax_chip.compiler.ir import dtypes
-from xla_passes import custom_call_lowering as lower_custom_call
+from jax_chip.compiler.frontend import attributes, region_import
+from jax_chip.compiler.frontend.mlir_types import (
+    BUFFER_DTYPES,
+    mlir_element_type_name,
+    read_constant,
+    tensor_type,
+)
 from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.ir.custom_calls import handles
 from jax_chip.compiler.ir.errors import CompileError, UnsupportedError, at
 from jax_chip.compiler.ir.graph import Graph, Output, TensorType, Value
 from jax_chip.compiler.ir.locations import format_location
+
+__all__ = ["build_graph", "read_constant", "tensor_type"]
 
 REDUCE_BODY_OPS = {
     "stablehlo.add": "SUM", "stablehlo.multiply": "PRODUCT", "stablehlo.maximum": "MAX",
@@ -32,16 +37,6 @@ REDUCE_BODY_OPS = {
 PRED_REDUCE = {"SUM": "OR", "PRODUCT": "AND", "MAX": "OR", "MIN": "AND"}
 
 MAX_REPORTED_UNSUPPORTED = 5
-
-
-def tensor_type(t: ir.Type, what: str, loc: str = "") -> TensorType:
-    if not ir.RankedTensorType.isinstance(t):
-        raise UnsupportedError(f"{what} has type {t}, which the chip does not support (only ranked "
-                               f"tensors){at(loc)}")
-    rt = ir.RankedTensorType(t)
-    if not rt.has_static_shape:
-        raise UnsupportedError(f"{what} has dynamic shape {t}; the chip needs static shapes{at(loc)}")
-    return TensorType(dtypes.mlir_element_type_name(rt.element_type), tuple(int(d) for d in rt.shape))
 
 
 def _i64_array(attr: ir.Attribute) -> tuple[int, ...]:
@@ -56,69 +51,6 @@ def _str_attr(attr: ir.Attribute) -> str:
     if ir.StringAttr.isinstance(attr):
         return ir.StringAttr(attr).value
     return str(attr)
-
-
-# ---- constants -------------------------------------------------------------------------------
-
-def _splat_scalar(attr: ir.DenseElementsAttr, dtype: str) -> np.ndarray:
-    v = attr.get_splat_value()
-    if ir.FloatAttr.isinstance(v):
-        x = ir.FloatAttr(v).value
-    elif ir.IntegerAttr.isinstance(v):
-        x = ir.IntegerAttr(v).value
-    elif ir.BoolAttr.isinstance(v):
-        x = ir.BoolAttr(v).value
-    else:
-        raise UnsupportedError(f"constant of type {dtype} cannot be read")
-    if dtype == "pred":
-        return np.asarray(bool(x))
-    if dtype in dtypes.CHIP_DTYPES and dtypes.info(dtype).is_int:
-        return np.asarray(x).astype(np.int64).astype(dtypes.numpy_dtype(dtype))
-    if dtype in ("s64", "u64"):
-        return np.asarray(x).astype(np.int64).astype(np.int64 if dtype == "s64" else np.uint64)
-    if dtype == "f64":
-        return np.asarray(x, dtype=np.float64)
-    return np.asarray(x, dtype=np.float64).astype(dtypes.numpy_dtype(dtype))
-
-
-def _bf16_elements(attr: ir.DenseElementsAttr, shape: tuple[int, ...]) -> np.ndarray:
-    """Exact bits of a non-splat bf16 constant, via StableHLO's interpreter (bitcast to i16)."""
-    with ir.Location.unknown():
-        module = ir.Module.create()
-        t_out = ir.RankedTensorType.get(list(shape), ir.IntegerType.get_signless(16))
-        with ir.InsertionPoint(module.body):
-            fn = func_dialect.FuncOp("main", ir.FunctionType.get([], [t_out]))
-            block = fn.add_entry_block()
-            with ir.InsertionPoint(block):
-                c = stablehlo.ConstantOp(attr)
-                b = stablehlo.BitcastConvertOp(t_out, c.result)
-                func_dialect.ReturnOp([b.result])
-        (res,) = stablehlo.eval_module(module, [])
-    bits = np.array(ir.DenseElementsAttr(res), copy=True).astype(np.int16).reshape(shape)
-    return bits.view(ml_dtypes.bfloat16)
-
-
-_BUFFER_OK = {"pred", "s8", "u8", "s16", "u16", "s32", "u32", "f16", "f32", "s64", "u64", "f64"}
-
-
-def read_constant(attr: ir.Attribute, t: TensorType, loc: str) -> tuple[np.ndarray | None, bool]:
-    """(value, splat): value is 0-d for splats, else of shape t.shape; None when the element type
-    is not one the chip could ever hold (check_types reports it)."""
-    if not ir.DenseElementsAttr.isinstance(attr):
-        kind = str(attr).split("<", 1)[0] or type(attr).__name__
-        raise UnsupportedError(f"stablehlo.constant with a {kind} value of type {t.mlir_str()} "
-                               f"is not supported (only dense constants){at(loc)}")
-    dense = ir.DenseElementsAttr(attr)
-    if t.dtype not in _BUFFER_OK and t.dtype != "bf16":
-        return None, False
-    if dense.is_splat:
-        return _splat_scalar(dense, t.dtype), True
-    if t.dtype == "bf16":
-        return _bf16_elements(dense, t.shape), False
-    arr = np.array(dense, copy=True)
-    if t.dtype == "pred":
-        arr = arr.astype(np.bool_)
-    return arr.reshape(t.shape), False
 
 
 # ---- ops -------------------------------------------------------------------------------------
@@ -139,7 +71,6 @@ class _Importer:
             return found
         if not self.scopes:
             raise KeyError(v)
-        from jax_chip.compiler.frontend import region_import
         return region_import.capture(self, v)
 
     def import_op(self, op: ir.Operation) -> None:
@@ -151,14 +82,13 @@ class _Importer:
             self.import_call(op, loc)
             return
         if name in ("stablehlo.while", "stablehlo.case", "stablehlo.if"):
-            from jax_chip.compiler.frontend import region_import
             region_import.import_region_op(self, op, loc)
             return
         spec = op_registry.lookup(name)
         if spec is None:
             self._unsupported(op, loc)
             return
-        handler = _HANDLERS.get(name) or spec.importer or _import_generic
+        handler = _HANDLERS.get(name) or attributes.IMPORTERS.get(name) or _import_generic
         result_types = [tensor_type(r.type, f"result of {name}", loc) for r in op.results]
         operands = [self.value(o) for o in op.operands]
         attrs = handler(self, op, loc)
@@ -213,7 +143,7 @@ def _import_generic(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any
 
 def _import_constant(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
     t = tensor_type(op.results[0].type, "constant", loc)
-    if t.dtype not in _BUFFER_OK and t.dtype != "bf16":
+    if t.dtype not in BUFFER_DTYPES and t.dtype != "bf16":
         # Not readable (and never accepted: check_types reports the type). Do not even touch
         # the attribute: jaxlib aborts the process when it downcasts e.g. a complex dense attr.
         return {"value": None, "splat": False}
@@ -275,11 +205,10 @@ def _import_reduce(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]
           and list(body_ops[1].operands) == [body_ops[0].results[0]])
     if not ok:
         # several operands (argmax/argmin) or another body: a VariadicReduce kernel evaluating
-        # the body as a register program (lower_indexing.py)
-        from jax_chip.compiler.kernels import table_op as lower_indexing
-        return lower_indexing.import_general_reduce(imp, op, loc)
+        # the body as a register program (xla_passes/indexing_lowering.py)
+        return attributes.import_general_reduce(imp, op, loc)
     reduce_op = REDUCE_BODY_OPS[body_ops[0].name]
-    dtype = dtypes.mlir_element_type_name(ir.RankedTensorType(op.results[0].type).element_type)
+    dtype = mlir_element_type_name(ir.RankedTensorType(op.results[0].type).element_type)
     if dtype == "pred":
         reduce_op = PRED_REDUCE.get(reduce_op, reduce_op)
     return {"dimensions": _i64_array(op.attributes["dimensions"]), "reduce_op": reduce_op}
@@ -293,8 +222,8 @@ def _import_custom_call(imp: _Importer, op: ir.Operation, loc: str) -> dict[str,
         attrs["backend_config"] = _str_attr(op.attributes["backend_config"])
     if "api_version" in op.attributes:
         attrs["api_version"] = _int_attr(op.attributes["api_version"])
-    if lower_custom_call.handles(attrs["call_target_name"]):
-        attrs.update(lower_custom_call.import_attributes(op, loc))
+    if handles(attrs["call_target_name"]):
+        attrs.update(attributes.import_attributes(op, loc))
     return attrs
 
 

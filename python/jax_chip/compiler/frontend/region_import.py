@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from jaxlib.mlir import ir
 
+from jax_chip.compiler.frontend.mlir_types import tensor_type
 from jax_chip.compiler.ir.errors import CompileError, at
 from jax_chip.compiler.ir.graph import Graph, Output, Parameter, TensorType, Value
 
@@ -95,7 +96,6 @@ def _exit(imp: "_Importer", scope: _Scope) -> None:
 def _import_region(imp: "_Importer", region: ir.Region, name: str, loc: str,
                    arg_types: list[TensorType] | None = None) -> _Scope:
     """Imports `region` (one block) into a new scope. Block arguments become the first params."""
-    from jax_chip.compiler.frontend.graph_builder import tensor_type
     blocks = list(region.blocks)
     if len(blocks) != 1:
         raise CompileError(f"{name} region has {len(blocks)} blocks; expected one{at(loc)}")
@@ -148,7 +148,6 @@ def _finish_params(scopes: list[_Scope]) -> list[Value]:
 
 
 def _result_types(op: ir.Operation, loc: str) -> list[TensorType]:
-    from jax_chip.compiler.frontend.graph_builder import tensor_type
     return [tensor_type(r.type, f"result of {op.name}", loc) for r in op.results]
 
 

@@ -63,7 +63,6 @@ SIXTY_FOUR_BIT: dict[str, str] = {"f64": "float32", "s64": "int32", "u64": "uint
 ALL_FLOAT = frozenset(n for n, d in CHIP_DTYPES.items() if d.is_float)
 ALL_INT = frozenset(n for n, d in CHIP_DTYPES.items() if d.is_int)
 ALL_SINT = frozenset(n for n, d in CHIP_DTYPES.items() if d.is_signed)
-ALL_UINT = frozenset(n for n, d in CHIP_DTYPES.items() if d.is_unsigned)
 ALL_INT_PRED = ALL_INT | {"pred"}
 ALL_TYPES = frozenset(CHIP_DTYPES)
 
@@ -81,35 +80,3 @@ def info(name: str) -> DTypeInfo:
 
 def numpy_dtype(name: str) -> np.dtype:
     return info(name).numpy
-
-
-def from_numpy(dt: np.dtype) -> str:
-    dt = np.dtype(dt)
-    for n, d in CHIP_DTYPES.items():
-        if d.numpy == dt:
-            return n
-    return {np.dtype(np.float64): "f64", np.dtype(np.int64): "s64", np.dtype(np.uint64): "u64"}.get(dt, str(dt))
-
-
-def mlir_element_type_name(t) -> str:
-    """Name of an MLIR element type (jaxlib.mlir.ir.Type): "f32", "s8", "pred", "f64", ..."""
-    from jaxlib.mlir import ir
-
-    if ir.IntegerType.isinstance(t):
-        it = ir.IntegerType(t)
-        w = it.width
-        if w == 1:
-            return "pred"
-        return f"{'u' if it.is_unsigned else 's'}{w}"
-    if ir.BF16Type.isinstance(t):
-        return "bf16"
-    if ir.F16Type.isinstance(t):
-        return "f16"
-    if ir.F32Type.isinstance(t):
-        return "f32"
-    if ir.F64Type.isinstance(t):
-        return "f64"
-    if ir.ComplexType.isinstance(t):
-        et = mlir_element_type_name(ir.ComplexType(t).element_type)
-        return {"f32": "c64", "f64": "c128"}.get(et, f"complex<{et}>")
-    return str(t)

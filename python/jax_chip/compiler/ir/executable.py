@@ -1,16 +1,16 @@
 """In-memory model of a chip executable, mirroring pjrt_plugin/schema/chip_executable.fbs.
 
-emit.py writes it as a FlatBuffer; inspect_executable.py reads a FlatBuffer back into it; the
-reference interpreter runs it. Element types are dtype names ("f32"), enums are their schema
-names ("PARAMETER", "SUM", "Elementwise").
+backend/emit.py writes it as a FlatBuffer; backend/inspect_executable.py reads a FlatBuffer back
+into it; the reference interpreter runs it. Element types are dtype names ("f32"), enums are their
+schema names ("PARAMETER", "SUM", "Elementwise"). Each kernel's own description (`KernelDesc.op`)
+is defined by its kernel module (jax_chip.compiler.kernels).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any
 
-from jax_chip.compiler.lowering.ew_codegen import InstrSpec, ViewSpec
 from jax_chip.compiler.ir.graph import TensorType
 
 
@@ -49,61 +49,10 @@ class KernelCost:
 
 
 @dataclass
-class ElementwiseOp:
-    dims: tuple[int, ...]
-    views: list[ViewSpec]
-    instrs: list[InstrSpec]
-    results: list[tuple[int, int]]      # (register, output index)
-
-
-@dataclass
-class DotGeneralOp:
-    lhs_batch: tuple[int, ...]
-    rhs_batch: tuple[int, ...]
-    lhs_contracting: tuple[int, ...]
-    rhs_contracting: tuple[int, ...]
-
-
-@dataclass
-class ReduceOp:
-    dims: tuple[int, ...]
-    op: str                               # SUM, PRODUCT, MAX, MIN, AND, OR, XOR
-    # input fusion: computes the reduced operand from the kernel's inputs (all but init)
-    prologue: "ElementwiseOp | None" = None
-
-
-@dataclass
-class ConcatenateOp:
-    dim: int
-
-
-@dataclass
-class CopyOp:
-    pass
-
-
-@dataclass
 class RegionDesc:
     """A nested kernel list of a control-flow kernel."""
     kernels: list["KernelDesc"] = field(default_factory=list)
     results: list[int] = field(default_factory=list)     # value ids
-
-
-@dataclass
-class WhileOp:
-    cond: RegionDesc
-    body: RegionDesc
-    num_carried: int
-
-
-@dataclass
-class CaseOp:
-    branches: list[RegionDesc]
-
-
-KernelOpDesc = Union[ElementwiseOp, DotGeneralOp, ReduceOp, ConcatenateOp, CopyOp, WhileOp, CaseOp]
-KERNEL_OP_NAMES = {ElementwiseOp: "Elementwise", DotGeneralOp: "DotGeneral", ReduceOp: "Reduce",
-                   ConcatenateOp: "Concatenate", CopyOp: "Copy", WhileOp: "While", CaseOp: "Case"}
 
 
 @dataclass
@@ -113,12 +62,12 @@ class KernelDesc:
     inputs: list[int]
     outputs: list[int]
     cost: KernelCost | None
-    op: KernelOpDesc
+    op: Any                  # the kernel's description (jax_chip.compiler.kernels.<kind>)
 
     @property
     def op_type(self) -> str:
-        name = KERNEL_OP_NAMES.get(type(self.op))
-        return name if name is not None else self.op.OP_TYPE   # lower_indexing.IndexingOp
+        """The schema's KernelOp member ("Elementwise", ...)."""
+        return self.op.OP_TYPE
 
 
 @dataclass

@@ -223,18 +223,13 @@ class Graph:
         return removed
 
     def verify(self) -> None:
-        """Checks SSA form: every operand is defined before use. Raises AssertionError."""
-        defined: set[Value] = set(self.param_values())
-        for n in self.nodes:
-            for o in n.operands:
-                assert o in defined, f"{n.op}: operand {o} used before definition"
-            for r in n.results:
-                assert r.producer is n, f"{n.op}: result {r} has a wrong producer"
-                defined.add(r)
-            for sub in n.subgraphs():
-                sub.verify()
-        for o in self.outputs:
-            assert o.value in defined, f"output {o.value} is not defined"
+        """Checks the graph is well formed; raises VerificationError saying what is wrong:
+        every operand is defined before its use in this graph (a region reads outer values only
+        through its params: captures are explicit), results name their producer and index,
+        types agree where ops require it (fused bodies and control-flow regions with their
+        node, aliased outputs with their parameter), params are numbered in order, and every
+        output is defined."""
+        _verify_graph(self, self.name)
 
     # ---- printing --------------------------------------------------------------------------
 
@@ -261,6 +256,83 @@ class Graph:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+class VerificationError(AssertionError):
+    """The graph breaks an invariant of the IR (a compiler bug: the message names it)."""
+
+
+def _check(ok: bool, where: str, what: str) -> None:
+    if not ok:
+        raise VerificationError(f"{where}: {what}")
+
+
+def _types_of(values: Iterable[Value]) -> list[str]:
+    return [str(v.type) for v in values]
+
+
+def _verify_region_signature(n: Node, where: str) -> None:
+    """A node's nested graphs agree with its operands and results."""
+    if n.body is not None:       # chip.fusion: params are the kernel's inputs
+        _check(_types_of(p.value for p in n.body.params) == _types_of(n.operands), where,
+               f"fused body params {_types_of(p.value for p in n.body.params)} != operands "
+               f"{_types_of(n.operands)}")
+        _check(_types_of(o.value for o in n.body.outputs) == _types_of(n.results), where,
+               "fused body outputs differ from the node's results")
+    if n.op == "stablehlo.while" and n.regions:
+        nc = int(n.attrs.get("num_carried", 0))
+        _check(len(n.regions) == 2, where, f"a while has {len(n.regions)} regions, not 2")
+        cond, body = n.regions
+        for name, r in (("cond", cond), ("body", body)):
+            _check(_types_of(p.value for p in r.params) == _types_of(n.operands), where,
+                   f"while {name} params {_types_of(p.value for p in r.params)} != operands "
+                   f"{_types_of(n.operands)}")
+        _check(_types_of(o.value for o in cond.outputs) == ["pred[]"], where,
+               "while cond does not return one 0-d pred")
+        _check(_types_of(o.value for o in body.outputs) == _types_of(n.results)
+               == _types_of(n.operands[:nc]), where,
+               "while body results, node results and carried operands differ in type")
+    if n.op == "stablehlo.case" and n.regions:
+        for i, r in enumerate(n.regions):
+            _check(_types_of(p.value for p in r.params) == _types_of(n.operands[1:]), where,
+                   f"case branch {i} params differ from the captured operands")
+            _check(_types_of(o.value for o in r.outputs) == _types_of(n.results), where,
+                   f"case branch {i} results differ from the node's results")
+
+
+def _verify_graph(graph: "Graph", where: str) -> None:
+    defined: set[Value] = set()
+    for i, p in enumerate(graph.params):
+        v = p.value
+        _check(v.producer is None, where, f"param {i} {v} has a producer")
+        _check(v.index == i, where, f"param {i} {v} has index {v.index}")
+        _check(v not in defined, where, f"param {v} appears twice")
+        defined.add(v)
+    seen_nodes: set[int] = set()
+    for n in graph.nodes:
+        at_node = f"{where}: {n.op}{(' (' + n.loc + ')') if n.loc else ''}"
+        _check(id(n) not in seen_nodes, at_node, "node appears twice")
+        seen_nodes.add(id(n))
+        for o in n.operands:
+            _check(isinstance(o, Value), at_node, f"operand {o!r} is not a value")
+            _check(o in defined, at_node, f"operand {o} used before definition")
+        for i, r in enumerate(n.results):
+            _check(r.producer is n, at_node, f"result {r} has a wrong producer")
+            _check(r.index == i, at_node, f"result {r} has index {r.index}, not {i}")
+            _check(isinstance(r.type, TensorType), at_node, f"result {r} has no tensor type")
+            _check(r not in defined, at_node, f"result {r} is defined twice")
+            defined.add(r)
+        _verify_region_signature(n, at_node)
+        for k, sub in enumerate(n.subgraphs()):
+            _verify_graph(sub, f"{at_node} region {k}")
+    for j, o in enumerate(graph.outputs):
+        _check(o.value in defined, where, f"output {j} {o.value} is not defined")
+        if o.aliased_parameter >= 0:
+            _check(o.aliased_parameter < len(graph.params), where,
+                   f"output {j} aliases missing parameter {o.aliased_parameter}")
+            _check(graph.params[o.aliased_parameter].value.type == o.value.type, where,
+                   f"output {j} {o.value.type} aliases parameter {o.aliased_parameter} of "
+                   f"another type")
 
 
 def format_attr(v: Any) -> str:

@@ -1,15 +1,21 @@
-"""The op registry: every StableHLO/CHLO op the chip compiler accepts, how it is lowered, for which
-element types, and notes. It is the single source of docs/ops.md (tools/gen_ops_doc.py).
+"""The op registry: every StableHLO/CHLO op the chip compiler accepts, what it becomes, for which
+element types, and notes. It is the single source of docs/ops.md (tools/gen_ops_doc.py). How an
+op is imported is the frontend's (frontend/graph_builder.py, frontend/attributes.py), how an
+elementwise op becomes register code the lowering's (lowering/elementwise_ops.py), what a kernel
+is, writes and costs its kernel module's (kernels/registry.py).
 
 Op kinds:
-- "elementwise": computed per element inside an Elementwise kernel by `lower` (register code).
-- "movement": broadcast_in_dim / transpose / slice / reshape: become strided views of an
-  Elementwise kernel's inputs (reshape of a materialized value is a zero-copy alias).
+- "elementwise": computed per element inside an Elementwise kernel (register code).
+- "movement": broadcast_in_dim / transpose / slice / reshape / reverse: become strided views of
+  an Elementwise kernel's inputs (reshape of a materialized value is a zero-copy alias).
 - "iota", "constant": generated in registers (iota, splat constants) or CONSTANT storage.
-- "dot", "reduce", "concatenate": their own kernels (DotGeneral, Reduce, Concatenate).
-- "control": while / case / if, kernels with nested kernel lists (While, Case).
-- "convolution": stablehlo.convolution, the Convolution kernel (lower_convolution.py).
-- "collective": all_reduce, all_gather, ... on one device: the identity (collectives.py).
+- "dot", "reduce", "concatenate": their own kernels.
+- "indexing": gather, scatter, dynamic slices, pad, sort, top_k, variadic reduce, reduce_window.
+- "custom_call": the chip's native kernels called by name.
+- "control": while / case / if, kernels with nested kernel lists.
+- "convolution": stablehlo.convolution, the Convolution kernel.
+- "collective": all_reduce, all_gather, ... on one device: the identity
+  (xla_passes/single_device_collectives.py).
 - "structural": func.return / func.call, handled by the importer.
 - "annotation": sharding annotations, removed by the strip_sharding pass.
 - "rewritten": replaced by other ops in a pass (stablehlo.dot -> dot_general).
@@ -17,18 +23,12 @@ Op kinds:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from dataclasses import dataclass
 
 from jax_chip.compiler.ir import dtypes as dt
+from jax_chip.compiler.ir.custom_calls import CUSTOM_CALL_OP, NATIVE_TARGETS
 from jax_chip.compiler.ir.errors import UnsupportedError, at
-
-if TYPE_CHECKING:
-    from jax_chip.compiler.lowering.ew_codegen import InstrBuilder
-    from jax_chip.compiler.ir.graph import Node
-
-# lower(builder, node, operand registers) -> result register
-Lowering = Callable[["InstrBuilder", "Node", list[int]], int]
+from jax_chip.compiler.ir.graph import Node
 
 
 @dataclass(frozen=True)
@@ -36,22 +36,12 @@ class OpSpec:
     name: str
     kind: str
     dtypes: frozenset[str]
-    lower: Optional[Lowering] = None
-    ewop: str = ""                     # the main EwOp, for docs
+    ewop: str = ""                     # the main EwOp (elementwise ops; docs)
     kernel: str = ""                   # kernel type it becomes, for docs
     notes: str = ""
     status: str = "supported"
     foldable: bool = True              # constant folding may evaluate it
-    fusible: bool = field(default=True)
-    # Ops that become kernels of their own outside the core set (lower_indexing.py, ...):
-    # importer(importer, mlir op, loc) -> attrs;
-    # emit(node) -> kernel op description (with OP_TYPE and write()); cost(node) -> KernelCost.
-    importer: Optional[Callable[..., Any]] = None
-    emit: Optional[Callable[["Node"], Any]] = None
-    cost: Optional[Callable[["Node"], Any]] = None
-    # in_place(node) -> [(result index, operand index)]: results the kernel computes by updating
-    # that operand in place when they share storage (scatter, dynamic_update_slice)
-    in_place: Optional[Callable[["Node"], list[tuple[int, int]]]] = None
+    fusible: bool = True
 
 
 REGISTRY: dict[str, OpSpec] = {}
@@ -67,78 +57,11 @@ def lookup(name: str) -> OpSpec | None:
     return REGISTRY.get(name)
 
 
-def require(node: "Node") -> OpSpec:
+def require(node: Node) -> OpSpec:
     spec = REGISTRY.get(node.op)
     if spec is None:
         raise UnsupportedError(f"{node.op} is not supported on the chip{at(node.loc)}")
     return spec
-
-
-# ---- elementwise lowerings -------------------------------------------------------------------
-
-def _simple(ewop: str) -> Lowering:
-    def lower(b: "InstrBuilder", node: "Node", args: list[int]) -> int:
-        return b.emit(ewop, node.result.type.dtype, *args)
-    return lower
-
-
-def _total_order_key(b: "InstrBuilder", dtype: str, x: int) -> int:
-    """Signed integer whose order is the float's total order (-NaN < -inf < -0 < +0 < +NaN):
-    the bits, with all but the sign flipped for negative values."""
-    bits = dt.info(dtype).bits
-    it = {16: "s16", 32: "s32"}[bits]
-    s = b.emit("BITCAST_CONVERT", it, x)
-    sign = b.emit("SHR_ARITHMETIC", it, s, b.const(it, bits - 1))
-    flip = b.emit("AND", it, sign, b.const(it, (1 << (bits - 1)) - 1))
-    return b.emit("XOR", it, s, flip)
-
-
-def _compare(b: "InstrBuilder", node: "Node", args: list[int]) -> int:
-    direction = node.attrs["comparison_direction"]
-    src = node.operands[0].type.dtype
-    if node.attrs.get("compare_type") == "TOTALORDER" and dt.info(src).is_float:
-        args = [_total_order_key(b, src, a) for a in args]
-    return b.emit(f"CMP_{direction}", "pred", *args)
-
-
-def _convert(b: "InstrBuilder", node: "Node", args: list[int]) -> int:
-    src, dst = node.operands[0].type.dtype, node.result.type.dtype
-    if src == dst:
-        return args[0]
-    return b.emit("CONVERT", dst, args[0])
-
-
-def _clamp(b: "InstrBuilder", node: "Node", args: list[int]) -> int:
-    # clamp(min, x, max) = min(max(x, min), max): XLA's definition, no extra EwOp needed.
-    lo, x, hi = args
-    t = node.result.type.dtype
-    return b.emit("MIN", t, b.emit("MAX", t, x, lo), hi)
-
-
-def _reduce_precision(b: "InstrBuilder", node: "Node", args: list[int]) -> int:
-    imm = (int(node.attrs["exponent_bits"]) << 16) | int(node.attrs["mantissa_bits"])
-    return b.emit("REDUCE_PRECISION", node.result.type.dtype, args[0], imm_i=imm)
-
-
-def _in_f32(ewops: Callable[["InstrBuilder", int], int]) -> Lowering:
-    """Computes a composite op in f32 and rounds once to the result dtype."""
-    def lower(b: "InstrBuilder", node: "Node", args: list[int]) -> int:
-        t = node.result.type.dtype
-        x = args[0] if t == "f32" else b.emit("CONVERT", "f32", args[0])
-        r = ewops(b, x)
-        return r if t == "f32" else b.emit("CONVERT", t, r)
-    return lower
-
-
-def _erfc_f32(b: "InstrBuilder", x: int) -> int:
-    return b.emit("SUB", "f32", b.const("f32", 1.0), b.emit("ERF", "f32", x))
-
-
-def _bitcast(b: "InstrBuilder", node: "Node", args: list[int]) -> int:
-    src, dst = node.operands[0].type.dtype, node.result.type.dtype
-    if src == dst:
-        return args[0]
-    return b.emit("BITCAST_CONVERT", dst, args[0])
 
 
 FLOATS = dt.ALL_FLOAT
@@ -149,10 +72,9 @@ ALL = dt.ALL_TYPES
 BITWISE = dt.ALL_INT_PRED
 
 
-def _ew(name: str, ewop: str, types: frozenset[str], notes: str = "",
-        lower: Lowering | None = None, foldable: bool = True) -> None:
-    register(OpSpec(name, "elementwise", frozenset(types), lower or _simple(ewop), ewop=ewop,
-                    kernel="Elementwise", notes=notes, foldable=foldable))
+def _ew(name: str, ewop: str, types: frozenset[str], notes: str = "") -> None:
+    register(OpSpec(name, "elementwise", frozenset(types), ewop=ewop, kernel="Elementwise",
+                    notes=notes))
 
 
 _ew("stablehlo.add", "ADD", NUMERIC | {"pred"}, "pred add is logical or")
@@ -198,18 +120,15 @@ _ew("chip.mul_hi", "MUL_HI", INTS, "the chip's own op (no StableHLO spelling): h
 _ew("stablehlo.compare", "CMP_*", ALL,
     "directions EQ/NE/LT/LE/GT/GE; float (IEEE, NaN unordered), signed and unsigned compare "
     "types; TOTALORDER on floats compares the bit patterns' total order "
-    "(-NaN < -inf < -0 < +0 < +inf < +NaN)", lower=_compare)
+    "(-NaN < -inf < -0 < +0 < +inf < +NaN)")
 _ew("stablehlo.select", "SELECT", ALL, "scalar (0-d) predicate allowed")
-_ew("stablehlo.clamp", "MAX+MIN", ALL, "scalar (0-d) bounds allowed; lowered to MAX then MIN",
-    lower=_clamp)
+_ew("stablehlo.clamp", "MAX+MIN", ALL, "scalar (0-d) bounds allowed; lowered to MAX then MIN")
 _ew("stablehlo.convert", "CONVERT", ALL,
-    "between all chip types; float->int truncates and saturates, NaN -> 0", lower=_convert)
-_ew("stablehlo.bitcast_convert", "BITCAST_CONVERT", ALL, "same bit width only", lower=_bitcast)
-_ew("stablehlo.reduce_precision", "REDUCE_PRECISION", FLOATS, lower=_reduce_precision)
-_ew("chlo.erf", "ERF", FLOATS, "computed in f32, rounded once",
-    lower=_in_f32(lambda b, x: b.emit("ERF", "f32", x)))
-_ew("chlo.erfc", "ERF", FLOATS, "1 - erf(x), computed in f32 (loses relative accuracy for x > 3)",
-    lower=_in_f32(_erfc_f32))
+    "between all chip types; float->int truncates and saturates, NaN -> 0")
+_ew("stablehlo.bitcast_convert", "BITCAST_CONVERT", ALL, "same bit width only")
+_ew("stablehlo.reduce_precision", "REDUCE_PRECISION", FLOATS)
+_ew("chlo.erf", "ERF", FLOATS, "computed in f32, rounded once")
+_ew("chlo.erfc", "ERF", FLOATS, "1 - erf(x), computed in f32 (loses relative accuracy for x > 3)")
 
 # ---- data movement, generators ---------------------------------------------------------------
 
@@ -271,35 +190,83 @@ register(OpSpec("stablehlo.optimization_barrier", "annotation", ALL,
 register(OpSpec("sdy.sharding_constraint", "annotation", ALL,
                 notes="removed for one device", fusible=False))
 
-# ---- data movement, indexing and sorting kernels (lower_indexing.py) -------------------------------
+# ---- data movement, indexing and sorting kernels (kernels/<kind>.py) -----------------------------
 
-from jax_chip.compiler.kernels import table_op as _lower_indexing  # noqa: E402
+_INDEXING = [
+    ("stablehlo.gather", "indexing", ALL, "Gather",
+     "full StableHLO semantics (batching dims, index_vector_dim, collapsed dims); start "
+     "indices are clamped into the operand like XLA; indices of any integer type"),
+    ("stablehlo.scatter", "indexing", ALL, "Scatter",
+     "several operands; update computations add/multiply/max/min/and/or/xor/set run "
+     "natively, any other elementwise body as a register program; windows outside the "
+     "operand are skipped whole (mode='drop'); duplicate indices combine in order; in place "
+     "on a donated operand"),
+    ("stablehlo.dynamic_slice", "indexing", ALL, "DynamicSlice",
+     "starts clamped like XLA; constant starts become a static slice (a view)"),
+    ("stablehlo.dynamic_update_slice", "indexing", ALL, "DynamicUpdateSlice",
+     "starts clamped like XLA; in place on a donated operand (no copy)"),
+    ("stablehlo.pad", "indexing", ALL, "Pad", "negative (cropping) and interior padding"),
+    ("stablehlo.sort", "indexing", ALL, "Sort",
+     "several operands, stable or not; the comparator becomes a register program; "
+     "lexicographic comparators (jnp.sort/argsort) compare keys natively"),
+    ("chip.top_k", "indexing", NUMERIC, "TopK",
+     "from chlo.top_k / custom_call @mhlo.topk (lax.top_k); largest first by total order, "
+     "ties by lower index"),
+    ("chlo.top_k", "rewritten", NUMERIC, "TopK", "rewritten to chip.top_k"),
+    ("chip.variadic_reduce", "indexing", ALL, "VariadicReduce",
+     "stablehlo.reduce with several operands (argmax/argmin) or a body other than one "
+     "binary op: the body as a register program"),
+    ("stablehlo.reduce_window", "indexing", ALL, "ReduceWindow",
+     "cumulative windows (jnp.cumsum/cumprod/cummax/cummin, lax.cumlogsumexp) run as "
+     "scans; general windows, strides, padding and dilations"),
+]
+for _name, _kind, _types, _kernel, _notes in _INDEXING:
+    register(OpSpec(_name, _kind, _types, kernel=_kernel, notes=_notes, foldable=False,
+                    fusible=False))
+register(OpSpec("stablehlo.reverse", "movement", ALL, kernel="view",
+                notes="a negative-stride view; standalone: an Elementwise copy"))
 
-_lower_indexing.register_ops(register, OpSpec, ALL, NUMERIC)
+# ---- custom calls to the chip's native kernels (ir/custom_calls.py) ------------------------------
 
-# ---- custom calls to the chip's native kernels (lower_custom_call.py) ------------------------------
+register(OpSpec(CUSTOM_CALL_OP, "custom_call", ALL, kernel="CustomCall",
+                notes="a native chip kernel called by name; cost reported at run time. "
+                      + "; ".join(f"@{t.name}: {t.summary}" for t in NATIVE_TARGETS.values()),
+                foldable=False, fusible=False))
 
-from xla_passes import custom_call_lowering as _lower_custom_call  # noqa: E402
+# ---- convolution (kernels/convolution.py) --------------------------------------------------------
 
-_lower_custom_call.register_ops(register, OpSpec, ALL)
+register(OpSpec(
+    "stablehlo.convolution", "convolution", NUMERIC, kernel="Convolution",
+    notes="im2col + the DotGeneral GEMM per feature group (DotGeneral numerics); strides, "
+          "padding, lhs/rhs dilation, window reversal, feature_group_count; "
+          "batch_group_count 1", foldable=False, fusible=False))
 
-# ---- convolution (lower_convolution.py) ------------------------------------------------------------
+# ---- random bits (lowering/rng_algorithms.py, xla_passes/rng_bit_generator_expansion.py) ---------
 
-from jax_chip.compiler.kernels import convolution as _lower_convolution  # noqa: E402
+RNG_RESULT_DTYPES = frozenset({"u8", "u16", "u32"})   # what jax emits (lax.rng_bit_generator)
+register(OpSpec(
+    "stablehlo.rng_bit_generator", "rewritten", RNG_RESULT_DTYPES, kernel="Elementwise",
+    notes="expanded into u32 ops (xla_passes/rng_bit_generator_expansion.py): THREE_FRY "
+          "(Threefry-2x32) and PHILOX/DEFAULT (Philox-4x32), bit-identical to XLA:CPU; state "
+          "u64[2] (u64[3] for PHILOX) as jax writes it (bitcast from u32 words); 8/16-bit "
+          "results keep the low bits; 64-bit results are not supported",
+    foldable=False, fusible=False))
 
-_lower_convolution.register_ops(register, OpSpec, NUMERIC)
+# ---- collectives on one device (xla_passes/single_device_collectives.py) ------------------------
 
-# ---- random bits (rng_algorithms.py, expanded by xla_passes/rng_bit_generator_expansion.py) -------
+COLLECTIVES = ("stablehlo.all_reduce", "stablehlo.all_gather", "stablehlo.reduce_scatter",
+               "stablehlo.all_to_all", "stablehlo.collective_broadcast")
+PERMUTE = "stablehlo.collective_permute"
+IDS = ("stablehlo.partition_id", "stablehlo.replica_id")
+for _name in COLLECTIVES:
+    register(OpSpec(_name, "collective", ALL, kernel="(identity)",
+                    notes="one device: the identity (every replica group has one member); "
+                          "across several devices an error", foldable=False, fusible=False))
+register(OpSpec(PERMUTE, "collective", ALL, kernel="(identity)",
+                notes="one device: the identity for pairs [[0, 0]], zeros without pairs",
+                foldable=False, fusible=False))
+for _name in IDS:
+    register(OpSpec(_name, "collective", frozenset({"u32"}), kernel="(constant 0)",
+                    notes="one device: 0", foldable=False, fusible=False))
 
-from jax_chip.compiler.lowering import rng_algorithms as _rng_algorithms  # noqa: E402
-
-_rng_algorithms.register_ops(register, OpSpec)
-
-# ---- collectives on one device (collectives.py) --------------------------------------------------
-
-from jax_chip.compiler.frontend import attributes as _collectives  # noqa: E402
-
-_collectives.register_ops(register, OpSpec, ALL)
-
-ELEMENTWISE_OPS = frozenset(n for n, s in REGISTRY.items() if s.kind == "elementwise")
 MOVEMENT_OPS = frozenset(n for n, s in REGISTRY.items() if s.kind == "movement")

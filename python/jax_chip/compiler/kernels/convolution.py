@@ -1,4 +1,4 @@
-"""stablehlo.convolution -> the Convolution kernel (im2col + the DotGeneral GEMM per feature
+"""stablehlo.convolution -> the Convolution kernel (im2col + the matrix-unit GEMM per feature
 group, pjrt_plugin/kernels/convolution.cc).
 
 1-D, 2-D and N-D convolutions with any dimension numbers (NHWC/HWIO, NCHW/OIHW, ...), window
@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from jax_chip.compiler.ir import dtypes, ew_semantics
+from jax_chip.compiler.ir.context import PassContext
+from jax_chip.compiler.ir.executable import KernelCost
+from jax_chip.compiler.ir.graph import Node
+from jax_chip.compiler.kernels import schema as fb
+from jax_chip.compiler.kernels.base import Evaluation, KernelKind, Lowerer, Reader, one_line
 
-if TYPE_CHECKING:
-    from jaxlib.mlir import ir
-
-    from jax_chip.compiler.ir.graph import Node
+_TABLE = fb.module("Convolution")
 
 FIELDS = ("window_strides", "padding_low", "padding_high", "lhs_dilation", "rhs_dilation",
           "window_reversal", "feature_group_count", "input_batch_dimension",
@@ -33,80 +36,16 @@ _LISTS = frozenset({"window_strides", "padding_low", "padding_high", "lhs_dilati
                     "output_spatial_dimensions"})
 
 
-# ---- import ----------------------------------------------------------------------------------
-
-def import_convolution(imp: Any, op: "ir.Operation", loc: str) -> dict[str, Any] | None:
-    from jaxlib.mlir import ir
-    from jaxlib.mlir.dialects import stablehlo
-
-    a = op.attributes
-    lhs_t = ir.RankedTensorType(op.operands[0].type)
-    nsp = lhs_t.rank - 2
-
-    def i64s(key: str, default: int) -> tuple[int, ...]:
-        if key not in a:
-            return (default,) * nsp
-        return tuple(int(x) for x in ir.DenseI64ArrayAttr(a[key]))
-
-    def int_attr(key: str, default: int) -> int:
-        return int(ir.IntegerAttr(a[key]).value) if key in a else default
-
-    batch_groups = int_attr("batch_group_count", 1)
-    if batch_groups != 1:
-        imp._unsupported(op, loc, f"stablehlo.convolution with batch_group_count {batch_groups} "
-                                  f"is not supported on the chip (only 1)")
-        return None
-    if op.operands[0].type != op.operands[1].type and \
-            ir.RankedTensorType(op.operands[0].type).element_type != \
-            ir.RankedTensorType(op.operands[1].type).element_type:
-        imp._unsupported(op, loc, "stablehlo.convolution with lhs and rhs of different element "
-                                  "types is not supported on the chip")
-        return None
-    padding = np.zeros((nsp, 2), np.int64)
-    if "padding" in a:
-        padding = np.array(ir.DenseIntElementsAttr(a["padding"]), dtype=np.int64).reshape(nsp, 2)
-    reversal: tuple[bool, ...] = (False,) * nsp
-    if "window_reversal" in a:
-        reversal = tuple(bool(x) for x in ir.DenseBoolArrayAttr(a["window_reversal"]))
-    d = stablehlo.ConvDimensionNumbers(a["dimension_numbers"])
-    return {
-        "window_strides": i64s("window_strides", 1),
-        "padding_low": tuple(int(x) for x in padding[:, 0]),
-        "padding_high": tuple(int(x) for x in padding[:, 1]),
-        "lhs_dilation": i64s("lhs_dilation", 1),
-        "rhs_dilation": i64s("rhs_dilation", 1),
-        "window_reversal": reversal,
-        "feature_group_count": int_attr("feature_group_count", 1),
-        "input_batch_dimension": int(d.input_batch_dimension),
-        "input_feature_dimension": int(d.input_feature_dimension),
-        "input_spatial_dimensions": tuple(int(x) for x in d.input_spatial_dimensions),
-        "kernel_input_feature_dimension": int(d.kernel_input_feature_dimension),
-        "kernel_output_feature_dimension": int(d.kernel_output_feature_dimension),
-        "kernel_spatial_dimensions": tuple(int(x) for x in d.kernel_spatial_dimensions),
-        "output_batch_dimension": int(d.output_batch_dimension),
-        "output_feature_dimension": int(d.output_feature_dimension),
-        "output_spatial_dimensions": tuple(int(x) for x in d.output_spatial_dimensions),
-    }
-
-
 # ---- the kernel description ------------------------------------------------------------------
-
-def _schema():
-    """The generated module of the Convolution table."""
-    import importlib
-
-    from jax_chip.compiler.kernels import schema as executable_schema  # noqa: F401  (sets up the chip.exe aliases)
-    return importlib.import_module("chip.exe.Convolution")
-
 
 @dataclass
 class ConvolutionOp:
     """The schema's Convolution table."""
     attrs: dict[str, Any]
-    OP_TYPE: str = "Convolution"
+    OP_TYPE: ClassVar[str] = "Convolution"
 
     def write(self, w: Any) -> int:
-        m = _schema()
+        m = _TABLE
         b = w.b
         vecs = {k: w.i64s(self.attrs[k]) for k in _LISTS}
         m.ConvolutionStartWindowReversalVector(b, len(self.attrs["window_reversal"]))
@@ -126,7 +65,7 @@ class ConvolutionOp:
 
     @staticmethod
     def read(tab: Any) -> "ConvolutionOp":
-        obj = _schema().Convolution()
+        obj = _TABLE.Convolution()
         obj.Init(tab.Bytes, tab.Pos)
         attrs: dict[str, Any] = {}
         for k in FIELDS:
@@ -153,10 +92,8 @@ class ConvolutionOp:
 
     def evaluate(self, inputs: Sequence[np.ndarray], input_dtypes: Sequence[str],
                  output_dtypes: Sequence[str]) -> list[np.ndarray]:
-        """The output in numpy with DotGeneral's numerics (f64 products summed, rounded to f32
+        """The output in numpy with the dot kernel's numerics (f64 products summed, rounded to f32
         then to the output type; integers in 64-bit, wrapped)."""
-        from jax_chip.compiler.ir import dtypes
-        from jax_chip.compiler.ir import ew_semantics
         a = self.attrs
         lt, out_t = input_dtypes[0], output_dtypes[0]
         is_float = dtypes.info(lt).is_float
@@ -241,7 +178,7 @@ def convolve(x: np.ndarray, w: np.ndarray, a: dict[str, Any]) -> np.ndarray:
 
 # ---- emit and cost ---------------------------------------------------------------------------
 
-def emit_convolution(node: "Node") -> ConvolutionOp:
+def _lower(node: Node, lowerer: Lowerer) -> ConvolutionOp:
     return ConvolutionOp({k: node.attrs[k] for k in FIELDS})
 
 
@@ -249,8 +186,7 @@ def _pad(x: int, m: int) -> int:
     return (x + m - 1) // m * m
 
 
-def cost_convolution(node: "Node", tile: int = 128):
-    from jax_chip.compiler.ir.executable import KernelCost
+def cost_convolution(node: Node, tile: int = 128) -> KernelCost:
     lhs, rhs = node.operands
     n, g, cg, og, k_sp, out_sp = conv_geometry(lhs.type.shape, rhs.type.shape, node.attrs)
     m = n * math.prod(out_sp)
@@ -261,12 +197,18 @@ def cost_convolution(node: "Node", tile: int = 128):
                       bytes_written=float(node.result.type.nbytes))
 
 
-def register_ops(register: Callable[[Any], Any], spec_cls: type, numeric: frozenset[str]) -> None:
-    """Registers stablehlo.convolution (called by op_registry)."""
-    register(spec_cls(
-        "stablehlo.convolution", "convolution", numeric, kernel="Convolution",
-        notes="im2col + the DotGeneral GEMM per feature group (DotGeneral numerics); strides, "
-              "padding, lhs/rhs dilation, window reversal, feature_group_count; "
-              "batch_group_count 1", foldable=False, fusible=False,
-        importer=import_convolution, emit=emit_convolution,
-        cost=lambda node: cost_convolution(node)))
+def _cost(node: Node, ctx: PassContext) -> KernelCost:
+    return cost_convolution(node)     # the 128 tile of the kernel's im2col GEMM
+
+
+def _read(tab: Any, reader: Reader) -> ConvolutionOp:
+    return ConvolutionOp.read(tab)
+
+
+def _evaluate(op: ConvolutionOp, ev: Evaluation) -> list[np.ndarray]:
+    return op.evaluate(ev.inputs, [t.dtype for t in ev.input_types],
+                       [t.dtype for t in ev.output_types])
+
+
+KIND = KernelKind("Convolution", ("stablehlo.convolution",), ConvolutionOp, _lower,
+                  lambda w, op: op.write(w), _read, one_line, cost=_cost, evaluate=_evaluate)

@@ -1,19 +1,25 @@
-"""The CustomCall kernel of the executable (schema: CustomCall, CustomCallAttribute): its
-description, FlatBuffer writer and reader, text form, and evaluation in the reference
-interpreter (custom_call_eval.py).
-
-A `chip.custom_call` node (lower_custom_call.py) is emitted as a CustomCallOp through the op
-registry's `emit` hook; the runtime runs it with the native kernel registered under `target`.
+"""The CustomCall kernel (schema: CustomCall, CustomCallAttribute): a `chip.custom_call` node
+(xla_passes/custom_call_lowering.py) calls the native kernel, or the user's XLA FFI handler,
+registered under `target`. Its description, FlatBuffer writer and reader, text form, evaluation
+in the reference interpreter (custom_call_eval.py) and in-place results (`output_operand_alias`).
+No static cost: the kernels report their work at run time (it depends on the data).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from xla_passes.custom_call_lowering import ATTR_KINDS, CustomCallAttr
+from jax_chip.compiler.ir.custom_calls import ATTR_KINDS, CUSTOM_CALL_OP, CustomCallAttr
+from jax_chip.compiler.ir.graph import Node
+from jax_chip.compiler.kernels import custom_call_eval
+from jax_chip.compiler.kernels import schema as fb
+from jax_chip.compiler.kernels.base import Evaluation, KernelKind, Lowerer, Reader, one_line
+
+_TABLE = fb.module("CustomCall")
+_ATTRIBUTE = fb.module("CustomCallAttribute")
 
 
 @dataclass
@@ -22,14 +28,11 @@ class CustomCallOp:
     attributes: tuple[CustomCallAttr, ...] = ()
     output_operand_alias: tuple[int, ...] = ()
     has_side_effect: bool = False
-    OP_TYPE: str = field(default="CustomCall", init=False, repr=False)
+    OP_TYPE: ClassVar[str] = "CustomCall"
 
     def write(self, w: Any) -> int:
-        """Writes the CustomCall table with the emitter's _Writer `w`; returns its offset."""
-        from jax_chip.compiler.kernels import schema as executable_schema  # noqa: F401  (chip.exe aliases)
-        from chip.exe import CustomCall as cc_mod
-        from chip.exe import CustomCallAttribute as attr_mod
-
+        """Writes the CustomCall table with the emitter's Writer `w`; returns its offset."""
+        cc_mod, attr_mod = _TABLE, _ATTRIBUTE
         b = w.b
         attrs = []
         for a in self.attributes:
@@ -67,11 +70,7 @@ class CustomCallOp:
     @staticmethod
     def read(tab: Any) -> "CustomCallOp":
         """From the union table of a Kernel (flatbuffers Table)."""
-        from jax_chip.compiler.kernels import schema as executable_schema  # noqa: F401
-        from chip.exe.CustomCall import CustomCall
-
-        c = CustomCall()
-        c.Init(tab.Bytes, tab.Pos)
+        c = Reader.table(_TABLE.CustomCall, tab)
         attrs = []
         for i in range(c.AttributesLength()):
             a = c.Attributes(i)
@@ -100,14 +99,38 @@ class CustomCallOp:
     def evaluate(self, inputs: Sequence[np.ndarray], input_dtypes: Sequence[str],
                  output_dtypes: Sequence[str]) -> list[np.ndarray]:
         """The outputs, computed in numpy with the chip's semantics (reference interpreter)."""
-        from jax_chip.compiler.kernels import custom_call_eval
-
         attrs = {a.name: a.value for a in self.attributes}
         return custom_call_eval.evaluate(self.target, attrs, list(inputs), list(input_dtypes),
                                          list(output_dtypes))
 
 
-def _str(x: Any) -> str:
-    if x is None:
-        return ""
-    return x.decode("utf-8") if isinstance(x, bytes) else str(x)
+_str = Reader.string
+
+
+def _lower(node: Node, lowerer: Lowerer) -> CustomCallOp:
+    return CustomCallOp(str(node.attrs["target"]), tuple(node.attrs["attributes"]),
+                        tuple(node.attrs["output_operand_alias"]),
+                        bool(node.attrs["has_side_effect"]))
+
+
+def _read(tab: Any, reader: Reader) -> CustomCallOp:
+    return CustomCallOp.read(tab)
+
+
+def _evaluate(op: CustomCallOp, ev: Evaluation) -> list[np.ndarray]:
+    return op.evaluate([np.array(x, copy=True) for x in ev.inputs],
+                       [t.dtype for t in ev.input_types], [t.dtype for t in ev.output_types])
+
+
+def _in_place(node: Node) -> list[tuple[int, int]]:
+    return [(r, o) for r, o in enumerate(node.attrs["output_operand_alias"]) if o >= 0]
+
+
+def _trace_name(node: Node) -> str:
+    """Traces name the native kernel: "paged_kv_write.3"."""
+    return str(node.attrs["target"]).split(".", 1)[-1]
+
+
+KIND = KernelKind("CustomCall", (CUSTOM_CALL_OP,), CustomCallOp, _lower,
+                  lambda w, op: op.write(w), _read, one_line, cost=None, evaluate=_evaluate,
+                  in_place=_in_place, trace_name=_trace_name)

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from jax_chip.compiler.ir import dtypes
-from jax_chip.compiler.lowering import index_map
+from jax_chip.compiler.lowering import elementwise_ops, index_map
 from jax_chip.compiler.ir import ops as op_registry
+from jax_chip.compiler.ir.ew_semantics import num_operands
 from jax_chip.compiler.ir.graph import Graph, Node, Value
 from jax_chip.compiler.lowering.index_map import FlatMap
 
@@ -70,7 +71,6 @@ class EwProgram:
                 imm = f" {ins.imm_i:#x}"
             nargs = {"LOAD": 1, "IOTA": 1, "CONST": 0}.get(ins.op)
             if nargs is None:
-                from jax_chip.compiler.ir.ew_semantics import num_operands
                 nargs = num_operands(ins.op)
             args = [ins.a, ins.b, ins.c][:nargs]
             prefix = "view" if ins.op == "LOAD" else ("dim" if ins.op == "IOTA" else "r")
@@ -199,8 +199,7 @@ class _Generator:
         spec = op_registry.lookup(node.op)
         if spec is not None and spec.kind == "movement":
             return args[0]
-        assert spec is not None and spec.lower is not None, node.op
-        return spec.lower(self.b, node, args)
+        return elementwise_ops.lower(self.b, node, args)
 
     def _iota(self, node: Node, fm: FlatMap) -> int:
         mm = index_map.flat_to_multi(fm, node.result.type.shape, self.dims)

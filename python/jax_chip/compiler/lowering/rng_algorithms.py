@@ -277,23 +277,3 @@ def _add128(b: U32Builder, c: tuple[Value, ...], x: Value) -> tuple[Value, ...]:
 
 
 GENERATORS: dict[str, Callable[..., Any]] = {"THREE_FRY": threefry_bits, "PHILOX": philox_bits}
-
-
-# ---- registry --------------------------------------------------------------------------------
-
-def _import_rng(imp: Any, op: Any, loc: str) -> dict[str, Any]:
-    from jaxlib.mlir.dialects import stablehlo
-    return {"rng_algorithm": str(stablehlo.RngAlgorithmAttr(op.attributes["rng_algorithm"]).value)}
-
-
-RESULT_DTYPES = frozenset({"u8", "u16", "u32"})   # what jax emits (lax.rng_bit_generator)
-
-
-def register_ops(register: Callable[[Any], Any], spec_cls: type) -> None:
-    register(spec_cls(
-        "stablehlo.rng_bit_generator", "rewritten", RESULT_DTYPES, kernel="Elementwise",
-        notes="expanded into u32 ops (xla_passes/rng_bit_generator_expansion.py): THREE_FRY "
-              "(Threefry-2x32) and PHILOX/DEFAULT (Philox-4x32), bit-identical to XLA:CPU; state "
-              "u64[2] (u64[3] for PHILOX) as jax writes it (bitcast from u32 words); 8/16-bit "
-              "results keep the low bits; 64-bit results are not supported",
-        foldable=False, fusible=False, importer=_import_rng))

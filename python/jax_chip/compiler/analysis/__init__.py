@@ -1,0 +1,1 @@
+"""Analyses shared by passes (fusibility, storage sharing, op support)."""

@@ -1,0 +1,108 @@
+"""MLIR types and constants -> the graph IR's TensorType and numpy values (jaxlib.mlir)."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import func as func_dialect
+from jaxlib.mlir.dialects import stablehlo
+
+from jax_chip.compiler.ir import dtypes
+from jax_chip.compiler.ir.errors import UnsupportedError, at
+from jax_chip.compiler.ir.graph import TensorType
+
+
+def mlir_element_type_name(t) -> str:
+    """Name of an MLIR element type (jaxlib.mlir.ir.Type): "f32", "s8", "pred", "f64", ..."""
+    if ir.IntegerType.isinstance(t):
+        it = ir.IntegerType(t)
+        w = it.width
+        if w == 1:
+            return "pred"
+        return f"{'u' if it.is_unsigned else 's'}{w}"
+    if ir.BF16Type.isinstance(t):
+        return "bf16"
+    if ir.F16Type.isinstance(t):
+        return "f16"
+    if ir.F32Type.isinstance(t):
+        return "f32"
+    if ir.F64Type.isinstance(t):
+        return "f64"
+    if ir.ComplexType.isinstance(t):
+        et = mlir_element_type_name(ir.ComplexType(t).element_type)
+        return {"f32": "c64", "f64": "c128"}.get(et, f"complex<{et}>")
+    return str(t)
+
+
+def tensor_type(t: ir.Type, what: str, loc: str = "") -> TensorType:
+    if not ir.RankedTensorType.isinstance(t):
+        raise UnsupportedError(f"{what} has type {t}, which the chip does not support (only ranked "
+                               f"tensors){at(loc)}")
+    rt = ir.RankedTensorType(t)
+    if not rt.has_static_shape:
+        raise UnsupportedError(f"{what} has dynamic shape {t}; the chip needs static shapes{at(loc)}")
+    return TensorType(mlir_element_type_name(rt.element_type), tuple(int(d) for d in rt.shape))
+
+
+# ---- constants -------------------------------------------------------------------------------
+
+def _splat_scalar(attr: ir.DenseElementsAttr, dtype: str) -> np.ndarray:
+    v = attr.get_splat_value()
+    if ir.FloatAttr.isinstance(v):
+        x = ir.FloatAttr(v).value
+    elif ir.IntegerAttr.isinstance(v):
+        x = ir.IntegerAttr(v).value
+    elif ir.BoolAttr.isinstance(v):
+        x = ir.BoolAttr(v).value
+    else:
+        raise UnsupportedError(f"constant of type {dtype} cannot be read")
+    if dtype == "pred":
+        return np.asarray(bool(x))
+    if dtype in dtypes.CHIP_DTYPES and dtypes.info(dtype).is_int:
+        return np.asarray(x).astype(np.int64).astype(dtypes.numpy_dtype(dtype))
+    if dtype in ("s64", "u64"):
+        return np.asarray(x).astype(np.int64).astype(np.int64 if dtype == "s64" else np.uint64)
+    if dtype == "f64":
+        return np.asarray(x, dtype=np.float64)
+    return np.asarray(x, dtype=np.float64).astype(dtypes.numpy_dtype(dtype))
+
+
+def _bf16_elements(attr: ir.DenseElementsAttr, shape: tuple[int, ...]) -> np.ndarray:
+    """Exact bits of a non-splat bf16 constant, via StableHLO's interpreter (bitcast to i16)."""
+    with ir.Location.unknown():
+        module = ir.Module.create()
+        t_out = ir.RankedTensorType.get(list(shape), ir.IntegerType.get_signless(16))
+        with ir.InsertionPoint(module.body):
+            fn = func_dialect.FuncOp("main", ir.FunctionType.get([], [t_out]))
+            block = fn.add_entry_block()
+            with ir.InsertionPoint(block):
+                c = stablehlo.ConstantOp(attr)
+                b = stablehlo.BitcastConvertOp(t_out, c.result)
+                func_dialect.ReturnOp([b.result])
+        (res,) = stablehlo.eval_module(module, [])
+    bits = np.array(ir.DenseElementsAttr(res), copy=True).astype(np.int16).reshape(shape)
+    return bits.view(ml_dtypes.bfloat16)
+
+
+BUFFER_DTYPES = {"pred", "s8", "u8", "s16", "u16", "s32", "u32", "f16", "f32", "s64", "u64", "f64"}
+
+
+def read_constant(attr: ir.Attribute, t: TensorType, loc: str) -> tuple[np.ndarray | None, bool]:
+    """(value, splat): value is 0-d for splats, else of shape t.shape; None when the element type
+    is not one the chip could ever hold (check_types reports it)."""
+    if not ir.DenseElementsAttr.isinstance(attr):
+        kind = str(attr).split("<", 1)[0] or type(attr).__name__
+        raise UnsupportedError(f"stablehlo.constant with a {kind} value of type {t.mlir_str()} "
+                               f"is not supported (only dense constants){at(loc)}")
+    dense = ir.DenseElementsAttr(attr)
+    if t.dtype not in BUFFER_DTYPES and t.dtype != "bf16":
+        return None, False
+    if dense.is_splat:
+        return _splat_scalar(dense, t.dtype), True
+    if t.dtype == "bf16":
+        return _bf16_elements(dense, t.shape), False
+    arr = np.array(dense, copy=True)
+    if t.dtype == "pred":
+        arr = arr.astype(np.bool_)
+    return arr.reshape(t.shape), False
