@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
-import pathlib
 
 os.environ.setdefault("JAX_PLATFORMS", "chip,cpu")
 # Fresh device memory is filled with a NaN/all-ones pattern, so an output element a kernel
@@ -13,4 +11,4 @@ os.environ.setdefault("CHIP_POISON_MEMORY", "1")
 # The compiler verifies the graph after every pass (jax_chip/compiler/pipeline.py); a broken
 # graph fails the compile naming the pass.
 os.environ.setdefault("CHIP_VERIFY_PASSES", "1")
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
+# (pytest puts this directory on sys.path: tests import parity, subproc as top-level modules)

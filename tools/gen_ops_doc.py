@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Renders the compiler's op registry (python/jax_chip/compiler/op_registry.py) into docs/ops.md.
+"""Renders the compiler's op registry (python/jax_chip/compiler/ir/ops.py) into docs/ops.md.
 
     .venv/bin/python tools/gen_ops_doc.py          # writes docs/ops.md
     .venv/bin/python tools/gen_ops_doc.py --check  # exit 1 if docs/ops.md is stale
@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from jax_chip.compiler.ir import dtypes  # noqa: E402
 from jax_chip.compiler.ir import ops as op_registry  # noqa: E402
+from jax_chip.compiler.kernels import registry as kernel_registry  # noqa: E402
 
 ORDER = ["elementwise", "movement", "iota", "constant", "dot", "reduce", "concatenate",
          "indexing", "custom_call", "rewritten", "structural", "annotation"]
@@ -45,7 +46,7 @@ def render() -> str:
     lines = [
         "# Ops supported by the chip compiler",
         "",
-        "Generated from `python/jax_chip/compiler/op_registry.py` by `tools/gen_ops_doc.py`; "
+        "Generated from `python/jax_chip/compiler/ir/ops.py` by `tools/gen_ops_doc.py`; "
         "do not edit by hand.",
         "",
         "Element types: " + ", ".join(dtypes.CHIP_DTYPES) + ". 64-bit types are rejected at "
@@ -62,7 +63,7 @@ def render() -> str:
         lines += [f"## {TITLES[kind]}", "", "| op | element types | kernel / EwOp | status | notes |",
                   "| --- | --- | --- | --- | --- |"]
         for s in specs:
-            how = s.ewop or s.kernel
+            how = s.ewop or kernel_registry.doc_kernel(s)
             lines.append(f"| `{s.name}` | {_types(s.dtypes)} | {how} | {s.status} | {s.notes} |")
         lines.append("")
     return "\n".join(lines)

@@ -1,12 +1,12 @@
 """Dot lowering: every matrix product becomes a stablehlo.dot_general node, which is one
-DotGeneral kernel (output order [batch..., lhs free..., rhs free...], as in StableHLO).
+dot_general kernel (output order [batch..., lhs free..., rhs free...], as in StableHLO).
 
 - stablehlo.dot (vector/matrix forms) -> dot_general contracting lhs' last and rhs' first dim.
 - operands of different element types are converted to the wider one (the matrix unit takes
   one input type).
 - layout: an operand that is a transpose is read directly, the permutation folded into the
   dimension numbers, when that keeps the operand's free dimensions in order (the output layout
-  is unchanged); the DotGeneral kernel reads any batch/contracting dims, so no transposed copy
+  is unchanged); the dot_general kernel reads any batch/contracting dims, so no transposed copy
   is materialized (e.g. q @ k.T).
 """
 

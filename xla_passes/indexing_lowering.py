@@ -1,4 +1,4 @@
-"""Indexing and sorting ops to chip kernels (python/jax_chip/compiler/lower_indexing.py):
+"""Indexing and sorting ops to chip kernels (python/jax_chip/compiler/kernels/, e.g. sort.py):
 
 - `custom_call @mhlo.topk` (what jaxlib turns chlo.top_k into) and `chlo.top_k` -> `chip.top_k`.
 - `stablehlo.reduce` whose body is not one binary op, or with several operands (argmax/argmin)

@@ -11,7 +11,7 @@ is the end of a chain of in-place updates starting at the body's parameter i:
 
 (zero-copy reshapes may sit anywhere in between), where each K_j can write v_j over its operand
 v_{j-1}:
-  - a kernel declaring OpSpec.in_place (dynamic_update_slice, scatter, in-place custom calls)
+  - a kernel whose kind declares in_place (dynamic_update_slice, scatter, in-place custom calls)
     whose other operands are not v_{j-1};
   - an Elementwise kernel reading v_{j-1} only at the element it writes (identity views), its
     result the same size (e.g. the loop counter i + 1, jnp.where(mask, new, cache));

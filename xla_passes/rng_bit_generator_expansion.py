@@ -1,4 +1,4 @@
-"""stablehlo.rng_bit_generator -> u32 ops computing XLA:CPU's bits (jax_chip/compiler/rng_algorithms.py).
+"""stablehlo.rng_bit_generator -> u32 ops computing XLA:CPU's bits (jax_chip/compiler/lowering/rng_algorithms.py).
 
 jax's "rbg" and "unsafe_rbg" PRNGs and lax.rng_bit_generator hold the generator state as u32[4]
 and hand it to the op as u64[2]:

@@ -1,4 +1,4 @@
-"""Collectives on one device (see jax_chip/compiler/collectives.py): all_reduce, all_gather,
+"""Collectives on one device (registered in jax_chip/compiler/ir/ops.py): all_reduce, all_gather,
 reduce_scatter, all_to_all and collective_broadcast over groups of one device are the identity;
 collective_permute with the pair (0, 0) is the identity and without pairs gives zeros;
 partition_id and replica_id are the constant 0. A collective over a group of several devices is

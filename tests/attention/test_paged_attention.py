@@ -7,12 +7,8 @@ from 0 to several pages, float32 and bfloat16, padding sequences and padding que
 from __future__ import annotations
 
 import os
-import pathlib
-import sys
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "python"))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import pathlib
-import sys
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "python"))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

@@ -7,7 +7,6 @@ import os
 import pathlib
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # every pipeline run verifies the graph after each pass (a failure names the pass)
 os.environ.setdefault("CHIP_VERIFY_PASSES", "1")
 

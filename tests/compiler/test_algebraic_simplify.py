@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from helpers import compile_fn, compiled_graph, on_cpu, randn
+from .helpers import compile_fn, compiled_graph, on_cpu, randn
 from jax_chip.compiler.backend.reference_interpreter import execute
 
 R = np.random.default_rng(7)

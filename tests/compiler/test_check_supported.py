@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import import_graph
+from .helpers import import_graph
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.driver import compile_program
 from jax_chip.compiler.backend.reference_interpreter import execute

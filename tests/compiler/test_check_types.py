@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import lower_portable, lower_text
+from .helpers import lower_portable, lower_text
 from jax_chip.compiler.driver import compile_program
 from jax_chip.compiler.ir.errors import CompileError, UnsupportedError
 

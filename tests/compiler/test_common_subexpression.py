@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from helpers import check_against_jax, compiled_graph, randn
+from .helpers import check_against_jax, compiled_graph, randn
 
 from jax_chip.compiler.ir.graph import Graph, Output, TensorType
 from jax_chip.compiler.ir.context import PassContext

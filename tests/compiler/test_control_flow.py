@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from helpers import check_against_jax, compiled_graph, import_graph, lower_text, randn
+from .helpers import check_against_jax, compiled_graph, import_graph, lower_text, randn
 from jax_chip.compiler import driver
 from jax_chip.compiler.backend.reference_interpreter import execute
 from jax_chip.compiler.ir.context import CompileOptions

@@ -6,7 +6,7 @@ import ml_dtypes
 import pytest
 from jax import lax
 
-from helpers import check_against_jax, compile_fn, compiled_graph, randn
+from .helpers import check_against_jax, compile_fn, compiled_graph, randn
 from jax_chip.compiler.ir.errors import UnsupportedError
 from jax_chip.compiler.backend.inspect_executable import dump, read_executable
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 
-from helpers import compile_fn, compiled_graph, randn
+from .helpers import compile_fn, compiled_graph, randn
 from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG, PassContext
 from jax_chip.compiler.backend.inspect_executable import read_executable
 from jax_chip.compiler.kernels.dot_general import pad

@@ -1,4 +1,4 @@
-"""Custom calls to the chip's native kernels (lower_custom_call.py, custom_call_lowering pass,
+"""Custom calls to the chip's native kernels (ir/custom_calls.py, custom_call_lowering pass,
 CustomCall kernels): import of typed attributes and aliases, checks with clear errors, emission
 and read-back, in-place updates of donated pools, and execution in the reference interpreter
 against the jnp references on cpu.
@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import import_graph, on_cpu
+from .helpers import import_graph, on_cpu
 from jax_chip.compiler import driver
 from jax_chip.compiler import pipeline
 from jax_chip.compiler.ir.context import PassContext

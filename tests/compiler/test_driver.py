@@ -6,7 +6,7 @@ import time
 import jax.numpy as jnp
 import pytest
 
-from helpers import lower_portable, lower_text, randn, transformer_args, transformer_block
+from .helpers import lower_portable, lower_text, randn, transformer_args, transformer_block
 from jax_chip.compiler.driver import compile_program
 from jax_chip.compiler.ir.errors import CompileError, InternalCompilerError, UnsupportedError
 from jax_chip.compiler.backend.inspect_executable import read_executable

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from helpers import (check_against_jax, compiled_graph, kernel_types, randn, transformer_args,
+from .helpers import (check_against_jax, compiled_graph, kernel_types, randn, transformer_args,
                      transformer_block)
 from jax_chip.compiler.ir.context import CompileOptions
 from jax_chip.compiler.lowering.ew_codegen import program_for
@@ -152,7 +152,7 @@ def test_fusion_respects_op_cap():
 
 
 def test_long_chain_does_not_hit_recursion_limit():
-    from helpers import compile_fn
+    from .helpers import compile_fn
     from jax_chip.compiler.backend.reference_interpreter import execute
 
     def f(x):

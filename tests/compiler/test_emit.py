@@ -6,7 +6,7 @@ import sys
 import jax.numpy as jnp
 import numpy as np
 
-from helpers import compile_fn, randn, transformer_args, transformer_block
+from .helpers import compile_fn, randn, transformer_args, transformer_block
 from jax_chip.compiler.backend import emit
 from jax_chip.compiler.kernels import schema as fb
 from jax_chip.compiler.backend.inspect_executable import constant_offsets, dump, read_executable

@@ -6,7 +6,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from helpers import (check_against_jax, kernel_types, randn, transformer_args,
+from .helpers import (check_against_jax, kernel_types, randn, transformer_args,
                      transformer_block)
 from jax_chip.compiler.ir.context import CompileOptions
 

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import (check_against_jax, import_graph, lower_bytecode, lower_portable, lower_text,
+from .helpers import (check_against_jax, import_graph, lower_bytecode, lower_portable, lower_text,
                      randn)
 from jax_chip.compiler.frontend import parse as frontend
 from jax_chip.compiler.driver import compile_program

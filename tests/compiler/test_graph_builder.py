@@ -8,7 +8,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from helpers import import_graph, lower_portable, lower_text, randn
+from .helpers import import_graph, lower_portable, lower_text, randn
 from jax_chip.compiler.driver import compile_program
 from jax_chip.compiler.ir.errors import UnsupportedError
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from helpers import compile_fn, compiled_graph, randn
+from .helpers import compile_fn, compiled_graph, randn
 from jax_chip.compiler.lowering import regions
 from jax_chip.compiler.driver import compile_program
 from jax_chip.compiler.lowering.ew_codegen import program_for

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from helpers import check_against_jax, compiled_graph, randn
+from .helpers import check_against_jax, compiled_graph, randn
 from jax_chip.compiler.ir.context import CompileOptions
 from jax_chip.compiler.ir.graph import Graph, Node
 

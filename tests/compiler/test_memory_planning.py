@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import check_against_jax, compiled_graph, randn, transformer_args, transformer_block
+from .helpers import check_against_jax, compiled_graph, randn, transformer_args, transformer_block
 from jax_chip.compiler.ir.context import CompileOptions
 from xla_passes.memory_planning import ALIGNMENT, BestFitArena
 

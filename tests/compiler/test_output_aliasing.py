@@ -5,7 +5,7 @@ with its aliased output, so breaking the rule gives wrong numbers."""
 import jax.numpy as jnp
 import numpy as np
 
-from helpers import check_against_jax, compile_fn, compiled_graph, kernel_types, randn
+from .helpers import check_against_jax, compile_fn, compiled_graph, kernel_types, randn
 from jax_chip.compiler.backend.reference_interpreter import execute
 
 

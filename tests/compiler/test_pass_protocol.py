@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import import_graph, lower_text, randn
+from .helpers import import_graph, lower_text, randn
 from jax_chip.compiler import pipeline
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.errors import InternalCompilerError

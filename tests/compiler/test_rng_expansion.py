@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import compile_fn, compiled_graph, on_cpu
+from .helpers import compile_fn, compiled_graph, on_cpu
 
 from jax_chip.compiler.ir import ew_semantics
 from jax_chip.compiler.backend.reference_interpreter import execute

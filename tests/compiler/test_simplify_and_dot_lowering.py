@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from helpers import import_graph, randn
+from .helpers import import_graph, randn
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.driver import compile_program
 from jax_chip.compiler.backend.reference_interpreter import execute
@@ -48,7 +48,7 @@ def test_dot_becomes_dot_general_and_mixed_types_converted():
 
 def test_transposed_operands_are_folded_into_the_dot():
     import jax.numpy as jnp
-    from helpers import check_against_jax, kernel_types
+    from .helpers import check_against_jax, kernel_types
 
     def f(q, k, v):
         s = q @ k.T                                     # rhs transpose folded
@@ -62,7 +62,7 @@ def test_transposed_operands_are_folded_into_the_dot():
 
 def test_transpose_that_reorders_free_dims_is_kept():
     import jax.numpy as jnp
-    from helpers import check_against_jax, kernel_types
+    from .helpers import check_against_jax, kernel_types
     # lhs free dims (a, b) swapped by the transpose: folding would change the output layout
     f = lambda x, w: jnp.einsum("bak,kn->abn", jnp.transpose(x, (1, 0, 2)), w)
     exe = check_against_jax(f, randn((3, 2, 4)), randn((4, 5)))
@@ -71,7 +71,7 @@ def test_transpose_that_reorders_free_dims_is_kept():
 
 def test_returned_reshape_is_written_by_its_fusion():
     import jax.numpy as jnp
-    from helpers import check_against_jax, kernel_types
+    from .helpers import check_against_jax, kernel_types
     exe = check_against_jax(lambda x: jnp.exp(x).reshape(-1), randn((4, 6)))
     assert kernel_types(exe) == ["Elementwise"]
 

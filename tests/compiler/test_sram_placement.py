@@ -4,7 +4,7 @@ SRAM; kernel bytes to and from temporaries placed there are SRAM bytes, the rest
 from __future__ import annotations
 
 import jax.numpy as jnp
-from helpers import compiled_graph, randn
+from .helpers import compiled_graph, randn
 
 from jax_chip.compiler.ir.context import CompileOptions
 from jax_chip.compiler.kernels.registry import is_kernel

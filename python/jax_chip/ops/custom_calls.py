@@ -3,7 +3,7 @@
 Each op is a JAX primitive with two lowerings:
 - on platform "chip": a `stablehlo.custom_call` to the chip's native kernel (typed XLA FFI form,
   as `jax.ffi.ffi_call` emits it: attributes in `mhlo.backend_config`), which the chip compiler
-  maps to a CustomCall kernel (python/jax_chip/compiler/lower_custom_call.py) and the runtime
+  maps to a CustomCall kernel (xla_passes/custom_call_lowering.py) and the runtime
   runs natively (pjrt_plugin/kernels/attention_*.cc);
 - on every other platform: the pure-jnp reference (kv_cache.py, attention.py).
 

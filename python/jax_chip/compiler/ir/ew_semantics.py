@@ -53,7 +53,6 @@ BINARY = frozenset({
     "SHR_ARITHMETIC", "SHR_LOGICAL", "CMP_EQ", "CMP_NE", "CMP_LT", "CMP_LE", "CMP_GT", "CMP_GE",
     "MUL_HI",
 })
-TERNARY = frozenset({"SELECT", "CLAMP"})
 
 
 def num_operands(op: str) -> int:

@@ -37,7 +37,10 @@ class OpSpec:
     kind: str
     dtypes: frozenset[str]
     ewop: str = ""                     # the main EwOp (elementwise ops; docs)
-    kernel: str = ""                   # kernel type it becomes, for docs
+    # for docs, what the op becomes when no kernel kind takes it (kernels/registry.py says which
+    # kernel kind takes which op): "view", "CONSTANT / CONST", "(identity)", ...
+    kernel: str = ""
+    becomes: str = ""                  # the op a pass rewrites it to (stablehlo.dot -> dot_general)
     notes: str = ""
     status: str = "supported"
     foldable: bool = True              # constant folding may evaluate it
@@ -73,7 +76,7 @@ BITWISE = dt.ALL_INT_PRED
 
 
 def _ew(name: str, ewop: str, types: frozenset[str], notes: str = "") -> None:
-    register(OpSpec(name, "elementwise", frozenset(types), ewop=ewop, kernel="Elementwise",
+    register(OpSpec(name, "elementwise", frozenset(types), ewop=ewop,
                     notes=notes))
 
 
@@ -140,36 +143,36 @@ register(OpSpec("stablehlo.slice", "movement", ALL, kernel="view",
                 notes="an offset/strided view; standalone: an Elementwise copy"))
 register(OpSpec("stablehlo.reshape", "movement", ALL, kernel="view / alias",
                 notes="row-major reshape: a zero-copy alias of a materialized value"))
-register(OpSpec("stablehlo.iota", "iota", NUMERIC, kernel="Elementwise", ewop="IOTA",
+register(OpSpec("stablehlo.iota", "iota", NUMERIC, ewop="IOTA",
                 notes="computed in s32, converted to the result type"))
 register(OpSpec("stablehlo.constant", "constant", ALL, kernel="CONSTANT / CONST",
                 notes="splats become CONST instructions; others CONSTANT storage"))
 
 # ---- kernels --------------------------------------------------------------------------------
 
-register(OpSpec("stablehlo.dot_general", "dot", NUMERIC, kernel="DotGeneral",
+register(OpSpec("stablehlo.dot_general", "dot", NUMERIC,
                 notes="bf16/f16: f32 accumulation; f32: f32 accumulation; integers: s32 "
                       "accumulation; mixed operand types are converted to the wider type",
                 fusible=False))
-register(OpSpec("stablehlo.dot", "rewritten", NUMERIC, kernel="DotGeneral",
+register(OpSpec("stablehlo.dot", "rewritten", NUMERIC, becomes="stablehlo.dot_general",
                 notes="rewritten to dot_general", fusible=False))
-register(OpSpec("stablehlo.reduce", "reduce", ALL, kernel="Reduce",
+register(OpSpec("stablehlo.reduce", "reduce", ALL,
                 notes="one operand with body add/multiply/maximum/minimum/and/or/xor; other "
                       "reduces (several operands, e.g. argmax) become chip.variadic_reduce",
                 fusible=False))
-register(OpSpec("stablehlo.concatenate", "concatenate", ALL, kernel="Concatenate",
+register(OpSpec("stablehlo.concatenate", "concatenate", ALL,
                 fusible=False))
 
-# ---- control flow (region_import.py, xla_passes/memory_planning.py) ------------------------------
+# ---- control flow (frontend/region_import.py, kernels/control_flow.py) -------------------------
 
-register(OpSpec("stablehlo.while", "control", ALL, kernel="While",
+register(OpSpec("stablehlo.while", "control", ALL,
                 notes="cond and body run as nested kernel lists; loop-carried values live in the "
                       "While kernel's outputs; values read from outside become explicit captures",
                 fusible=False, foldable=False))
-register(OpSpec("stablehlo.case", "control", ALL, kernel="Case",
+register(OpSpec("stablehlo.case", "control", ALL,
                 notes="the selected branch's kernels run; an out-of-range index runs the last "
                       "branch", fusible=False, foldable=False))
-register(OpSpec("stablehlo.if", "control", ALL, kernel="Case",
+register(OpSpec("stablehlo.if", "control", ALL, becomes="stablehlo.case",
                 notes="imported as a two-branch case on the predicate", fusible=False,
                 foldable=False))
 
@@ -193,42 +196,42 @@ register(OpSpec("sdy.sharding_constraint", "annotation", ALL,
 # ---- data movement, indexing and sorting kernels (kernels/<kind>.py) -----------------------------
 
 _INDEXING = [
-    ("stablehlo.gather", "indexing", ALL, "Gather",
+    ("stablehlo.gather", "indexing", ALL,
      "full StableHLO semantics (batching dims, index_vector_dim, collapsed dims); start "
      "indices are clamped into the operand like XLA; indices of any integer type"),
-    ("stablehlo.scatter", "indexing", ALL, "Scatter",
+    ("stablehlo.scatter", "indexing", ALL,
      "several operands; update computations add/multiply/max/min/and/or/xor/set run "
      "natively, any other elementwise body as a register program; windows outside the "
      "operand are skipped whole (mode='drop'); duplicate indices combine in order; in place "
      "on a donated operand"),
-    ("stablehlo.dynamic_slice", "indexing", ALL, "DynamicSlice",
+    ("stablehlo.dynamic_slice", "indexing", ALL,
      "starts clamped like XLA; constant starts become a static slice (a view)"),
-    ("stablehlo.dynamic_update_slice", "indexing", ALL, "DynamicUpdateSlice",
+    ("stablehlo.dynamic_update_slice", "indexing", ALL,
      "starts clamped like XLA; in place on a donated operand (no copy)"),
-    ("stablehlo.pad", "indexing", ALL, "Pad", "negative (cropping) and interior padding"),
-    ("stablehlo.sort", "indexing", ALL, "Sort",
+    ("stablehlo.pad", "indexing", ALL, "negative (cropping) and interior padding"),
+    ("stablehlo.sort", "indexing", ALL,
      "several operands, stable or not; the comparator becomes a register program; "
      "lexicographic comparators (jnp.sort/argsort) compare keys natively"),
-    ("chip.top_k", "indexing", NUMERIC, "TopK",
+    ("chip.top_k", "indexing", NUMERIC,
      "from chlo.top_k / custom_call @mhlo.topk (lax.top_k); largest first by total order, "
      "ties by lower index"),
-    ("chlo.top_k", "rewritten", NUMERIC, "TopK", "rewritten to chip.top_k"),
-    ("chip.variadic_reduce", "indexing", ALL, "VariadicReduce",
+    ("chlo.top_k", "rewritten", NUMERIC, "rewritten to chip.top_k"),
+    ("chip.variadic_reduce", "indexing", ALL,
      "stablehlo.reduce with several operands (argmax/argmin) or a body other than one "
      "binary op: the body as a register program"),
-    ("stablehlo.reduce_window", "indexing", ALL, "ReduceWindow",
+    ("stablehlo.reduce_window", "indexing", ALL,
      "cumulative windows (jnp.cumsum/cumprod/cummax/cummin, lax.cumlogsumexp) run as "
      "scans; general windows, strides, padding and dilations"),
 ]
-for _name, _kind, _types, _kernel, _notes in _INDEXING:
-    register(OpSpec(_name, _kind, _types, kernel=_kernel, notes=_notes, foldable=False,
-                    fusible=False))
+for _name, _kind, _types, _notes in _INDEXING:
+    register(OpSpec(_name, _kind, _types, notes=_notes, foldable=False, fusible=False,
+                    becomes="chip.top_k" if _name == "chlo.top_k" else ""))
 register(OpSpec("stablehlo.reverse", "movement", ALL, kernel="view",
                 notes="a negative-stride view; standalone: an Elementwise copy"))
 
 # ---- custom calls to the chip's native kernels (ir/custom_calls.py) ------------------------------
 
-register(OpSpec(CUSTOM_CALL_OP, "custom_call", ALL, kernel="CustomCall",
+register(OpSpec(CUSTOM_CALL_OP, "custom_call", ALL,
                 notes="a native chip kernel called by name; cost reported at run time. "
                       + "; ".join(f"@{t.name}: {t.summary}" for t in NATIVE_TARGETS.values()),
                 foldable=False, fusible=False))
@@ -236,8 +239,8 @@ register(OpSpec(CUSTOM_CALL_OP, "custom_call", ALL, kernel="CustomCall",
 # ---- convolution (kernels/convolution.py) --------------------------------------------------------
 
 register(OpSpec(
-    "stablehlo.convolution", "convolution", NUMERIC, kernel="Convolution",
-    notes="im2col + the DotGeneral GEMM per feature group (DotGeneral numerics); strides, "
+    "stablehlo.convolution", "convolution", NUMERIC,
+    notes="im2col + the dot_general GEMM per feature group (dot_general numerics); strides, "
           "padding, lhs/rhs dilation, window reversal, feature_group_count; "
           "batch_group_count 1", foldable=False, fusible=False))
 
@@ -245,7 +248,7 @@ register(OpSpec(
 
 RNG_RESULT_DTYPES = frozenset({"u8", "u16", "u32"})   # what jax emits (lax.rng_bit_generator)
 register(OpSpec(
-    "stablehlo.rng_bit_generator", "rewritten", RNG_RESULT_DTYPES, kernel="Elementwise",
+    "stablehlo.rng_bit_generator", "rewritten", RNG_RESULT_DTYPES, becomes="chip.fusion",
     notes="expanded into u32 ops (xla_passes/rng_bit_generator_expansion.py): THREE_FRY "
           "(Threefry-2x32) and PHILOX/DEFAULT (Philox-4x32), bit-identical to XLA:CPU; state "
           "u64[2] (u64[3] for PHILOX) as jax writes it (bitcast from u32 words); 8/16-bit "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from jax_chip.compiler.ir.graph import Node
+from jax_chip.compiler.ir.ops import OpSpec
 from jax_chip.compiler.kernels import (
     concatenate,
     control_flow,
@@ -82,3 +83,10 @@ def in_place_pairs(node: Node) -> list[tuple[int, int]] | None:
     if kind is None or kind.in_place is None:
         return None
     return kind.in_place(node)
+
+
+def doc_kernel(spec: OpSpec) -> str:
+    """What an op becomes, for docs/ops.md: the kernel kind taking it (or the op a pass rewrites
+    it to), else the registry's description ("view", "(identity)", ...)."""
+    kind = BY_OP.get(spec.becomes or spec.name)
+    return kind.name if kind is not None else spec.kernel
