@@ -14,7 +14,13 @@ import numpy as np
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import stablehlo
 
-from jax_chip.compiler.frontend.mlir_types import mlir_element_type_name, read_constant, tensor_type
+from jax_chip.compiler.frontend.mlir_types import (
+    i64s,
+    int_attr,
+    mlir_element_type_name,
+    read_constant,
+    tensor_type,
+)
 from jax_chip.compiler.ir.custom_calls import CustomCallAttr
 from jax_chip.compiler.ir.errors import UnsupportedError, at
 from jax_chip.compiler.ir.graph import Graph, Output
@@ -83,16 +89,8 @@ def _outer_constant(g: Graph, v: ir.Value, loc: str) -> Any:
 
 # ---- attribute readers ---------------------------------------------------------------------------
 
-def _i64s(attr: ir.Attribute) -> tuple[int, ...]:
-    if ir.DenseI64ArrayAttr.isinstance(attr):
-        return tuple(int(x) for x in ir.DenseI64ArrayAttr(attr))
-    if ir.DenseIntElementsAttr.isinstance(attr):
-        return tuple(int(x) for x in ir.DenseIntElementsAttr(attr))
-    raise UnsupportedError(f"unexpected attribute {attr}")
-
-
 def _opt_i64s(op: ir.Operation, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    return _i64s(op.attributes[name]) if name in op.attributes else default
+    return i64s(op.attributes[name]) if name in op.attributes else default
 
 
 def _bool(op: ir.Operation, name: str) -> bool:
@@ -102,7 +100,7 @@ def _bool(op: ir.Operation, name: str) -> bool:
 
 
 def _int(op: ir.Operation, name: str) -> int:
-    return int(ir.IntegerAttr(op.attributes[name]).value)
+    return int_attr(op.attributes[name])
 
 
 def _rank(v: ir.Value) -> int:
@@ -119,7 +117,7 @@ def _import_gather(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
             "start_indices_batching_dims": tuple(d.start_indices_batching_dims),
             "start_index_map": tuple(d.start_index_map),
             "index_vector_dim": int(d.index_vector_dim),
-            "slice_sizes": _i64s(op.attributes["slice_sizes"]),
+            "slice_sizes": i64s(op.attributes["slice_sizes"]),
             "indices_are_sorted": _bool(op, "indices_are_sorted")}
 
 
@@ -138,17 +136,17 @@ def _import_scatter(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
 
 
 def _import_dynamic_slice(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
-    return {"slice_sizes": _i64s(op.attributes["slice_sizes"])}
+    return {"slice_sizes": i64s(op.attributes["slice_sizes"])}
 
 
 def _import_pad(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
-    return {"edge_low": _i64s(op.attributes["edge_padding_low"]),
-            "edge_high": _i64s(op.attributes["edge_padding_high"]),
-            "interior": _i64s(op.attributes["interior_padding"])}
+    return {"edge_low": i64s(op.attributes["edge_padding_low"]),
+            "edge_high": i64s(op.attributes["edge_padding_high"]),
+            "interior": i64s(op.attributes["interior_padding"])}
 
 
 def _import_reverse(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
-    return {"dimensions": _i64s(op.attributes["dimensions"])}
+    return {"dimensions": i64s(op.attributes["dimensions"])}
 
 
 def _import_sort(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
@@ -164,9 +162,9 @@ def _import_reduce_window(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any
     ones = (1,) * rank
     padding = ((0, 0),) * rank
     if "padding" in op.attributes:
-        flat = _i64s(op.attributes["padding"])
+        flat = i64s(op.attributes["padding"])
         padding = tuple((flat[2 * i], flat[2 * i + 1]) for i in range(rank))
-    return {"window_dimensions": _i64s(op.attributes["window_dimensions"]),
+    return {"window_dimensions": i64s(op.attributes["window_dimensions"]),
             "window_strides": _opt_i64s(op, "window_strides", ones),
             "base_dilations": _opt_i64s(op, "base_dilations", ones),
             "window_dilations": _opt_i64s(op, "window_dilations", ones),
@@ -182,7 +180,7 @@ def _import_chlo_top_k(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
 def import_general_reduce(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
     """stablehlo.reduce with several operands or a body that is not one binary op: keeps the
     body as a region (the indexing_lowering pass makes it a chip.variadic_reduce)."""
-    return {"dimensions": _i64s(op.attributes["dimensions"]), "reduce_op": None,
+    return {"dimensions": i64s(op.attributes["dimensions"]), "reduce_op": None,
             "region": import_region(imp, op.regions[0], "reduce body", loc)}
 
 

@@ -16,6 +16,8 @@ from jaxlib.mlir.dialects import stablehlo
 from jax_chip.compiler.frontend import attributes, region_import
 from jax_chip.compiler.frontend.mlir_types import (
     BUFFER_DTYPES,
+    i64s,
+    int_attr,
     mlir_element_type_name,
     read_constant,
     tensor_type,
@@ -37,14 +39,6 @@ REDUCE_BODY_OPS = {
 PRED_REDUCE = {"SUM": "OR", "PRODUCT": "AND", "MAX": "OR", "MIN": "AND"}
 
 MAX_REPORTED_UNSUPPORTED = 5
-
-
-def _i64_array(attr: ir.Attribute) -> tuple[int, ...]:
-    return tuple(int(x) for x in ir.DenseI64ArrayAttr(attr))
-
-
-def _int_attr(attr: ir.Attribute) -> int:
-    return int(ir.IntegerAttr(attr).value)
 
 
 def _str_attr(attr: ir.Attribute) -> str:
@@ -160,30 +154,30 @@ def _import_compare(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any
 
 
 def _import_iota(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
-    return {"iota_dimension": _int_attr(op.attributes["iota_dimension"])}
+    return {"iota_dimension": int_attr(op.attributes["iota_dimension"])}
 
 
 def _import_broadcast(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
-    return {"broadcast_dimensions": _i64_array(op.attributes["broadcast_dimensions"])}
+    return {"broadcast_dimensions": i64s(op.attributes["broadcast_dimensions"])}
 
 
 def _import_transpose(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
-    return {"permutation": _i64_array(op.attributes["permutation"])}
+    return {"permutation": i64s(op.attributes["permutation"])}
 
 
 def _import_slice(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
-    return {"start_indices": _i64_array(op.attributes["start_indices"]),
-            "limit_indices": _i64_array(op.attributes["limit_indices"]),
-            "strides": _i64_array(op.attributes["strides"])}
+    return {"start_indices": i64s(op.attributes["start_indices"]),
+            "limit_indices": i64s(op.attributes["limit_indices"]),
+            "strides": i64s(op.attributes["strides"])}
 
 
 def _import_concatenate(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
-    return {"dimension": _int_attr(op.attributes["dimension"])}
+    return {"dimension": int_attr(op.attributes["dimension"])}
 
 
 def _import_reduce_precision(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
-    return {"exponent_bits": _int_attr(op.attributes["exponent_bits"]),
-            "mantissa_bits": _int_attr(op.attributes["mantissa_bits"])}
+    return {"exponent_bits": int_attr(op.attributes["exponent_bits"]),
+            "mantissa_bits": int_attr(op.attributes["mantissa_bits"])}
 
 
 def _import_dot_general(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
@@ -211,7 +205,7 @@ def _import_reduce(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]
     dtype = mlir_element_type_name(ir.RankedTensorType(op.results[0].type).element_type)
     if dtype == "pred":
         reduce_op = PRED_REDUCE.get(reduce_op, reduce_op)
-    return {"dimensions": _i64_array(op.attributes["dimensions"]), "reduce_op": reduce_op}
+    return {"dimensions": i64s(op.attributes["dimensions"]), "reduce_op": reduce_op}
 
 
 def _import_custom_call(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
@@ -221,7 +215,7 @@ def _import_custom_call(imp: _Importer, op: ir.Operation, loc: str) -> dict[str,
     if "backend_config" in op.attributes:
         attrs["backend_config"] = _str_attr(op.attributes["backend_config"])
     if "api_version" in op.attributes:
-        attrs["api_version"] = _int_attr(op.attributes["api_version"])
+        attrs["api_version"] = int_attr(op.attributes["api_version"])
     if handles(attrs["call_target_name"]):
         attrs.update(attributes.import_attributes(op, loc))
     return attrs
@@ -315,7 +309,7 @@ def _import_aliasing(graph: Graph, arg_attrs: list[ir.DictAttr | None]) -> None:
             continue
         p = graph.params[i]
         if "tf.aliasing_output" in d:
-            j = _int_attr(d["tf.aliasing_output"])
+            j = int_attr(d["tf.aliasing_output"])
             if not 0 <= j < len(graph.outputs):
                 raise CompileError(f"parameter {i} is aliased to output {j}, but the program has "
                                    f"{len(graph.outputs)} outputs")

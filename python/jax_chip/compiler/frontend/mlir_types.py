@@ -106,3 +106,18 @@ def read_constant(attr: ir.Attribute, t: TensorType, loc: str) -> tuple[np.ndarr
     if t.dtype == "pred":
         arr = arr.astype(np.bool_)
     return arr.reshape(t.shape), False
+
+
+# ---- attribute readers ---------------------------------------------------------------------------
+
+def i64s(attr: ir.Attribute) -> tuple[int, ...]:
+    """A DenseI64ArrayAttr or 1-d DenseIntElementsAttr as a tuple."""
+    if ir.DenseI64ArrayAttr.isinstance(attr):
+        return tuple(int(x) for x in ir.DenseI64ArrayAttr(attr))
+    if ir.DenseIntElementsAttr.isinstance(attr):
+        return tuple(int(x) for x in ir.DenseIntElementsAttr(attr))
+    raise UnsupportedError(f"unexpected attribute {attr}")
+
+
+def int_attr(attr: ir.Attribute) -> int:
+    return int(ir.IntegerAttr(attr).value)

@@ -9,8 +9,7 @@ from typing import Any
 
 from jax_chip.compiler.ir.executable import KernelCost
 from jax_chip.compiler.ir.graph import Node
-from jax_chip.compiler.kernels.table_op import program_flops, table_kind
-from jax_chip.compiler.lowering.regions import REGION_KINDS
+from jax_chip.compiler.kernels.table_op import program_flops, region_fields, table_kind
 
 FIELDS = [("window_dimensions", "i64s"), ("window_strides", "i64s"),
           ("base_dilations", "i64s"), ("window_dilations", "i64s"),
@@ -19,11 +18,7 @@ FIELDS = [("window_dimensions", "i64s"), ("window_strides", "i64s"),
 
 
 def _lower(node: Node) -> dict:
-    a = node.attrs
-    vals = {k: a.get(k) for k, _ in FIELDS}
-    vals["kind"] = REGION_KINDS[a["kind"]]
-    vals["body"] = a["program"]
-    return vals
+    return region_fields(node, FIELDS, "body")
 
 
 def is_scan_window(a: dict[str, Any], shape: tuple[int, ...]) -> bool:

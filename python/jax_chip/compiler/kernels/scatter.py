@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from jax_chip.compiler.ir.executable import KernelCost
 from jax_chip.compiler.ir.graph import Node
-from jax_chip.compiler.kernels.table_op import in_place_copy_bytes, program_flops, table_kind
-from jax_chip.compiler.lowering.regions import REGION_KINDS
+from jax_chip.compiler.kernels.table_op import (
+    in_place_copy_bytes,
+    program_flops,
+    region_fields,
+    table_kind,
+)
 
 FIELDS = [("update_window_dims", "i64s"), ("inserted_window_dims", "i64s"),
           ("input_batching_dims", "i64s"), ("scatter_indices_batching_dims", "i64s"),
@@ -19,11 +23,7 @@ FIELDS = [("update_window_dims", "i64s"), ("inserted_window_dims", "i64s"),
 
 
 def _lower(node: Node) -> dict:
-    a = node.attrs
-    vals = {k: a.get(k) for k, _ in FIELDS}
-    vals["kind"] = REGION_KINDS[a["kind"]]
-    vals["update"] = a["program"]
-    return vals
+    return region_fields(node, FIELDS, "update")
 
 
 def _in_place(node: Node) -> list[tuple[int, int]]:

@@ -20,7 +20,12 @@ from jax_chip.compiler.ir.executable import KernelCost
 from jax_chip.compiler.ir.graph import Node
 from jax_chip.compiler.kernels import schema as fb
 from jax_chip.compiler.kernels.base import Evaluation, KernelKind, Lowerer, Reader, RegionText, Writer
-from jax_chip.compiler.lowering.regions import REGION_KIND_NAMES, RegionProgram, program_cost
+from jax_chip.compiler.lowering.regions import (
+    REGION_KIND_NAMES,
+    REGION_KINDS,
+    RegionProgram,
+    program_cost,
+)
 
 Fields = list[tuple[str, str]]
 
@@ -164,6 +169,15 @@ def program_flops(node: Node, evaluations: float) -> tuple[float, float]:
         return evaluations, 0.0
     vec, trans = program_cost(prog)
     return evaluations * vec, evaluations * trans
+
+
+def region_fields(node: Node, spec: Fields, program_field: str) -> dict[str, Any]:
+    """The fields of a kernel with a per-element region: the node's attributes of the same
+    names, its region's kind and its register program (indexing_lowering put both there)."""
+    vals = {k: node.attrs.get(k) for k, _ in spec}
+    vals["kind"] = REGION_KINDS[node.attrs["kind"]]
+    vals[program_field] = node.attrs["program"]
+    return vals
 
 
 def in_place_copy_bytes(node: Node, pairs: list[tuple[int, int]]) -> float:
