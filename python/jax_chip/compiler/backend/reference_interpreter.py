@@ -4,8 +4,8 @@ It runs an ExecutableDesc (or the serialized bytes) with the chip's numerics as 
 defines them: parameters, outputs, the TEMP arena and constants are real byte buffers, and an
 output aliased to a parameter shares that parameter's buffer (as donation does on the device), so
 a compiler that breaks the aliasing or memory-planning rules produces wrong answers here. The
-compiler's tests use it to check compiled programs against jax on CPU; constant folding uses its
-Elementwise evaluator.
+compiler's tests use it to check compiled programs against jax on CPU. Each kernel is evaluated
+by its kernel module (jax_chip.compiler.kernels, through the kernel table).
 """
 
 from __future__ import annotations
