@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "pjrt_plugin/kernels/aligned_buffer.h"
+#include "pjrt_plugin/kernels/elementwise_ops.h"
 #include "pjrt_plugin/kernels/fast_math.h"
 #include "pjrt_plugin/kernels/numerics.h"
 #include "pjrt_plugin/kernels/thread_pool.h"
@@ -47,64 +50,49 @@ struct OpInfo {
   bool transcendental;
 };
 
+// The op table, expanded from elementwise_ops.h (one entry per EwOp, in enum order).
+constexpr OpInfo kOps[] = {
+#define CHIP_EW_OP_INFO(name, arity, rule, transcendental) {#name, Arity::arity, Rule::rule, transcendental},
+    CHIP_ELEMENTWISE_OPS(CHIP_EW_OP_INFO)
+#undef CHIP_EW_OP_INFO
+};
+
+// The table agrees with the schema's EwOp enum: each entry's name is the member at its index, and
+// the enum has no other members.
+enum class OpIndex : int {
+#define CHIP_EW_OP_INDEX(name, arity, rule, transcendental) name,
+  CHIP_ELEMENTWISE_OPS(CHIP_EW_OP_INDEX)
+#undef CHIP_EW_OP_INDEX
+  kCount
+};
+#define CHIP_EW_OP_CHECK(name, arity, rule, transcendental)                            \
+  static_assert(static_cast<int>(OpIndex::name) == static_cast<int>(EwOp::name),       \
+                "elementwise_ops.h: " #name " is not at its EwOp value (chip_executable.fbs)");
+CHIP_ELEMENTWISE_OPS(CHIP_EW_OP_CHECK)
+#undef CHIP_EW_OP_CHECK
+static_assert(static_cast<size_t>(OpIndex::kCount) ==
+                  std::extent_v<std::remove_reference_t<decltype(exe::EnumValuesEwOp())>>,
+              "elementwise_ops.h lists a different number of ops than the schema's EwOp enum");
+
 const OpInfo* GetOpInfo(EwOp op) {
-  static const OpInfo kOps[] = {
-      {"LOAD", Arity::kView, Rule::kLoad, false},
-      {"CONST", Arity::kNone, Rule::kConst, false},
-      {"IOTA", Arity::kDim, Rule::kIota, false},
-      {"CONVERT", Arity::kUnary, Rule::kConvert, false},
-      {"ADD", Arity::kBinary, Rule::kSameAny, false},
-      {"SUB", Arity::kBinary, Rule::kSameAny, false},
-      {"MUL", Arity::kBinary, Rule::kSameAny, false},
-      {"DIV", Arity::kBinary, Rule::kSameAny, false},
-      {"MAX", Arity::kBinary, Rule::kSameAny, false},
-      {"MIN", Arity::kBinary, Rule::kSameAny, false},
-      {"POW", Arity::kBinary, Rule::kSameNumeric, true},
-      {"NEG", Arity::kUnary, Rule::kSameNumeric, false},
-      {"ABS", Arity::kUnary, Rule::kSameNumeric, false},
-      {"EXP", Arity::kUnary, Rule::kSameFloat, true},
-      {"LOG", Arity::kUnary, Rule::kSameFloat, true},
-      {"TANH", Arity::kUnary, Rule::kSameFloat, true},
-      {"LOGISTIC", Arity::kUnary, Rule::kSameFloat, true},
-      {"SQRT", Arity::kUnary, Rule::kSameFloat, true},
-      {"RSQRT", Arity::kUnary, Rule::kSameFloat, true},
-      {"CMP_EQ", Arity::kBinary, Rule::kCompare, false},
-      {"CMP_NE", Arity::kBinary, Rule::kCompare, false},
-      {"CMP_LT", Arity::kBinary, Rule::kCompare, false},
-      {"CMP_LE", Arity::kBinary, Rule::kCompare, false},
-      {"CMP_GT", Arity::kBinary, Rule::kCompare, false},
-      {"CMP_GE", Arity::kBinary, Rule::kCompare, false},
-      {"SELECT", Arity::kTernary, Rule::kSelect, false},
-      {"REM", Arity::kBinary, Rule::kSameNumeric, false},
-      {"SIGN", Arity::kUnary, Rule::kSameNumeric, false},
-      {"FLOOR", Arity::kUnary, Rule::kSameFloat, false},
-      {"CEIL", Arity::kUnary, Rule::kSameFloat, false},
-      {"ROUND_NEAREST_EVEN", Arity::kUnary, Rule::kSameFloat, false},
-      {"ROUND_AFZ", Arity::kUnary, Rule::kSameFloat, false},
-      {"IS_FINITE", Arity::kUnary, Rule::kIsFinite, false},
-      {"EXPM1", Arity::kUnary, Rule::kSameFloat, true},
-      {"LOG1P", Arity::kUnary, Rule::kSameFloat, true},
-      {"SIN", Arity::kUnary, Rule::kSameFloat, true},
-      {"COS", Arity::kUnary, Rule::kSameFloat, true},
-      {"ATAN2", Arity::kBinary, Rule::kSameFloat, true},
-      {"CLAMP", Arity::kTernary, Rule::kSameAny, false},
-      {"AND", Arity::kBinary, Rule::kSameIntOrPred, false},
-      {"OR", Arity::kBinary, Rule::kSameIntOrPred, false},
-      {"XOR", Arity::kBinary, Rule::kSameIntOrPred, false},
-      {"NOT", Arity::kUnary, Rule::kSameIntOrPred, false},
-      {"SHL", Arity::kBinary, Rule::kSameInt, false},
-      {"SHR_ARITHMETIC", Arity::kBinary, Rule::kSameInt, false},
-      {"SHR_LOGICAL", Arity::kBinary, Rule::kSameInt, false},
-      {"POPCNT", Arity::kUnary, Rule::kSameInt, false},
-      {"BITCAST_CONVERT", Arity::kUnary, Rule::kBitcast, false},
-      {"REDUCE_PRECISION", Arity::kUnary, Rule::kSameFloat, false},
-      {"TAN", Arity::kUnary, Rule::kSameFloat, true},
-      {"CBRT", Arity::kUnary, Rule::kSameFloat, true},
-      {"ERF", Arity::kUnary, Rule::kSameFloat, true},
-      {"MUL_HI", Arity::kBinary, Rule::kSameInt, false},
-  };
   const auto i = static_cast<size_t>(op);
-  return i < sizeof(kOps) / sizeof(kOps[0]) ? &kOps[i] : nullptr;
+  return i < std::size(kOps) ? &kOps[i] : nullptr;
+}
+
+const char* ArityName(Arity a) {
+  switch (a) {
+    case Arity::kView: return "view";
+    case Arity::kNone: return "none";
+    case Arity::kDim: return "dim";
+    case Arity::kUnary: return "unary";
+    case Arity::kBinary: return "binary";
+    case Arity::kTernary: return "ternary";
+  }
+  return "?";
+}
+
+int NumOperands(Arity a) {
+  return a == Arity::kUnary ? 1 : a == Arity::kBinary ? 2 : a == Arity::kTernary ? 3 : 0;
 }
 
 bool ValidDType(DType t) { return t >= DType::kPred && t <= DType::kF32; }
@@ -660,8 +648,7 @@ Status CheckInstrs(const flatbuffers::Vector<const exe::Instr*>* instrs, int ran
       return InvalidArgument(what + " has invalid result dtype " + std::to_string(static_cast<int>(in->dtype())));
     }
     reg_dtypes[r] = dt;
-    const int nops = info->arity == Arity::kUnary ? 1 : info->arity == Arity::kBinary ? 2
-                     : info->arity == Arity::kTernary ? 3 : 0;
+    const int nops = NumOperands(info->arity);
     const int operands[3] = {in->a(), in->b(), in->c()};
     DType odt[3] = {DType::kInvalid, DType::kInvalid, DType::kInvalid};
     for (int k = 0; k < nops; ++k) {
@@ -747,6 +734,20 @@ Status CheckInstrs(const flatbuffers::Vector<const exe::Instr*>* instrs, int ran
 }
 
 }  // namespace
+
+const std::string& ElementwiseOpsJson() {
+  static const std::string json = [] {
+    std::string s = "[";
+    for (size_t i = 0; i < std::size(kOps); ++i) {
+      const OpInfo& op = kOps[i];
+      s += std::string(i ? ",\n " : "") + "{\"name\": \"" + op.name + "\", \"value\": " + std::to_string(i) +
+           ", \"arity\": \"" + ArityName(op.arity) + "\", \"operands\": " + std::to_string(NumOperands(op.arity)) +
+           ", \"transcendental\": " + (op.transcendental ? "true" : "false") + "}";
+    }
+    return s + "]";
+  }();
+  return json;
+}
 
 float ReducePrecision(float x, int exponent_bits, int mantissa_bits) {
   uint32_t bits = num::FloatBits(x);

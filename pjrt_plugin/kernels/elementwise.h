@@ -24,6 +24,11 @@ Status ValidateElementwise(const exe::Elementwise& op, const TensorInfos& inputs
 // Runs a validated program. Outputs may alias inputs (in-place updates are staged when needed).
 Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, const TensorRefs& outputs);
 
+// The instruction table (elementwise_ops.h) as JSON: a list of {"name", "value" (the EwOp),
+// "arity" ("view", "none", "dim", "unary", "binary", "ternary"), "operands", "transcendental"},
+// in EwOp order. Exported to Python by chip_elementwise_ops_json (api/chip_extension.h).
+const std::string& ElementwiseOpsJson();
+
 // Element-level semantics, shared with tests: XLA's reduce-precision of an f32 value.
 float ReducePrecision(float x, int exponent_bits, int mantissa_bits);
 

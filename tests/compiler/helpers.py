@@ -17,7 +17,7 @@ from jax_chip.compiler.context import CompileOptions, PassContext  # noqa: E402
 from jax_chip.compiler.graph import Graph  # noqa: E402
 from jax_chip.compiler.inspect_executable import read_executable  # noqa: E402
 from jax_chip.compiler.executable import ExecutableDesc  # noqa: E402
-from jax_chip.compiler.reference_interpreter import execute  # noqa: E402
+from reference_interpreter import execute  # noqa: E402
 
 RNG = np.random.default_rng(1234)
 
@@ -76,8 +76,7 @@ def compiled_graph(f: Callable, *args, donate_argnums: Sequence[int] = (),
     from jax_chip.compiler import pipeline
     from jax_chip.compiler.context import DEFAULT_CHIP_CONFIG
     g = import_graph(lower_text(f, *args, donate_argnums=donate_argnums))
-    ctx = PassContext(chip={**DEFAULT_CHIP_CONFIG, **(chip or {})},
-                      options=options or CompileOptions())
+    ctx = driver.make_context({**DEFAULT_CHIP_CONFIG, **(chip or {})}, options)
     for name, fn in pipeline.PIPELINE:
         if name == "constant_folding" and not ctx.options.constant_folding:
             continue

@@ -10,7 +10,7 @@ from jax import lax
 
 from helpers import check_against_jax, compiled_graph, import_graph, lower_text, randn
 from jax_chip.compiler import driver
-from jax_chip.compiler.reference_interpreter import execute
+from reference_interpreter import execute
 from jax_chip.compiler.context import CompileOptions
 from jax_chip.compiler.executable import CaseOp, WhileOp
 from jax_chip.compiler.graph import Graph, Node

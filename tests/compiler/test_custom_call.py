@@ -19,7 +19,7 @@ from jax_chip.compiler.context import PassContext
 from jax_chip.compiler.custom_call_kernel import CustomCallOp
 from jax_chip.compiler.errors import CompileError, UnsupportedError
 from jax_chip.compiler.inspect_executable import dump, read_executable
-from jax_chip.compiler.reference_interpreter import execute
+from reference_interpreter import execute
 from jax_chip.ops import paged_attention_decode, paged_kv_write, radix_attention_extend
 
 RNG = np.random.default_rng(7)

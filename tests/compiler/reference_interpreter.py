@@ -1,11 +1,13 @@
-"""A slow, obviously-correct interpreter of chip executables, in numpy.
+"""A slow, obviously-correct interpreter of chip executables, in numpy: the compiler tests' oracle.
 
-It runs an ExecutableDesc (or the serialized bytes) with the chip's numerics as the schema
-defines them: parameters, outputs, the TEMP arena and constants are real byte buffers, and an
-output aliased to a parameter shares that parameter's buffer (as donation does on the device), so
-a compiler that breaks the aliasing or memory-planning rules produces wrong answers here. The
-compiler's tests use it to check compiled programs against jax on CPU; constant folding uses its
-Elementwise evaluator.
+It runs an ExecutableDesc (or the serialized bytes) kernel by kernel over real byte buffers:
+parameters, outputs, the TEMP arena and constants, and an output aliased to a parameter shares
+that parameter's buffer (as donation does on the device), so a compiler that breaks the aliasing
+or memory-planning rules produces wrong answers here. The compiler's tests compare it with jax on
+CPU. Dot products, reductions and data movement are computed here in numpy (float64, rounded
+once); Elementwise kernels (and Reduce prologues) run the chip's own Elementwise kernel through
+the plugin, one kernel at a time (jax_chip.compiler.chip_eval): the instructions' numerics live
+only in the kernels.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ from typing import Sequence
 
 import numpy as np
 
-from jax_chip.compiler import dtypes, ew_semantics
+from jax_chip.compiler import chip_eval, dtypes
 from jax_chip.compiler.executable import (
     ConcatenateOp,
     CopyOp,
     DotGeneralOp,
     ElementwiseOp,
     ExecutableDesc,
+    KernelDesc,
+    OutputDesc,
+    ParameterDesc,
     ReduceOp,
+    ValueDesc,
 )
-from jax_chip.compiler.executable import CaseOp, KernelDesc, WhileOp
+from jax_chip.compiler.executable import CaseOp, WhileOp
 from jax_chip.compiler.graph import TensorType
 
 
@@ -32,59 +38,44 @@ class InterpreterError(Exception):
     pass
 
 
-# ---- Elementwise -----------------------------------------------------------------------------
-
-def run_elementwise(dims: Sequence[int], views, instrs, inputs: Sequence[np.ndarray],
-                    input_dtypes: Sequence[str]) -> list[np.ndarray]:
-    """Evaluates a register program. `inputs` are storage arrays (any shape, read flat).
-    Returns every register (broadcast to `dims`), as register arrays."""
-    dims = tuple(int(d) for d in dims)
-    n = len(dims)
-    grids = [np.arange(d, dtype=np.int64).reshape([d if k == i else 1 for k in range(n)])
-             for i, d in enumerate(dims)]
-    flat_inputs = [np.asarray(x).reshape(-1) for x in inputs]
-    regs: list[np.ndarray] = []
-    reg_dtypes: list[str] = []
-    for ins in instrs:
-        op, dt = ins.op, ins.dtype
-        if op == "LOAD":
-            v = views[ins.a]
-            idx = np.full((1,) * n, v.offset, dtype=np.int64)
-            for k in range(n):
-                if v.strides[k]:
-                    idx = idx + grids[k] * v.strides[k]
-            src = flat_inputs[v.input]
-            if input_dtypes[v.input] != dt:
-                raise InterpreterError(f"LOAD of {input_dtypes[v.input]} input as {dt}")
-            if idx.size and (idx.min() < 0 or idx.max() >= src.size):
-                raise InterpreterError(f"view {ins.a} reads outside its input ({src.size} elements)")
-            r = ew_semantics.load(src[idx] if src.size else np.zeros(idx.shape, src.dtype), dt)
-        elif op == "IOTA":
-            r = ew_semantics.normalize(np.asarray(grids[ins.a]), dt)
-        else:
-            nargs = ew_semantics.num_operands(op)
-            args = [regs[x] for x in (ins.a, ins.b, ins.c)[:nargs]]
-            arg_dts = [reg_dtypes[x] for x in (ins.a, ins.b, ins.c)[:nargs]]
-            r = ew_semantics.evaluate(op, dt, args, arg_dts, ins.imm_i, ins.imm_f)
-        regs.append(np.asarray(r))
-        reg_dtypes.append(dt)
-    return [np.broadcast_to(r, dims) for r in regs]
-
+# ---- Elementwise: the chip's kernel ------------------------------------------------------------
 
 def eval_elementwise(op: ElementwiseOp, inputs: Sequence[np.ndarray],
                      input_dtypes: Sequence[str]) -> list[np.ndarray]:
-    """Outputs of an Elementwise kernel as storage arrays of shape `dims` (by output index)."""
-    regs = run_elementwise(op.dims, op.views, op.instrs, inputs, input_dtypes)
-    outs: dict[int, np.ndarray] = {}
-    for reg, out in op.results:
-        outs[out] = ew_semantics.store(regs[reg], op.instrs[reg].dtype)
-    return [outs[i] for i in sorted(outs)]
+    """Outputs of an Elementwise kernel as storage arrays of shape `dims` (by output index),
+    computed by the chip's Elementwise kernel on these inputs."""
+    in_types = [TensorType(dt, tuple(np.shape(x))) for x, dt in zip(inputs, input_dtypes)]
+    out_dtypes = {out: op.instrs[reg].dtype for reg, out in op.results}
+    out_types = [TensorType(out_dtypes[o], tuple(op.dims)) for o in sorted(out_dtypes)]
+    exe = ExecutableDesc(name="reference_elementwise")
+    for i, t in enumerate(in_types):
+        exe.values.append(ValueDesc(t, "PARAMETER", i))
+        exe.parameters.append(ParameterDesc(i, t))
+    for j, t in enumerate(out_types):
+        exe.values.append(ValueDesc(t, "OUTPUT", j))
+        exe.outputs.append(OutputDesc(len(in_types) + j, t))
+    exe.kernels = [KernelDesc("elementwise", "", list(range(len(in_types))),
+                              [len(in_types) + j for j in range(len(out_types))], None, op)]
+    try:
+        return chip_eval.run_executable(exe, list(inputs))
+    except Exception as e:
+        raise InterpreterError(f"Elementwise kernel: {e}") from e
 
 
 # ---- other kernels -----------------------------------------------------------------------------
 
 def _as_compute(x: np.ndarray, dtype: str) -> np.ndarray:
-    return ew_semantics.load(x, dtype)
+    """Storage array -> compute array: floats as f32, integers and pred as int64."""
+    return np.asarray(x).astype(np.float32 if dtypes.info(dtype).is_float else np.int64)
+
+
+def _to_storage(x: np.ndarray, dtype: str) -> np.ndarray:
+    """Compute array -> storage array of `dtype` (rounded to nearest even, integers wrapped)."""
+    x = np.asarray(x)
+    if dtype == "pred":
+        return x != 0
+    with np.errstate(over="ignore"):
+        return x.astype(dtypes.numpy_dtype(dtype))
 
 
 def eval_dot_general(op: DotGeneralOp, lhs: np.ndarray, rhs: np.ndarray, lt: str, rt: str,
@@ -106,7 +97,7 @@ def eval_dot_general(op: DotGeneralOp, lhs: np.ndarray, rhs: np.ndarray, lt: str
     res = np.matmul(L2, R2).reshape(B + M + N)
     if is_float:
         res = res.astype(np.float32)
-    return ew_semantics.store(ew_semantics.normalize(res, out_t.dtype), out_t.dtype)
+    return _to_storage(res, out_t.dtype)
 
 
 def eval_reduce(op: ReduceOp, x: np.ndarray, init: np.ndarray, dtype: str,
@@ -134,7 +125,7 @@ def eval_reduce(op: ReduceOp, x: np.ndarray, init: np.ndarray, dtype: str,
         raise InterpreterError(f"reduce op {op.op}")
     if dtypes.info(dtype).is_float:
         r = np.asarray(r, dtype=np.float32)
-    return ew_semantics.store(ew_semantics.normalize(np.asarray(r), out_t.dtype), out_t.dtype)
+    return _to_storage(np.asarray(r), out_t.dtype)
 
 
 # ---- whole executables ---------------------------------------------------------------------------
