@@ -88,7 +88,9 @@ std::string JsonValue(T v) {
   if constexpr (std::is_integral_v<T>) {
     return std::to_string(v);
   } else {
-    return JsonNumber(v);
+    std::string s = JsonNumber(v);
+    if (s.find_first_of(".e") == std::string::npos) s += ".0";  // stays a float in JSON readers
+    return s;
   }
 }
 
