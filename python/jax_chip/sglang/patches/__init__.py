@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import Dict
 
 from jax_chip.sglang.patches import fixes, performance, platform
-from jax_chip.sglang.patching import Category, Patch, registry
+from jax_chip.sglang.patching import Patch, registry
 
 PATCHES: Dict[str, Patch] = registry(fixes.PATCHES, platform.PATCHES, performance.PATCHES)
-
-__all__ = ["PATCHES", "Category", "Patch"]
