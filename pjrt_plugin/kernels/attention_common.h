@@ -13,13 +13,24 @@
 #include <string>
 
 #include "pjrt_plugin/kernels/custom_call.h"
-#include "pjrt_plugin/kernels/numerics.h"
+#include "pjrt_plugin/core/numerics.h"
 #include "pjrt_plugin/kernels/tensor_ref.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
 namespace kernels {
 namespace attention {
+
+// The attributes of paged_attention_decode and radix_attention_extend, decoded once at load time.
+struct AttentionParams {
+  float scale = 1.0f;
+  int64_t page_size = 1;
+  static StatusOr<AttentionParams> Decode(const CustomCallAttributes& attrs) {
+    CHIP_ASSIGN_OR_RETURN(const double scale, attrs.Float("scale"));
+    CHIP_ASSIGN_OR_RETURN(const int64_t page_size, attrs.Int("page_size"));
+    return AttentionParams{static_cast<float>(scale), page_size};
+  }
+};
 
 inline bool IsAttentionFloat(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
 

@@ -29,11 +29,11 @@ Status ValidatePagedAttentionDecode(const CustomCallAttributes& attrs, const Ten
   return Status::Ok();
 }
 
-Status RunPagedAttentionDecode(const CustomCallAttributes& attrs, const TensorRefs& inputs, const TensorRefs& outputs,
+Status RunPagedAttentionDecode(const attention::AttentionParams& params, const TensorRefs& inputs,
+                               const TensorRefs& outputs,
                                KernelWork* work) {
-  CHIP_ASSIGN_OR_RETURN(const double scale_d, attrs.Float("scale"));
-  CHIP_ASSIGN_OR_RETURN(const int64_t page_size, attrs.Int("page_size"));
-  const float scale = static_cast<float>(scale_d);
+  const float scale = params.scale;
+  const int64_t page_size = params.page_size;
   const TensorRef& q = inputs[0];
   const attention::PagedPool kpool(inputs[1], page_size), vpool(inputs[2], page_size);
   const int32_t* table = static_cast<const int32_t*>(inputs[3].data);

@@ -11,7 +11,7 @@
 #include <Eigen/Core>
 
 #include "pjrt_plugin/kernels/aligned_buffer.h"
-#include "pjrt_plugin/kernels/numerics.h"
+#include "pjrt_plugin/core/numerics.h"
 #include "pjrt_plugin/kernels/thread_pool.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 

@@ -9,7 +9,7 @@
 #include <vector>
 #include <map>
 
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
 

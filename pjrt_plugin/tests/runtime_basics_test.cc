@@ -14,9 +14,9 @@
 #include "pjrt_plugin/runtime/chip_config.h"
 #include "pjrt_plugin/runtime/cost_model.h"
 #include "pjrt_plugin/runtime/device_memory.h"
-#include "pjrt_plugin/runtime/dtype.h"
+#include "pjrt_plugin/core/dtype.h"
 #include "pjrt_plugin/runtime/exec_queue.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
 namespace {

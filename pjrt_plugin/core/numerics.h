@@ -8,7 +8,7 @@
 #include <cstring>
 #include <limits>
 
-#include "pjrt_plugin/runtime/dtype.h"
+#include "pjrt_plugin/core/dtype.h"
 
 namespace chip {
 namespace num {
