@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "pjrt_plugin/runtime/chip_config.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip::api {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <variant>
 
+#include "pjrt_plugin/core/status.h"
 #include "pjrt_plugin/runtime/chip_config_fields.h"
-#include "pjrt_plugin/runtime/status.h"
 
 namespace chip {
 
