@@ -24,6 +24,7 @@
 #include "pjrt_plugin/kernels/reduce_window.h"
 #include "pjrt_plugin/kernels/scatter.h"
 #include "pjrt_plugin/kernels/sort.h"
+#include "pjrt_plugin/kernels/triangular_solve.h"
 #include "pjrt_plugin/kernels/variadic_reduce.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
@@ -80,6 +81,8 @@ const KernelKind kKinds[] = {
      OpTable<exe::ReduceWindow, ValidateReduceWindow, RunReduceWindow>::Prepare},
     {KernelOp::Convolution, "convolution", Staging::kStaged,
      OpTable<exe::Convolution, ValidateConvolution, RunConvolution>::Prepare},
+    {KernelOp::TriangularSolve, "triangular_solve", Staging::kStaged,
+     OpTable<exe::TriangularSolve, ValidateTriangularSolve, RunTriangularSolve>::Prepare},
 };
 
 // ---- the built-in custom-call targets -----------------------------------------------------------
