@@ -17,3 +17,12 @@ def replace_section(path: pathlib.Path, name: str, body: str) -> None:
     else:
         text = text.rstrip() + ("\n\n" if text else "") + block + "\n"
     path.write_text(text)
+
+
+def section_body(path: pathlib.Path, name: str) -> str | None:
+    """The body of a section replace_section wrote (None if the file has no such section)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else ""
+    if begin not in text or end not in text:
+        return None
+    return text.split(begin, 1)[1].split(end, 1)[0].strip("\n")

@@ -18,7 +18,7 @@
 #include <utility>
 
 #include "pjrt_plugin/api/error.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 #include "xla/pjrt/c/pjrt_c_api.h"
 
 namespace chip::api {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "pjrt_plugin/runtime/chip_device.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 #include "xla/pjrt/c/pjrt_c_api.h"
 
 struct PJRT_Buffer {

@@ -3,11 +3,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
+#include <new>
 #include <string>
+#include <vector>
 
 #include "pjrt_plugin/api/client.h"
 #include "pjrt_plugin/api/ffi_extension.h"
 #include "pjrt_plugin/api/version.h"
+#include "pjrt_plugin/kernels/elementwise.h"
+#include "pjrt_plugin/runtime/chip_config.h"
+#include "pjrt_plugin/runtime/executor.h"
+#include "pjrt_plugin/runtime/loaded_program.h"
 #include "pjrt_plugin/runtime/trace.h"
 
 namespace {
@@ -20,6 +27,88 @@ char* MallocString(const std::string& s) {
 
 // NULL for OK, else the message (malloc'd).
 char* ErrorString(const chip::Status& s) { return s.ok() ? nullptr : MallocString(s.ToString()); }
+
+// Host memory for chip_run_executable: 64-byte aligned, like device memory.
+struct HostBuffer {
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::unique_ptr<void, Free> data;
+  explicit HostBuffer(int64_t bytes) {
+    const size_t rounded = (static_cast<size_t>(bytes) + 63) / 64 * 64 + 64;
+    data.reset(std::aligned_alloc(64, rounded));
+    if (data == nullptr) throw std::bad_alloc();
+  }
+};
+
+bool Aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; }
+
+// Loads and runs `bytes` over host buffers (chip_run_executable).
+chip::Status RunOnHost(std::string bytes, const void* const* params, int n_params, void* const* outputs,
+                       int n_outputs) {
+  CHIP_ASSIGN_OR_RETURN(std::shared_ptr<const chip::LoadedProgram> program,
+                        chip::LoadedProgram::Load(std::move(bytes)));
+  if (n_params != program->num_parameters() || n_outputs != program->num_outputs()) {
+    return chip::InvalidArgument("the executable has " + std::to_string(program->num_parameters()) +
+                                 " parameter(s) and " + std::to_string(program->num_outputs()) +
+                                 " output(s); got " + std::to_string(n_params) + " and " +
+                                 std::to_string(n_outputs) + " buffers");
+  }
+  for (int i = 0; i < n_params; ++i) {
+    if (params[i] == nullptr && program->parameter(i).byte_size() > 0) {
+      return chip::InvalidArgument("parameter " + std::to_string(i) + "'s buffer is null");
+    }
+  }
+  for (int o = 0; o < n_outputs; ++o) {
+    if (outputs[o] == nullptr && program->output(o).byte_size() > 0) {
+      return chip::InvalidArgument("output " + std::to_string(o) + "'s buffer is null");
+    }
+  }
+  std::vector<HostBuffer> staged;  // 64-byte aligned copies of caller buffers that are not
+  chip::ExecutionBindings bindings;
+  for (int i = 0; i < n_params; ++i) {
+    void* p = const_cast<void*>(params[i]);  // parameters are only read (aliased ones: below)
+    if (!Aligned(p)) {
+      const int64_t bytes = program->parameter(i).byte_size();
+      p = staged.emplace_back(bytes).data.get();
+      if (bytes > 0) std::memcpy(p, params[i], static_cast<size_t>(bytes));
+    }
+    bindings.parameters.push_back(p);
+  }
+  std::vector<int> copy_back;  // outputs computed in a staged buffer
+  for (int o = 0; o < n_outputs; ++o) {
+    const int64_t bytes = program->output(o).byte_size();
+    void* out = outputs[o];
+    if (!Aligned(out)) {
+      out = staged.emplace_back(bytes).data.get();
+      copy_back.push_back(o);
+    }
+    const int alias = program->output_aliased_parameter(o);
+    if (alias >= 0) {  // donated: the output starts as the parameter and is updated in place
+      if (bytes > 0) std::memcpy(out, params[alias], static_cast<size_t>(bytes));
+      bindings.parameters[alias] = out;
+    }
+    bindings.outputs.push_back(out);
+  }
+  HostBuffer arena(program->arena_bytes());
+  bindings.arena = arena.data.get();
+  chip::TraceRecorder::ScopedSuppression off_the_trace;
+  CHIP_RETURN_IF_ERROR(chip::RunProgram(*program, bindings, chip::ChipConfig(), /*device_id=*/-1,
+                                        /*launch_id=*/0, /*start_s=*/0)
+                           .status());
+  for (int o : copy_back) {
+    const int64_t bytes = program->output(o).byte_size();
+    if (bytes > 0) std::memcpy(outputs[o], bindings.outputs[o], static_cast<size_t>(bytes));
+  }
+  return chip::Status::Ok();
+}
+
+void WriteError(const std::string& message, char* error, size_t error_len) {
+  if (error == nullptr || error_len == 0) return;
+  const size_t n = std::min(message.size(), error_len - 1);
+  std::memcpy(error, message.data(), n);
+  error[n] = '\0';
+}
 
 }  // namespace
 
@@ -92,6 +181,32 @@ char* chip_ffi_register_type_id(const char* name, int64_t* type_id) {
   } catch (...) {
     return MallocString("chip_ffi_register_type_id: unexpected C++ exception");
   }
+}
+
+const char* chip_config_fields_json(void) { return chip::ChipConfig::FieldsJson().c_str(); }
+
+const char* chip_elementwise_ops_json(void) { return chip::kernels::ElementwiseOpsJson().c_str(); }
+
+int chip_run_executable(const void* exe, size_t len, const void* const* params, int n_params,
+                        void* const* outputs, int n_outputs, char* error, size_t error_len) {
+  try {
+    if (exe == nullptr || n_params < 0 || n_outputs < 0 || (n_params > 0 && params == nullptr) ||
+        (n_outputs > 0 && outputs == nullptr)) {
+      WriteError("chip_run_executable: null or negative argument", error, error_len);
+      return -1;
+    }
+    const chip::Status s =
+        RunOnHost(std::string(static_cast<const char*>(exe), len), params, n_params, outputs, n_outputs);
+    if (s.ok()) return 0;
+    WriteError("chip_run_executable: " + s.ToString(), error, error_len);
+  } catch (const std::bad_alloc&) {
+    WriteError("chip_run_executable: host memory exhausted", error, error_len);
+  } catch (const std::exception& e) {
+    WriteError(std::string("chip_run_executable: ") + e.what(), error, error_len);
+  } catch (...) {
+    WriteError("chip_run_executable: unexpected C++ exception", error, error_len);
+  }
+  return -1;
 }
 
 }  // extern "C"

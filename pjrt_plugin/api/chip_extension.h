@@ -1,9 +1,10 @@
 /* The chip plugin's own C entry points, exported next to GetPjrtApi (api/exports.lds). The Python
- * package loads the same shared library with ctypes and calls them (python/jax_chip/profiler.py).
- * Strings returned as char* are malloc'd: free them with chip_free. */
+ * package loads the same shared library with ctypes and calls them (python/jax_chip/native.py,
+ * profiler.py, ffi.py). Strings returned as char* are malloc'd: free them with chip_free. */
 #ifndef PJRT_PLUGIN_API_CHIP_EXTENSION_H_
 #define PJRT_PLUGIN_API_CHIP_EXTENSION_H_
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -34,6 +35,25 @@ CHIP_EXPORT char* chip_ffi_register_handler(const char* name, void* execute, voi
 /* Registers a custom FFI type: *type_id == 0 assigns one, otherwise it must match. NULL on success,
  * else a malloc'd error message. */
 CHIP_EXPORT char* chip_ffi_register_type_id(const char* name, int64_t* type_id);
+
+/* The chip model's fields (runtime/chip_config_fields.h) as JSON: a list of {"name", "type",
+ * "kind" ("int" or "float"), "default", "unit", "min", "min_inclusive", "max", "doc"}
+ * (static storage). */
+CHIP_EXPORT const char* chip_config_fields_json(void);
+
+/* The Elementwise kernel's instruction table (kernels/elementwise_ops.h) as JSON: a list of
+ * {"name", "value", "arity", "operands", "transcendental"} in EwOp order (static storage). */
+CHIP_EXPORT const char* chip_elementwise_ops_json(void);
+
+/* Loads the serialized chip executable `exe` (`len` bytes; verified as
+ * PJRT_Executable_DeserializeAndLoad does) and runs it on the calling thread over host memory,
+ * with the default chip model and a host-allocated scratch arena, off the profiler's trace.
+ * params[i] holds parameter i and outputs[o] receives output o, dense row-major in the program's
+ * types (pred: one byte); an output aliased to a parameter starts as that parameter's value.
+ * Returns 0, or -1 with a NUL-terminated message (truncated to error_len bytes) in `error`: a
+ * malformed executable, wrong buffer counts or a failing kernel are errors, never a crash. */
+CHIP_EXPORT int chip_run_executable(const void* exe, size_t len, const void* const* params, int n_params,
+                                    void* const* outputs, int n_outputs, char* error, size_t error_len);
 
 #ifdef __cplusplus
 }

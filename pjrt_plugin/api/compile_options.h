@@ -1,14 +1,14 @@
 // The part of a serialized xla.CompileOptionsProto the plugin needs itself: how many replicas and
 // partitions, and which devices run them. Read with a small protobuf wire-format reader (the
-// plugin has no protobuf dependency); unknown fields are skipped. The full proto goes to the
-// Python compiler unchanged.
+// plugin has no protobuf dependency); unknown fields are skipped. This is the only parser of the
+// proto: the Python compiler gets these fields as a dict (compiler_bridge.h).
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip::api {
 

@@ -2,6 +2,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include "pjrt_plugin/api/compile_options.h"
 #include "pjrt_plugin/api/python_weak_symbols.h"
 
 namespace py = pybind11;
@@ -14,21 +15,21 @@ constexpr const char* kDriverFunction = "compile_program";
 
 py::dict ConfigDict(const ChipConfig& c) {
   py::dict d;
-  d["num_devices"] = c.num_devices;
-  d["hbm_bytes"] = c.hbm_bytes;
-  d["hbm_bandwidth"] = c.hbm_bandwidth;
-  d["matrix_bf16_flops"] = c.matrix_bf16_flops;
-  d["matrix_int8_ops"] = c.matrix_int8_ops;
-  d["matrix_f32_flops"] = c.matrix_f32_flops;
-  d["vector_flops"] = c.vector_flops;
-  d["transcendental_ratio"] = c.transcendental_ratio;
-  d["sram_bytes"] = c.sram_bytes;
-  d["sram_bandwidth"] = c.sram_bandwidth;
-  d["kernel_launch_s"] = c.kernel_launch_s;
-  d["host_link_bandwidth"] = c.host_link_bandwidth;
-  d["chip_link_bandwidth"] = c.chip_link_bandwidth;
-  d["chip_links"] = c.chip_links;
-  d["matrix_tile"] = c.matrix_tile;
+#define CHIP_CONFIG_TO_DICT(name, type, default_value, unit, lo, lo_inclusive, hi, doc) d[#name] = c.name;
+  CHIP_CONFIG_FIELDS(CHIP_CONFIG_TO_DICT)
+#undef CHIP_CONFIG_TO_DICT
+  return d;
+}
+
+// The compile options as parsed here (compile_options.h), for the Python compiler.
+py::dict CompileOptionsDict(const CompileDeviceOptions& o) {
+  py::dict d;
+  d["num_replicas"] = o.num_replicas;
+  d["num_partitions"] = o.num_partitions;
+  d["device_ordinal"] = o.device_ordinal;
+  py::list ids;
+  for (int64_t id : o.device_ids) ids.append(id);
+  d["device_ids"] = ids;
   return d;
 }
 
@@ -80,12 +81,14 @@ StatusOr<std::string> CompileWithPython(std::string_view code, std::string_view 
         "interpreter. Compile in a Python process (e.g. through JAX) and load the serialized "
         "executable here with PJRT_Executable_DeserializeAndLoad, which needs no Python.");
   }
+  StatusOr<CompileDeviceOptions> options = ParseCompileDeviceOptions(compile_options);
+  if (!options.ok()) return Status(options.status().code(), std::string(function) + ": " + options.status().message());
   py::gil_scoped_acquire gil;
   try {
     py::module_ driver = py::module_::import(kDriverModule);
     py::object result = driver.attr(kDriverFunction)(py::bytes(code.data(), code.size()),
                                                      py::str(format.data(), format.size()),
-                                                     py::bytes(compile_options.data(), compile_options.size()),
+                                                     CompileOptionsDict(options.value()),
                                                      ConfigDict(config));
     if (!py::isinstance<py::bytes>(result)) {
       if (py::isinstance<py::bytearray>(result) || py::isinstance<py::memoryview>(result)) {

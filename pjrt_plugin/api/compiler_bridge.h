@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "pjrt_plugin/runtime/chip_config.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip::api {
 
@@ -16,7 +16,10 @@ namespace chip::api {
 bool PythonHostAvailable();
 
 // jax_chip.compiler.driver.compile_program(code, fmt, compile_options, chip_config) -> executable
-// bytes. A Python exception with a `pjrt_code` attribute ("INVALID_ARGUMENT", "UNIMPLEMENTED",
+// bytes. `compile_options` (a serialized CompileOptionsProto) is parsed here, once, and reaches
+// Python as a dict {"num_replicas", "num_partitions", "device_ordinal", "device_ids"}
+// (compile_options.h's CompileDeviceOptions); `chip_config` as a dict of the chip model's fields
+// (chip_config_fields.h). A Python exception with a `pjrt_code` attribute ("INVALID_ARGUMENT", "UNIMPLEMENTED",
 // ...) becomes that code with str(exception) as message; any other is INTERNAL with its traceback.
 // `function` prefixes error messages.
 StatusOr<std::string> CompileWithPython(std::string_view code, std::string_view format,

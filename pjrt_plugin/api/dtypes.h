@@ -3,8 +3,8 @@
 // names it and says what to use instead.
 #pragma once
 
-#include "pjrt_plugin/runtime/dtype.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/dtype.h"
+#include "pjrt_plugin/core/status.h"
 #include "xla/pjrt/c/pjrt_c_api.h"
 
 namespace chip::api {

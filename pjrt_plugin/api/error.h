@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 #include "xla/pjrt/c/pjrt_c_api.h"
 
 struct PJRT_Error {

@@ -10,7 +10,7 @@
 
 #include "pjrt_plugin/api/ffi_extension.h"
 #include "pjrt_plugin/kernels/custom_call.h"
-#include "pjrt_plugin/runtime/dtype.h"
+#include "pjrt_plugin/core/dtype.h"
 
 // The opaque XLA FFI types, as the plugin implements them.
 struct XLA_FFI_Error {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 #include "xla/ffi/api/c_api.h"
 #include "xla/pjrt/c/pjrt_c_api.h"
 #include "xla/pjrt/c/pjrt_c_api_ffi_extension.h"

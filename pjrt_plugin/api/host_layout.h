@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 #include "xla/pjrt/c/pjrt_c_api.h"
 
 namespace chip::api {

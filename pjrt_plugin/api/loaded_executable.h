@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "pjrt_plugin/runtime/loaded_program.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 #include "xla/pjrt/c/pjrt_c_api.h"
 
 struct PJRT_LoadedExecutable {

@@ -67,6 +67,8 @@
 #pragma weak PyImport_ImportModule
 #pragma weak PyInstanceMethod_New
 #pragma weak PyInstanceMethod_Type
+#pragma weak PyList_Append
+#pragma weak PyList_New
 #pragma weak PyList_Size
 #pragma weak PyLong_FromSsize_t
 #pragma weak PyMem_Calloc

@@ -1,5 +1,5 @@
 // Shared pieces of the paged attention kernels (attention_*.cc): pool addressing with the
-// documented page-id clamp, f32 conversion of rows, and argument checks.
+// documented page-id clamp, f32 rounding of rows, the unpacked arguments, and argument checks.
 //
 // Layout (sglang-jax's, docs/attention.md): a pool is [rows, kv_heads, head_dim] with
 // rows = num_pages * page_size; the token at position j of sequence b lives in row
@@ -13,33 +13,26 @@
 #include <string>
 
 #include "pjrt_plugin/kernels/custom_call.h"
-#include "pjrt_plugin/kernels/numerics.h"
+#include "pjrt_plugin/core/numerics.h"
 #include "pjrt_plugin/kernels/tensor_ref.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
 namespace kernels {
 namespace attention {
 
-inline bool IsAttentionFloat(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
-
-// Converts n contiguous elements of float dtype t to f32.
-inline void RowToF32(DType t, const void* src, int64_t n, float* dst) {
-  switch (t) {
-    case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); break;
-    case DType::kBF16: {
-      const uint16_t* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = num::BF16ToF32(s[i]);
-      break;
-    }
-    case DType::kF16: {
-      const uint16_t* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = num::F16ToF32(s[i]);
-      break;
-    }
-    default: std::fill(dst, dst + n, 0.0f); break;
+// The attributes of paged_attention_decode and radix_attention_extend, decoded once at load time.
+struct AttentionParams {
+  float scale = 1.0f;
+  int64_t page_size = 1;
+  static StatusOr<AttentionParams> Decode(const CustomCallAttributes& attrs) {
+    CHIP_ASSIGN_OR_RETURN(const double scale, attrs.Float("scale"));
+    CHIP_ASSIGN_OR_RETURN(const int64_t page_size, attrs.Int("page_size"));
+    return AttentionParams{static_cast<float>(scale), page_size};
   }
-}
+};
+
+inline bool IsAttentionFloat(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
 
 // Rounds n f32 values to float dtype t and stores them (round to nearest even).
 inline void RowFromF32(DType t, const float* src, int64_t n, void* dst) {
@@ -94,13 +87,47 @@ class PagedPool {
   // head_dim f32 values of KV head `kv_head` at position j.
   void Load(const int32_t* pages, int64_t j, int64_t kv_head, float* dst) const {
     const int64_t elem = (Row(pages, j) * kv_heads_ + kv_head) * head_dim_;
-    RowToF32(dtype_, base_ + elem * DTypeByteSize(dtype_), head_dim_, dst);
+    num::FloatRowToF32(dtype_, base_ + elem * DTypeByteSize(dtype_), head_dim_, dst);
   }
 
  private:
   const uint8_t* base_;
   DType dtype_;
   int64_t kv_heads_, head_dim_, page_size_, num_pages_, row_bytes_;
+};
+
+// What decode and extend unpack from their arguments: q [rows, heads, head_dim], k_pool,
+// v_pool, page_table [batch, max_pages] (inputs 0-3) and the output.
+struct PagedArgs {
+  PagedArgs(const AttentionParams& params, const TensorRefs& inputs, const TensorRefs& outputs)
+      : scale(params.scale),
+        page_size(params.page_size),
+        kpool(inputs[1], params.page_size),
+        vpool(inputs[2], params.page_size),
+        table(static_cast<const int32_t*>(inputs[3].data)),
+        heads(inputs[0].info->dims[1]),
+        dim(inputs[0].info->dims[2]),
+        kv_heads(inputs[1].info->dims[1]),
+        group(heads / kv_heads),
+        max_pages(inputs[3].info->dims[1]),
+        capacity(kpool.num_pages() > 0 ? max_pages * page_size : 0),
+        q_t(inputs[0].info->dtype),
+        out_t(outputs[0].info->dtype),
+        q_esize(DTypeByteSize(q_t)),
+        out_esize(DTypeByteSize(out_t)),
+        q_base(static_cast<const uint8_t*>(inputs[0].data)),
+        out_base(static_cast<uint8_t*>(outputs[0].data)) {}
+
+  const float scale;
+  const int64_t page_size;
+  const PagedPool kpool, vpool;
+  const int32_t* const table;
+  const int64_t heads, dim, kv_heads, group, max_pages;
+  const int64_t capacity;  // positions a page-table row can address (0 for an empty pool)
+  const DType q_t, out_t;
+  const int64_t q_esize, out_esize;
+  const uint8_t* const q_base;
+  uint8_t* const out_base;
 };
 
 // Checks a [rows, kv_heads, head_dim] float pool; names it in errors.

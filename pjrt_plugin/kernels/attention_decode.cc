@@ -29,59 +29,49 @@ Status ValidatePagedAttentionDecode(const CustomCallAttributes& attrs, const Ten
   return Status::Ok();
 }
 
-Status RunPagedAttentionDecode(const CustomCallAttributes& attrs, const TensorRefs& inputs, const TensorRefs& outputs,
-                               KernelWork* work) {
-  CHIP_ASSIGN_OR_RETURN(const double scale_d, attrs.Float("scale"));
-  CHIP_ASSIGN_OR_RETURN(const int64_t page_size, attrs.Int("page_size"));
-  const float scale = static_cast<float>(scale_d);
+Status RunPagedAttentionDecode(const attention::AttentionParams& params, const TensorRefs& inputs,
+                               const TensorRefs& outputs, KernelWork* work) {
+  const attention::PagedArgs pa(params, inputs, outputs);
   const TensorRef& q = inputs[0];
-  const attention::PagedPool kpool(inputs[1], page_size), vpool(inputs[2], page_size);
-  const int32_t* table = static_cast<const int32_t*>(inputs[3].data);
   const int32_t* lens = static_cast<const int32_t*>(inputs[4].data);
-  const int64_t batch = q.info->dims[0], heads = q.info->dims[1], dim = q.info->dims[2];
-  const int64_t kv_heads = inputs[1].info->dims[1];
-  const int64_t group = heads / kv_heads;
-  const int64_t max_pages = inputs[3].info->dims[1];
-  const int64_t capacity = kpool.num_pages() > 0 ? max_pages * page_size : 0;
-  const DType q_t = q.info->dtype, out_t = outputs[0].info->dtype;
-  const int64_t q_esize = DTypeByteSize(q_t), out_esize = DTypeByteSize(out_t);
-  const uint8_t* q_base = static_cast<const uint8_t*>(q.data);
-  uint8_t* out_base = static_cast<uint8_t*>(outputs[0].data);
+  const int64_t batch = q.info->dims[0];
 
   std::vector<int64_t> length(batch);
   int64_t tokens = 0, pages_used = 0;
   for (int64_t b = 0; b < batch; ++b) {
-    length[b] = std::clamp<int64_t>(lens[b], 0, capacity);
+    length[b] = std::clamp<int64_t>(lens[b], 0, pa.capacity);
     tokens += length[b];
-    pages_used += (length[b] + page_size - 1) / page_size;
+    pages_used += (length[b] + pa.page_size - 1) / pa.page_size;
   }
 
   // One task per (sequence, KV head): its `group` query heads share the K/V rows read.
-  ThreadPool::Global().ParallelFor(batch * kv_heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> qf(group * dim), row(dim), acc(group * dim), scores, peak(group), denom(group);
+  ThreadPool::Global().ParallelFor(batch * pa.kv_heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> qf(pa.group * pa.dim), row(pa.dim), acc(pa.group * pa.dim), scores, peak(pa.group),
+        denom(pa.group);
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t b = task / kv_heads, kh = task % kv_heads;
+      const int64_t b = task / pa.kv_heads, kh = task % pa.kv_heads;
       const int64_t n = length[b];
-      const int64_t head0 = kh * group;
+      const int64_t head0 = kh * pa.group;
       if (n == 0) {
         std::fill(acc.begin(), acc.end(), 0.0f);
       } else {
-        const int32_t* pages = table + b * max_pages;
-        for (int64_t g = 0; g < group; ++g) {
-          attention::RowToF32(q_t, q_base + ((b * heads + head0 + g) * dim) * q_esize, dim, qf.data() + g * dim);
+        const int32_t* pages = pa.table + b * pa.max_pages;
+        for (int64_t g = 0; g < pa.group; ++g) {
+          num::FloatRowToF32(pa.q_t, pa.q_base + ((b * pa.heads + head0 + g) * pa.dim) * pa.q_esize, pa.dim,
+                             qf.data() + g * pa.dim);
         }
-        scores.assign(group * n, 0.0f);
+        scores.assign(pa.group * n, 0.0f);
         std::fill(peak.begin(), peak.end(), -INFINITY);
         for (int64_t j = 0; j < n; ++j) {
-          kpool.Load(pages, j, kh, row.data());
-          for (int64_t g = 0; g < group; ++g) {
-            const float* qg = qf.data() + g * dim;
-            const float s = attention::Dot(qg, row.data(), dim) * scale;
+          pa.kpool.Load(pages, j, kh, row.data());
+          for (int64_t g = 0; g < pa.group; ++g) {
+            const float* qg = qf.data() + g * pa.dim;
+            const float s = attention::Dot(qg, row.data(), pa.dim) * pa.scale;
             scores[g * n + j] = s;
             peak[g] = std::max(peak[g], s);
           }
         }
-        for (int64_t g = 0; g < group; ++g) {
+        for (int64_t g = 0; g < pa.group; ++g) {
           float sum = 0.0f;
           float* sg = scores.data() + g * n;
           for (int64_t j = 0; j < n; ++j) {
@@ -92,30 +82,31 @@ Status RunPagedAttentionDecode(const CustomCallAttributes& attrs, const TensorRe
         }
         std::fill(acc.begin(), acc.end(), 0.0f);
         for (int64_t j = 0; j < n; ++j) {
-          vpool.Load(pages, j, kh, row.data());
-          for (int64_t g = 0; g < group; ++g) {
+          pa.vpool.Load(pages, j, kh, row.data());
+          for (int64_t g = 0; g < pa.group; ++g) {
             const float w = scores[g * n + j];
-            float* a = acc.data() + g * dim;
-            for (int64_t d = 0; d < dim; ++d) a[d] += w * row[d];
+            float* a = acc.data() + g * pa.dim;
+            for (int64_t d = 0; d < pa.dim; ++d) a[d] += w * row[d];
           }
         }
-        for (int64_t g = 0; g < group; ++g) {
+        for (int64_t g = 0; g < pa.group; ++g) {
           const float inv = denom[g] > 0.0f ? 1.0f / denom[g] : 0.0f;
-          for (int64_t d = 0; d < dim; ++d) acc[g * dim + d] *= inv;
+          for (int64_t d = 0; d < pa.dim; ++d) acc[g * pa.dim + d] *= inv;
         }
       }
-      for (int64_t g = 0; g < group; ++g) {
-        attention::RowFromF32(out_t, acc.data() + g * dim, dim, out_base + ((b * heads + head0 + g) * dim) * out_esize);
+      for (int64_t g = 0; g < pa.group; ++g) {
+        attention::RowFromF32(pa.out_t, acc.data() + g * pa.dim, pa.dim,
+                              pa.out_base + ((b * pa.heads + head0 + g) * pa.dim) * pa.out_esize);
       }
     }
   });
 
-  const double kv_bytes = static_cast<double>(tokens) * kv_heads * dim *
-                          (DTypeByteSize(kpool.dtype()) + DTypeByteSize(vpool.dtype()));
+  const double kv_bytes = static_cast<double>(tokens) * pa.kv_heads * pa.dim *
+                          (DTypeByteSize(pa.kpool.dtype()) + DTypeByteSize(pa.vpool.dtype()));
   work->bytes_read += kv_bytes + static_cast<double>(q.info->byte_size()) + 4.0 * pages_used + 4.0 * batch;
   work->bytes_written += static_cast<double>(outputs[0].info->byte_size());
-  work->vector_flops += 4.0 * tokens * heads * dim;
-  work->transcendentals += static_cast<double>(tokens) * heads;
+  work->vector_flops += 4.0 * tokens * pa.heads * pa.dim;
+  work->transcendentals += static_cast<double>(tokens) * pa.heads;
   return Status::Ok();
 }
 

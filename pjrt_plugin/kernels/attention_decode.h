@@ -15,6 +15,7 @@
 // does not enter.
 #pragma once
 
+#include "pjrt_plugin/kernels/attention_common.h"
 #include "pjrt_plugin/kernels/custom_call.h"
 
 namespace chip {
@@ -22,7 +23,7 @@ namespace kernels {
 
 Status ValidatePagedAttentionDecode(const CustomCallAttributes& attrs, const TensorInfos& inputs,
                                     const TensorInfos& outputs);
-Status RunPagedAttentionDecode(const CustomCallAttributes& attrs, const TensorRefs& inputs,
+Status RunPagedAttentionDecode(const attention::AttentionParams& params, const TensorRefs& inputs,
                                const TensorRefs& outputs, KernelWork* work);
 
 }  // namespace kernels

@@ -31,25 +31,13 @@ Status ValidateRadixAttentionExtend(const CustomCallAttributes& attrs, const Ten
   return Status::Ok();
 }
 
-Status RunRadixAttentionExtend(const CustomCallAttributes& attrs, const TensorRefs& inputs, const TensorRefs& outputs,
-                               KernelWork* work) {
-  CHIP_ASSIGN_OR_RETURN(const double scale_d, attrs.Float("scale"));
-  CHIP_ASSIGN_OR_RETURN(const int64_t page_size, attrs.Int("page_size"));
-  const float scale = static_cast<float>(scale_d);
-  const TensorRef& q = inputs[0];
-  const attention::PagedPool kpool(inputs[1], page_size), vpool(inputs[2], page_size);
-  const int32_t* table = static_cast<const int32_t*>(inputs[3].data);
+Status RunRadixAttentionExtend(const attention::AttentionParams& params, const TensorRefs& inputs,
+                               const TensorRefs& outputs, KernelWork* work) {
+  const attention::PagedArgs pa(params, inputs, outputs);
   const int32_t* prefix = static_cast<const int32_t*>(inputs[4].data);
   const int32_t* extend = static_cast<const int32_t*>(inputs[5].data);
-  const int64_t rows = q.info->dims[0], heads = q.info->dims[1], dim = q.info->dims[2];
-  const int64_t batch = inputs[3].info->dims[0], max_pages = inputs[3].info->dims[1];
-  const int64_t kv_heads = inputs[1].info->dims[1];
-  const int64_t group = heads / kv_heads;
-  const int64_t capacity = kpool.num_pages() > 0 ? max_pages * page_size : 0;
-  const DType q_t = q.info->dtype, out_t = outputs[0].info->dtype;
-  const int64_t q_esize = DTypeByteSize(q_t), out_esize = DTypeByteSize(out_t);
-  const uint8_t* q_base = static_cast<const uint8_t*>(q.data);
-  uint8_t* out_base = static_cast<uint8_t*>(outputs[0].data);
+  const int64_t rows = inputs[0].info->dims[0];
+  const int64_t batch = inputs[3].info->dims[0];
 
   // Each sequence's query rows [start, start + count) and the positions it reads [0, used).
   std::vector<int64_t> start(batch), count(batch), used(batch);
@@ -60,47 +48,47 @@ Status RunRadixAttentionExtend(const CustomCallAttributes& attrs, const TensorRe
     start[b] = std::min(cursor, rows);
     count[b] = std::max<int64_t>(std::min(cursor + e, rows) - start[b], 0);
     cursor += e;
-    used[b] = std::clamp<int64_t>(static_cast<int64_t>(prefix[b]) + count[b], 0, capacity);
+    used[b] = std::clamp<int64_t>(static_cast<int64_t>(prefix[b]) + count[b], 0, pa.capacity);
     tokens_read += used[b];
-    pages_used += (used[b] + page_size - 1) / page_size;
+    pages_used += (used[b] + pa.page_size - 1) / pa.page_size;
     for (int64_t i = 0; i < count[b]; ++i) {
-      scored += static_cast<double>(std::clamp<int64_t>(static_cast<int64_t>(prefix[b]) + i + 1, 0, capacity));
+      scored += static_cast<double>(std::clamp<int64_t>(static_cast<int64_t>(prefix[b]) + i + 1, 0, pa.capacity));
     }
   }
   const int64_t real_rows = std::min(cursor, rows);
-  const int64_t out_row_bytes = heads * dim * out_esize;
+  const int64_t out_row_bytes = pa.heads * pa.dim * pa.out_esize;
   if (rows > real_rows) {  // padding query rows
-    std::memset(out_base + real_rows * out_row_bytes, 0, static_cast<size_t>((rows - real_rows) * out_row_bytes));
+    std::memset(pa.out_base + real_rows * out_row_bytes, 0, static_cast<size_t>((rows - real_rows) * out_row_bytes));
   }
 
   // One task per (sequence, KV head): the sequence's K/V rows for that head are converted to f32
   // once and shared by all its query rows and the `group` query heads of that KV head.
-  ThreadPool::Global().ParallelFor(batch * kv_heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> keys, vals, scores, qf(dim), acc(dim);
+  ThreadPool::Global().ParallelFor(batch * pa.kv_heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> keys, vals, scores, qf(pa.dim), acc(pa.dim);
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t b = task / kv_heads, kh = task % kv_heads;
+      const int64_t b = task / pa.kv_heads, kh = task % pa.kv_heads;
       if (count[b] == 0) continue;
       const int64_t n = used[b];
-      const int32_t* pages = table + b * max_pages;
-      keys.resize(static_cast<size_t>(n * dim));
-      vals.resize(static_cast<size_t>(n * dim));
+      const int32_t* pages = pa.table + b * pa.max_pages;
+      keys.resize(static_cast<size_t>(n * pa.dim));
+      vals.resize(static_cast<size_t>(n * pa.dim));
       scores.resize(static_cast<size_t>(n));
       for (int64_t j = 0; j < n; ++j) {
-        kpool.Load(pages, j, kh, keys.data() + j * dim);
-        vpool.Load(pages, j, kh, vals.data() + j * dim);
+        pa.kpool.Load(pages, j, kh, keys.data() + j * pa.dim);
+        pa.vpool.Load(pages, j, kh, vals.data() + j * pa.dim);
       }
       for (int64_t i = 0; i < count[b]; ++i) {
         const int64_t row = start[b] + i;
         const int64_t visible = std::clamp<int64_t>(static_cast<int64_t>(prefix[b]) + i + 1, 0, n);
-        for (int64_t g = 0; g < group; ++g) {
-          const int64_t h = kh * group + g;
+        for (int64_t g = 0; g < pa.group; ++g) {
+          const int64_t h = kh * pa.group + g;
           std::fill(acc.begin(), acc.end(), 0.0f);
           if (visible > 0) {
-            attention::RowToF32(q_t, q_base + ((row * heads + h) * dim) * q_esize, dim, qf.data());
+            num::FloatRowToF32(pa.q_t, pa.q_base + ((row * pa.heads + h) * pa.dim) * pa.q_esize, pa.dim, qf.data());
             float peak = -INFINITY;
             for (int64_t j = 0; j < visible; ++j) {
-              const float* k = keys.data() + j * dim;
-              scores[j] = attention::Dot(qf.data(), k, dim) * scale;
+              const float* k = keys.data() + j * pa.dim;
+              scores[j] = attention::Dot(qf.data(), k, pa.dim) * pa.scale;
               peak = std::max(peak, scores[j]);
             }
             float sum = 0.0f;
@@ -110,26 +98,27 @@ Status RunRadixAttentionExtend(const CustomCallAttributes& attrs, const TensorRe
             }
             for (int64_t j = 0; j < visible; ++j) {
               const float w = scores[j];
-              const float* v = vals.data() + j * dim;
-              for (int64_t d = 0; d < dim; ++d) acc[d] += w * v[d];
+              const float* v = vals.data() + j * pa.dim;
+              for (int64_t d = 0; d < pa.dim; ++d) acc[d] += w * v[d];
             }
             const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-            for (int64_t d = 0; d < dim; ++d) acc[d] *= inv;
+            for (int64_t d = 0; d < pa.dim; ++d) acc[d] *= inv;
           }
-          attention::RowFromF32(out_t, acc.data(), dim, out_base + ((row * heads + h) * dim) * out_esize);
+          attention::RowFromF32(pa.out_t, acc.data(), pa.dim,
+                                pa.out_base + ((row * pa.heads + h) * pa.dim) * pa.out_esize);
         }
       }
     }
   });
 
-  const double kv_bytes = static_cast<double>(tokens_read) * kv_heads * dim *
-                          (DTypeByteSize(kpool.dtype()) + DTypeByteSize(vpool.dtype()));
-  work->bytes_read += kv_bytes + static_cast<double>(real_rows * heads * dim * q_esize) + 4.0 * pages_used +
+  const double kv_bytes = static_cast<double>(tokens_read) * pa.kv_heads * pa.dim *
+                          (DTypeByteSize(pa.kpool.dtype()) + DTypeByteSize(pa.vpool.dtype()));
+  work->bytes_read += kv_bytes + static_cast<double>(real_rows * pa.heads * pa.dim * pa.q_esize) + 4.0 * pages_used +
                       8.0 * batch;
   work->bytes_written += static_cast<double>(outputs[0].info->byte_size());
-  work->matrix_flops += 4.0 * scored * heads * dim;
-  work->matrix_dtype = q_t;
-  work->transcendentals += scored * heads;
+  work->matrix_flops += 4.0 * scored * pa.heads * pa.dim;
+  work->matrix_dtype = pa.q_t;
+  work->transcendentals += scored * pa.heads;
   return Status::Ok();
 }
 

@@ -18,6 +18,7 @@
 // flops 4 * sum over query tokens of (visible keys) * heads * head_dim; one exp per score.
 #pragma once
 
+#include "pjrt_plugin/kernels/attention_common.h"
 #include "pjrt_plugin/kernels/custom_call.h"
 
 namespace chip {
@@ -25,7 +26,7 @@ namespace kernels {
 
 Status ValidateRadixAttentionExtend(const CustomCallAttributes& attrs, const TensorInfos& inputs,
                                     const TensorInfos& outputs);
-Status RunRadixAttentionExtend(const CustomCallAttributes& attrs, const TensorRefs& inputs,
+Status RunRadixAttentionExtend(const attention::AttentionParams& params, const TensorRefs& inputs,
                                const TensorRefs& outputs, KernelWork* work);
 
 }  // namespace kernels

@@ -40,7 +40,7 @@ Status ValidatePagedKvWrite(const CustomCallAttributes& attrs, const TensorInfos
   return Status::Ok();
 }
 
-Status RunPagedKvWrite(const CustomCallAttributes& /*attrs*/, const TensorRefs& inputs, const TensorRefs& outputs,
+Status RunPagedKvWrite(const NoAttributes& /*params*/, const TensorRefs& inputs, const TensorRefs& outputs,
                        KernelWork* work) {
   const TensorRef& slots_ref = inputs[4];
   const int32_t* slots = static_cast<const int32_t*>(slots_ref.data);

@@ -19,7 +19,7 @@ namespace kernels {
 
 Status ValidatePagedKvWrite(const CustomCallAttributes& attrs, const TensorInfos& inputs,
                             const TensorInfos& outputs);
-Status RunPagedKvWrite(const CustomCallAttributes& attrs, const TensorRefs& inputs,
+Status RunPagedKvWrite(const NoAttributes& params, const TensorRefs& inputs,
                        const TensorRefs& outputs, KernelWork* work);
 
 }  // namespace kernels

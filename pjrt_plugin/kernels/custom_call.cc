@@ -14,16 +14,6 @@ namespace chip {
 namespace kernels {
 namespace {
 
-// The built-in kernels, by target name.
-const std::vector<CustomCallKernel>& Registry() {
-  static const std::vector<CustomCallKernel> kernels = {
-      {"chip.paged_kv_write", ValidatePagedKvWrite, RunPagedKvWrite, {0, 1}},
-      {"chip.paged_attention_decode", ValidatePagedAttentionDecode, RunPagedAttentionDecode, {-1}},
-      {"chip.radix_attention_extend", ValidateRadixAttentionExtend, RunRadixAttentionExtend, {-1}},
-  };
-  return kernels;
-}
-
 std::string TargetOf(const exe::CustomCall& op) { return op.target() ? op.target()->str() : ""; }
 
 std::mutex g_external_mu;
@@ -132,21 +122,48 @@ StatusOr<CustomCallAttributes> CustomCallAttributes::Decode(const exe::CustomCal
   return out;
 }
 
-const CustomCallKernel* FindCustomCallKernel(const std::string& target) {
-  for (const CustomCallKernel& k : Registry()) {
-    if (target == k.target) return &k;
+namespace {
+
+// A call no built-in kernel implements, run by the external provider (XLA FFI handlers).
+class ExternalCall final : public PreparedOp {
+ public:
+  ExternalCall(std::string target, CustomCallAttributes attrs, std::vector<int> alias)
+      : target_(std::move(target)), attrs_(std::move(attrs)), alias_(std::move(alias)) {}
+
+  Status Run(const KernelArgs& args) const override {
+    const TensorRefs& inputs = args.inputs;
+    const TensorRefs& outputs = args.outputs;
+    KernelWork* work = args.work;
+    const auto external = External();
+    if (external == nullptr || !external->Has(target_)) {
+      return Unimplemented("custom call target '" + target_ + "' is not implemented by this runtime (no built-in "
+                           "kernel and no XLA FFI handler registered for platform chip)");
+    }
+    // XLA's custom-call semantics: an output aliased to an input IS that input's buffer. Where the
+    // compiler gave them different storage, the output starts as a copy of the input and the
+    // handler sees the output's buffer as that input.
+    TensorRefs call_inputs = inputs;
+    for (size_t r = 0; r < alias_.size() && r < outputs.size(); ++r) {
+      const int in = alias_[r];
+      if (in < 0 || outputs[r].data == inputs[in].data) continue;
+      const int64_t bytes = outputs[r].info->byte_size();
+      if (bytes > 0) std::memmove(outputs[r].data, inputs[in].data, static_cast<size_t>(bytes));
+      call_inputs[in].data = outputs[r].data;
+      work->bytes_read += static_cast<double>(bytes);
+      work->bytes_written += static_cast<double>(bytes);
+    }
+    for (const TensorRef& in : inputs) work->bytes_read += static_cast<double>(in.info->byte_size());
+    for (const TensorRef& out : outputs) work->bytes_written += static_cast<double>(out.info->byte_size());
+    return external->Run(target_, attrs_, call_inputs, outputs);
   }
-  return nullptr;
-}
 
-std::vector<std::string> CustomCallTargets() {
-  std::vector<std::string> names;
-  for (const CustomCallKernel& k : Registry()) names.push_back(k.target);
-  std::sort(names.begin(), names.end());
-  return names;
-}
+ private:
+  const std::string target_;
+  const CustomCallAttributes attrs_;
+  const std::vector<int> alias_;  // output_operand_alias
+};
 
-Status ValidateCustomCall(const exe::CustomCall& op, const TensorInfos& inputs, const TensorInfos& outputs) {
+StatusOr<PreparedOpPtr> PrepareOp(const exe::CustomCall& op, const TensorInfos& inputs, const TensorInfos& outputs) {
   const std::string target = TargetOf(op);
   const CustomCallKernel* kernel = FindCustomCallKernel(target);
   const std::string where = "custom call '" + target + "': ";
@@ -155,7 +172,10 @@ Status ValidateCustomCall(const exe::CustomCall& op, const TensorInfos& inputs, 
     if (external != nullptr && external->Has(target)) {
       const Status s = ValidateExternal(op, inputs, outputs);
       if (!s.ok()) return Status(s.code(), where + s.message());
-      return CustomCallAttributes::Decode(op).status();
+      CHIP_ASSIGN_OR_RETURN(CustomCallAttributes attrs, CustomCallAttributes::Decode(op));
+      std::vector<int> alias;
+      if (op.output_operand_alias()) alias.assign(op.output_operand_alias()->begin(), op.output_operand_alias()->end());
+      return PreparedOpPtr(new ExternalCall(target, std::move(attrs), std::move(alias)));
     }
     return Unimplemented("custom call target '" + target + "' is not implemented by this runtime (it has " +
                          KnownTargets() + ", and the XLA FFI handlers registered for platform chip)");
@@ -175,40 +195,20 @@ Status ValidateCustomCall(const exe::CustomCall& op, const TensorInfos& inputs, 
     }
   }
   CHIP_ASSIGN_OR_RETURN(const CustomCallAttributes attrs, CustomCallAttributes::Decode(op));
-  const Status s = kernel->validate(attrs, inputs, outputs);
-  if (!s.ok()) return Status(s.code(), where + s.message());
-  return Status::Ok();
+  StatusOr<PreparedOpPtr> prepared = kernel->prepare(attrs, inputs, outputs);
+  if (!prepared.ok()) return Status(prepared.status().code(), where + prepared.status().message());
+  return prepared;
 }
 
-Status RunCustomCall(const exe::CustomCall& op, const TensorRefs& inputs, const TensorRefs& outputs,
-                     KernelWork* work) {
-  const std::string target = TargetOf(op);
-  const CustomCallKernel* kernel = FindCustomCallKernel(target);
-  CHIP_ASSIGN_OR_RETURN(const CustomCallAttributes attrs, CustomCallAttributes::Decode(op));
-  if (kernel != nullptr) return kernel->run(attrs, inputs, outputs, work);
-  const auto external = External();
-  if (external == nullptr || !external->Has(target)) {
-    return Unimplemented("custom call target '" + target + "' is not implemented by this runtime (no built-in kernel "
-                         "and no XLA FFI handler registered for platform chip)");
-  }
-  // XLA's custom-call semantics: an output aliased to an input IS that input's buffer. Where the
-  // compiler gave them different storage, the output starts as a copy of the input and the
-  // handler sees the output's buffer as that input.
-  TensorRefs args = inputs;
-  if (const auto* alias = op.output_operand_alias()) {
-    for (flatbuffers::uoffset_t r = 0; r < alias->size() && r < outputs.size(); ++r) {
-      const int in = alias->Get(r);
-      if (in < 0 || outputs[r].data == inputs[in].data) continue;
-      const int64_t bytes = outputs[r].info->byte_size();
-      if (bytes > 0) std::memmove(outputs[r].data, inputs[in].data, static_cast<size_t>(bytes));
-      args[in].data = outputs[r].data;
-      work->bytes_read += static_cast<double>(bytes);
-      work->bytes_written += static_cast<double>(bytes);
-    }
-  }
-  for (const TensorRef& in : inputs) work->bytes_read += static_cast<double>(in.info->byte_size());
-  for (const TensorRef& out : outputs) work->bytes_written += static_cast<double>(out.info->byte_size());
-  return external->Run(target, attrs, args, outputs);
+}  // namespace
+
+StatusOr<PreparedOpPtr> PrepareCustomCall(const exe::Kernel& kernel, const TensorInfos& inputs,
+                                          const TensorInfos& outputs, const PrepareContext& /*ctx*/) {
+  return PrepareOp(*kernel.op_as_CustomCall(), inputs, outputs);
+}
+
+Status ValidateCustomCall(const exe::CustomCall& op, const TensorInfos& inputs, const TensorInfos& outputs) {
+  return PrepareOp(op, inputs, outputs).status();
 }
 
 }  // namespace kernels

@@ -1,7 +1,7 @@
 // Custom-call kernels (chip::exe::CustomCall): native kernels the compiler calls by target name
-// (stablehlo.custom_call @chip.paged_attention_decode, ...). The registry maps a target name to
-// its validate and run functions; kernels whose work depends on the data (attention: the tokens
-// in use) report it at run time.
+// (stablehlo.custom_call @chip.paged_attention_decode, ...). The registry (kernel_registry.cc)
+// maps a target name to its prepare function; kernels whose work depends on the data (attention:
+// the tokens in use) report it at run time.
 #pragma once
 
 #include <cstdint>
@@ -10,12 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "pjrt_plugin/kernels/kernel.h"
 #include "pjrt_plugin/kernels/tensor_ref.h"
-#include "pjrt_plugin/runtime/cost_model.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/kernel_work.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
-namespace exe { struct CustomCall; }
+namespace exe {
+struct CustomCall;
+struct Kernel;
+}  // namespace exe
 namespace kernels {
 
 // The decoded attributes of one custom call (schema CustomCallAttribute).
@@ -50,19 +54,42 @@ class CustomCallAttributes {
   std::map<std::string, Attr> attrs_;
 };
 
-// One native custom-call kernel.
+// One built-in custom-call target (registered in kernels/kernel_registry.cc).
 struct CustomCallKernel {
-  // Checks operand/result types and attributes (at load time).
-  using ValidateFn = Status (*)(const CustomCallAttributes& attrs, const TensorInfos& inputs,
-                                const TensorInfos& outputs);
-  // Runs a validated call; adds its data-dependent work to *work.
-  using RunFn = Status (*)(const CustomCallAttributes& attrs, const TensorRefs& inputs,
-                           const TensorRefs& outputs, KernelWork* work);
+  // Checks operand/result types and attributes and decodes the attributes once (load time); the
+  // prepared op's Run adds the kernel's data-dependent work to *args.work.
+  using PrepareFn = StatusOr<PreparedOpPtr> (*)(const CustomCallAttributes& attrs, const TensorInfos& inputs,
+                                                const TensorInfos& outputs);
   const char* target = "";
-  ValidateFn validate = nullptr;
-  RunFn run = nullptr;
+  PrepareFn prepare = nullptr;
   // Per output: the input it updates in place (its storage may be the output's own), or -1.
   std::vector<int> in_place;
+};
+
+// A built-in target's prepared op: its attributes decoded once into `Params` (a struct with
+// `static StatusOr<Params> Decode(const CustomCallAttributes&)`), then kRun on every execution.
+// PrepareFn: CustomCallOp<Params, Validate, Run>::Prepare.
+template <typename Params, Status (*kValidate)(const CustomCallAttributes&, const TensorInfos&, const TensorInfos&),
+          Status (*kRun)(const Params&, const TensorRefs&, const TensorRefs&, KernelWork*)>
+class CustomCallOp final : public PreparedOp {
+ public:
+  explicit CustomCallOp(Params params) : params_(std::move(params)) {}
+  Status Run(const KernelArgs& args) const override { return kRun(params_, args.inputs, args.outputs, args.work); }
+
+  static StatusOr<PreparedOpPtr> Prepare(const CustomCallAttributes& attrs, const TensorInfos& inputs,
+                                         const TensorInfos& outputs) {
+    CHIP_RETURN_IF_ERROR(kValidate(attrs, inputs, outputs));
+    CHIP_ASSIGN_OR_RETURN(Params params, Params::Decode(attrs));
+    return PreparedOpPtr(new CustomCallOp(std::move(params)));
+  }
+
+ private:
+  const Params params_;
+};
+
+// The Params of a target that takes no attributes.
+struct NoAttributes {
+  static StatusOr<NoAttributes> Decode(const CustomCallAttributes& /*attrs*/) { return NoAttributes{}; }
 };
 
 // Custom calls no built-in kernel implements can be served by an external provider: the API
@@ -84,16 +111,14 @@ const CustomCallKernel* FindCustomCallKernel(const std::string& target);
 // Every built-in target, sorted (for error messages).
 std::vector<std::string> CustomCallTargets();
 
-// Load-time check of a CustomCall kernel: a built-in target (aliasing consistent with the
-// kernel's, and the kernel's own validation) or one the external provider has (aliased outputs
-// of their input's size); UNIMPLEMENTED naming the target otherwise.
+// The CustomCall kind (kernel_registry.cc): a built-in target (aliasing consistent with the
+// kernel's, and the target's own checks) or one the external provider has (aliased outputs of
+// their input's size); UNIMPLEMENTED naming the target otherwise. External handlers' work is their
+// inputs read and outputs written (a memory-only model).
+StatusOr<PreparedOpPtr> PrepareCustomCall(const exe::Kernel& kernel, const TensorInfos& inputs,
+                                          const TensorInfos& outputs, const PrepareContext& ctx);
+// The same checks for a CustomCall op table alone.
 Status ValidateCustomCall(const exe::CustomCall& op, const TensorInfos& inputs, const TensorInfos& outputs);
-
-// Runs a validated CustomCall kernel. *work starts as the kernel's static cost (if any) and
-// gets the kernel's data-dependent work added (external handlers: their inputs read and outputs
-// written, a memory-only model).
-Status RunCustomCall(const exe::CustomCall& op, const TensorRefs& inputs, const TensorRefs& outputs,
-                     KernelWork* work);
 
 }  // namespace kernels
 }  // namespace chip

@@ -11,7 +11,7 @@
 #include <Eigen/Core>
 
 #include "pjrt_plugin/kernels/aligned_buffer.h"
-#include "pjrt_plugin/kernels/numerics.h"
+#include "pjrt_plugin/core/numerics.h"
 #include "pjrt_plugin/kernels/thread_pool.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
@@ -101,20 +101,7 @@ T ConvertElement(DType t, const uint8_t* base, int64_t i) {
 template <typename T>
 void ConvertRun(DType t, const uint8_t* src, int64_t n, T* dst) {
   if constexpr (std::is_same_v<T, float>) {
-    switch (t) {
-      case DType::kF32: std::memcpy(dst, src, n * sizeof(float)); return;
-      case DType::kBF16: {
-        const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
-        for (int64_t i = 0; i < n; ++i) dst[i] = num::BF16ToF32(s[i]);
-        return;
-      }
-      case DType::kF16: {
-        const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
-        for (int64_t i = 0; i < n; ++i) dst[i] = num::F16ToF32(s[i]);
-        return;
-      }
-      default: break;
-    }
+    if (num::FloatRowToF32(t, src, n, dst)) return;
   }
   switch (t) {
     case DType::kS8: { const int8_t* s = reinterpret_cast<const int8_t*>(src); for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(s[i]); return; }

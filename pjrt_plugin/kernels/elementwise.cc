@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "pjrt_plugin/kernels/aligned_buffer.h"
+#include "pjrt_plugin/kernels/elementwise_ops.h"
 #include "pjrt_plugin/kernels/fast_math.h"
-#include "pjrt_plugin/kernels/numerics.h"
+#include "pjrt_plugin/core/numerics.h"
 #include "pjrt_plugin/kernels/thread_pool.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
@@ -47,64 +50,49 @@ struct OpInfo {
   bool transcendental;
 };
 
+// The op table, expanded from elementwise_ops.h (one entry per EwOp, in enum order).
+constexpr OpInfo kOps[] = {
+#define CHIP_EW_OP_INFO(name, arity, rule, transcendental) {#name, Arity::arity, Rule::rule, transcendental},
+    CHIP_ELEMENTWISE_OPS(CHIP_EW_OP_INFO)
+#undef CHIP_EW_OP_INFO
+};
+
+// The table agrees with the schema's EwOp enum: each entry's name is the member at its index, and
+// the enum has no other members.
+enum class OpIndex : int {
+#define CHIP_EW_OP_INDEX(name, arity, rule, transcendental) name,
+  CHIP_ELEMENTWISE_OPS(CHIP_EW_OP_INDEX)
+#undef CHIP_EW_OP_INDEX
+  kCount
+};
+#define CHIP_EW_OP_CHECK(name, arity, rule, transcendental)                            \
+  static_assert(static_cast<int>(OpIndex::name) == static_cast<int>(EwOp::name),       \
+                "elementwise_ops.h: " #name " is not at its EwOp value (chip_executable.fbs)");
+CHIP_ELEMENTWISE_OPS(CHIP_EW_OP_CHECK)
+#undef CHIP_EW_OP_CHECK
+static_assert(static_cast<size_t>(OpIndex::kCount) ==
+                  std::extent_v<std::remove_reference_t<decltype(exe::EnumValuesEwOp())>>,
+              "elementwise_ops.h lists a different number of ops than the schema's EwOp enum");
+
 const OpInfo* GetOpInfo(EwOp op) {
-  static const OpInfo kOps[] = {
-      {"LOAD", Arity::kView, Rule::kLoad, false},
-      {"CONST", Arity::kNone, Rule::kConst, false},
-      {"IOTA", Arity::kDim, Rule::kIota, false},
-      {"CONVERT", Arity::kUnary, Rule::kConvert, false},
-      {"ADD", Arity::kBinary, Rule::kSameAny, false},
-      {"SUB", Arity::kBinary, Rule::kSameAny, false},
-      {"MUL", Arity::kBinary, Rule::kSameAny, false},
-      {"DIV", Arity::kBinary, Rule::kSameAny, false},
-      {"MAX", Arity::kBinary, Rule::kSameAny, false},
-      {"MIN", Arity::kBinary, Rule::kSameAny, false},
-      {"POW", Arity::kBinary, Rule::kSameNumeric, true},
-      {"NEG", Arity::kUnary, Rule::kSameNumeric, false},
-      {"ABS", Arity::kUnary, Rule::kSameNumeric, false},
-      {"EXP", Arity::kUnary, Rule::kSameFloat, true},
-      {"LOG", Arity::kUnary, Rule::kSameFloat, true},
-      {"TANH", Arity::kUnary, Rule::kSameFloat, true},
-      {"LOGISTIC", Arity::kUnary, Rule::kSameFloat, true},
-      {"SQRT", Arity::kUnary, Rule::kSameFloat, true},
-      {"RSQRT", Arity::kUnary, Rule::kSameFloat, true},
-      {"CMP_EQ", Arity::kBinary, Rule::kCompare, false},
-      {"CMP_NE", Arity::kBinary, Rule::kCompare, false},
-      {"CMP_LT", Arity::kBinary, Rule::kCompare, false},
-      {"CMP_LE", Arity::kBinary, Rule::kCompare, false},
-      {"CMP_GT", Arity::kBinary, Rule::kCompare, false},
-      {"CMP_GE", Arity::kBinary, Rule::kCompare, false},
-      {"SELECT", Arity::kTernary, Rule::kSelect, false},
-      {"REM", Arity::kBinary, Rule::kSameNumeric, false},
-      {"SIGN", Arity::kUnary, Rule::kSameNumeric, false},
-      {"FLOOR", Arity::kUnary, Rule::kSameFloat, false},
-      {"CEIL", Arity::kUnary, Rule::kSameFloat, false},
-      {"ROUND_NEAREST_EVEN", Arity::kUnary, Rule::kSameFloat, false},
-      {"ROUND_AFZ", Arity::kUnary, Rule::kSameFloat, false},
-      {"IS_FINITE", Arity::kUnary, Rule::kIsFinite, false},
-      {"EXPM1", Arity::kUnary, Rule::kSameFloat, true},
-      {"LOG1P", Arity::kUnary, Rule::kSameFloat, true},
-      {"SIN", Arity::kUnary, Rule::kSameFloat, true},
-      {"COS", Arity::kUnary, Rule::kSameFloat, true},
-      {"ATAN2", Arity::kBinary, Rule::kSameFloat, true},
-      {"CLAMP", Arity::kTernary, Rule::kSameAny, false},
-      {"AND", Arity::kBinary, Rule::kSameIntOrPred, false},
-      {"OR", Arity::kBinary, Rule::kSameIntOrPred, false},
-      {"XOR", Arity::kBinary, Rule::kSameIntOrPred, false},
-      {"NOT", Arity::kUnary, Rule::kSameIntOrPred, false},
-      {"SHL", Arity::kBinary, Rule::kSameInt, false},
-      {"SHR_ARITHMETIC", Arity::kBinary, Rule::kSameInt, false},
-      {"SHR_LOGICAL", Arity::kBinary, Rule::kSameInt, false},
-      {"POPCNT", Arity::kUnary, Rule::kSameInt, false},
-      {"BITCAST_CONVERT", Arity::kUnary, Rule::kBitcast, false},
-      {"REDUCE_PRECISION", Arity::kUnary, Rule::kSameFloat, false},
-      {"TAN", Arity::kUnary, Rule::kSameFloat, true},
-      {"CBRT", Arity::kUnary, Rule::kSameFloat, true},
-      {"ERF", Arity::kUnary, Rule::kSameFloat, true},
-      {"MUL_HI", Arity::kBinary, Rule::kSameInt, false},
-  };
   const auto i = static_cast<size_t>(op);
-  return i < sizeof(kOps) / sizeof(kOps[0]) ? &kOps[i] : nullptr;
+  return i < std::size(kOps) ? &kOps[i] : nullptr;
+}
+
+const char* ArityName(Arity a) {
+  switch (a) {
+    case Arity::kView: return "view";
+    case Arity::kNone: return "none";
+    case Arity::kDim: return "dim";
+    case Arity::kUnary: return "unary";
+    case Arity::kBinary: return "binary";
+    case Arity::kTernary: return "ternary";
+  }
+  return "?";
+}
+
+int NumOperands(Arity a) {
+  return a == Arity::kUnary ? 1 : a == Arity::kBinary ? 2 : a == Arity::kTernary ? 3 : 0;
 }
 
 bool ValidDType(DType t) { return t >= DType::kPred && t <= DType::kF32; }
@@ -169,7 +157,7 @@ struct DecodedInstr {
 };
 
 struct DecodedView {
-  const uint8_t* base = nullptr;
+  int input = 0;                 // the input it reads (Elementwise views)
   DType dtype = DType::kInvalid;
   int64_t offset = 0;
   std::vector<int64_t> strides;  // per (collapsed) iteration dim, in elements
@@ -178,9 +166,11 @@ struct DecodedView {
 struct DecodedResult {
   int reg = 0;
   DType dtype = DType::kInvalid;
-  uint8_t* out = nullptr;
+  int output = 0;                // the output it writes (Elementwise results)
 };
 
+// A program decoded once (at load time for Elementwise kernels); the storage it runs on is bound
+// per run (Binding).
 struct Decoded {
   std::vector<int64_t> dims;         // collapsed iteration space
   std::vector<int> iota_dim;         // original dim -> collapsed dim (only for IOTA dims)
@@ -188,6 +178,12 @@ struct Decoded {
   std::vector<DecodedView> views;
   std::vector<DecodedInstr> instrs;
   std::vector<DecodedResult> results;
+};
+
+// The storage of one run: view v reads from base[v], result i writes to out[i].
+struct Binding {
+  const uint8_t* const* base;
+  uint8_t* const* out;
 };
 
 // Calls fn(pos, idx, len) for each run of consecutive elements [start, start+n) sharing all
@@ -232,7 +228,7 @@ inline void GatherRun(Dst* dst, const Src* src, int64_t stride, int64_t len, Con
 }
 
 // Reads `n` elements of a view starting at linear element `start` into a register tile.
-void Gather(const Decoded& p, const DecodedView& v, int64_t start, int64_t n, int64_t* idx, void* reg) {
+void Gather(const Decoded& p, const DecodedView& v, const uint8_t* base, int64_t start, int64_t n, int64_t* idx, void* reg) {
   float* f = static_cast<float*>(reg);
   int64_t* i = static_cast<int64_t*>(reg);
   const int rank = static_cast<int>(p.dims.size());
@@ -240,7 +236,7 @@ void Gather(const Decoded& p, const DecodedView& v, int64_t start, int64_t n, in
   WalkRuns(p.dims, start, n, idx, [&](int64_t pos, const int64_t* ix, int64_t len) {
     int64_t off = v.offset;
     for (int k = 0; k < rank; ++k) off += ix[k] * v.strides[k];
-    const uint8_t* src = v.base + off * DTypeByteSize(v.dtype);
+    const uint8_t* src = base + off * DTypeByteSize(v.dtype);
     switch (v.dtype) {
       case DType::kF32:
         GatherRun(f + pos, reinterpret_cast<const float*>(src), inner_stride, len, [](float x) { return x; });
@@ -332,7 +328,7 @@ class Registers {
 };
 
 // Computes register `reg` (instruction `in`) for `n` elements starting at `start`.
-void Eval(const Decoded& p, int reg, const DecodedInstr& in, int64_t start, int n, int64_t* idx, Registers& R) {
+void Eval(const Decoded& p, const Binding& b, int reg, const DecodedInstr& in, int64_t start, int n, int64_t* idx, Registers& R) {
   const bool rf = in.is_float;
   float* rF = R.F(reg);
   int64_t* rI = R.I(reg);
@@ -341,11 +337,11 @@ void Eval(const Decoded& p, int reg, const DecodedInstr& in, int64_t start, int 
     case EwOp::LOAD: {
       const DecodedView& v = p.views[in.a];
       if (in.invariant) {  // every element reads the same one (a broadcast scalar)
-        const uint8_t* src = v.base + v.offset * DTypeByteSize(v.dtype);
+        const uint8_t* src = b.base[in.a] + v.offset * DTypeByteSize(v.dtype);
         if (rf) std::fill(rF, rF + n, num::LoadAsFloat(v.dtype, src));
         else std::fill(rI, rI + n, num::LoadAsInt(v.dtype, src));
       } else {
-        Gather(p, v, start, n, idx, R.Raw(reg));
+        Gather(p, v, b.base[in.a], start, n, idx, R.Raw(reg));
       }
       return;  // loaded values are already exact in their dtype
     }
@@ -563,8 +559,8 @@ void Eval(const Decoded& p, int reg, const DecodedInstr& in, int64_t start, int 
   }
 }
 
-void StoreResult(const DecodedResult& res, int64_t start, int n, Registers& R) {
-  uint8_t* out = res.out + start * DTypeByteSize(res.dtype);
+void StoreResult(const DecodedResult& res, uint8_t* base, int64_t start, int n, Registers& R) {
+  uint8_t* out = base + start * DTypeByteSize(res.dtype);
   const float* f = R.F(res.reg);
   const int64_t* v = R.I(res.reg);
   switch (res.dtype) {
@@ -598,23 +594,23 @@ void StoreResult(const DecodedResult& res, int64_t start, int n, Registers& R) {
 }
 
 // Evaluates tiles [t0, t1) of the program on this thread.
-void RunTiles(const Decoded& p, int64_t t0, int64_t t1) {
+void RunTiles(const Decoded& p, const Binding& b, int64_t t0, int64_t t1) {
   Registers regs(p.instrs.size());
   std::vector<int64_t> idx(std::max<size_t>(p.dims.size(), 1));
   const int nregs = static_cast<int>(p.instrs.size());
   // Values that do not depend on the element (constants, broadcast scalars) once per chunk.
   for (int r = 0; r < nregs; ++r) {
     const DecodedInstr& in = p.instrs[r];
-    if (in.live && in.invariant) Eval(p, r, in, 0, kTile, idx.data(), regs);
+    if (in.live && in.invariant) Eval(p, b, r, in, 0, kTile, idx.data(), regs);
   }
   for (int64_t t = t0; t < t1; ++t) {
     const int64_t start = t * kTile;
     const int n = static_cast<int>(std::min<int64_t>(kTile, p.num_elements - start));
     for (int r = 0; r < nregs; ++r) {
       const DecodedInstr& in = p.instrs[r];
-      if (in.live && !in.invariant) Eval(p, r, in, start, n, idx.data(), regs);
+      if (in.live && !in.invariant) Eval(p, b, r, in, start, n, idx.data(), regs);
     }
-    for (const DecodedResult& res : p.results) StoreResult(res, start, n, regs);
+    for (size_t i = 0; i < p.results.size(); ++i) StoreResult(p.results[i], b.out[i], start, n, regs);
   }
 }
 
@@ -660,8 +656,7 @@ Status CheckInstrs(const flatbuffers::Vector<const exe::Instr*>* instrs, int ran
       return InvalidArgument(what + " has invalid result dtype " + std::to_string(static_cast<int>(in->dtype())));
     }
     reg_dtypes[r] = dt;
-    const int nops = info->arity == Arity::kUnary ? 1 : info->arity == Arity::kBinary ? 2
-                     : info->arity == Arity::kTernary ? 3 : 0;
+    const int nops = NumOperands(info->arity);
     const int operands[3] = {in->a(), in->b(), in->c()};
     DType odt[3] = {DType::kInvalid, DType::kInvalid, DType::kInvalid};
     for (int k = 0; k < nops; ++k) {
@@ -747,6 +742,20 @@ Status CheckInstrs(const flatbuffers::Vector<const exe::Instr*>* instrs, int ran
 }
 
 }  // namespace
+
+const std::string& ElementwiseOpsJson() {
+  static const std::string json = [] {
+    std::string s = "[";
+    for (size_t i = 0; i < std::size(kOps); ++i) {
+      const OpInfo& op = kOps[i];
+      s += std::string(i ? ",\n " : "") + "{\"name\": \"" + op.name + "\", \"value\": " + std::to_string(i) +
+           ", \"arity\": \"" + ArityName(op.arity) + "\", \"operands\": " + std::to_string(NumOperands(op.arity)) +
+           ", \"transcendental\": " + (op.transcendental ? "true" : "false") + "}";
+    }
+    return s + "]";
+  }();
+  return json;
+}
 
 float ReducePrecision(float x, int exponent_bits, int mantissa_bits) {
   uint32_t bits = num::FloatBits(x);
@@ -863,16 +872,18 @@ Arity DecodeInstr(const exe::Instr& src, int r, const std::vector<DecodedInstr>&
 }
 
 
-Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, const TensorRefs& outputs) {
+namespace {
+
+// Decodes a validated Elementwise program for inputs and outputs of these types.
+Decoded DecodeElementwise(const exe::Elementwise& op, const TensorInfos& inputs, const TensorInfos& outputs) {
   Decoded p;
   std::vector<int64_t> dims;
   if (op.dims()) dims.assign(op.dims()->begin(), op.dims()->end());
   for (int64_t d : dims) p.num_elements *= d;
-  if (p.num_elements == 0 || outputs.empty()) return Status::Ok();
+  if (p.num_elements == 0 || outputs.empty()) return p;
   const int rank = static_cast<int>(dims.size());
   const int num_views = op.views() ? static_cast<int>(op.views()->size()) : 0;
   const int num_instrs = op.instrs() ? static_cast<int>(op.instrs()->size()) : 0;
-
   // Decode instructions; mark live registers (those results depend on) and invariant ones.
   p.instrs.resize(num_instrs);
   std::vector<bool> iota_dims(rank, false);
@@ -940,14 +951,24 @@ Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, cons
   for (int v = 0; v < num_views; ++v) {
     const exe::View* view = op.views()->Get(v);
     DecodedView& dv = p.views[v];
-    const TensorRef& in = inputs[view->input()];
-    dv.base = static_cast<const uint8_t*>(in.data);
-    dv.dtype = in.info->dtype;
+    dv.input = view->input();
+    dv.dtype = inputs[view->input()]->dtype;
     dv.offset = view->offset();
     for (const Dim& d : cdims) dv.strides.push_back(d.strides[v]);
   }
 
-  // Outputs overlapping an input read through anything but the identity view are staged.
+  for (int i = 0; i < num_results; ++i) {
+    const exe::ElementwiseResult* res = op.results()->Get(i);
+    p.results.push_back({res->reg(), outputs[res->output()]->dtype, res->output()});
+  }
+  return p;
+}
+
+// Runs a decoded program on bound storage. Outputs overlapping an input read through anything but
+// the identity view are staged.
+Status RunDecoded(const Decoded& p, const TensorRefs& inputs, const TensorRefs& outputs) {
+  if (p.num_elements == 0 || outputs.empty()) return Status::Ok();
+  const int num_views = static_cast<int>(p.views.size());
   std::vector<AlignedBuffer> staged(outputs.size());
   std::vector<uint8_t*> out_ptr(outputs.size());
   for (size_t o = 0; o < outputs.size(); ++o) {
@@ -956,7 +977,7 @@ Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, cons
     bool stage = false;
     for (int v = 0; v < num_views && !stage; ++v) {
       const DecodedView& dv = p.views[v];
-      const TensorRef& in = inputs[op.views()->Get(v)->input()];
+      const TensorRef& in = inputs[dv.input];
       if (!Overlaps(in.data, in.info->byte_size(), outputs[o].data, out_bytes)) continue;
       bool identity = in.data == outputs[o].data && dv.offset == 0 &&
                       DTypeByteSize(dv.dtype) == DTypeByteSize(outputs[o].info->dtype);
@@ -972,22 +993,48 @@ Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, cons
       out_ptr[o] = staged[o].as<uint8_t>();
     }
   }
-  for (int i = 0; i < num_results; ++i) {
-    const exe::ElementwiseResult* res = op.results()->Get(i);
-    p.results.push_back({res->reg(), outputs[res->output()].info->dtype, out_ptr[res->output()]});
-  }
+  std::vector<const uint8_t*> base(p.views.size());
+  for (int v = 0; v < num_views; ++v) base[v] = static_cast<const uint8_t*>(inputs[p.views[v].input].data);
+  std::vector<uint8_t*> out(p.results.size());
+  for (size_t i = 0; i < p.results.size(); ++i) out[i] = out_ptr[p.results[i].output];
+  const Binding binding{base.data(), out.data()};
 
   const int64_t num_tiles = (p.num_elements + kTile - 1) / kTile;
   if (p.num_elements >= kParallelMinElements) {
     ThreadPool::Global().ParallelFor(num_tiles, kParallelMinElements / kTile,
-                                     [&p](int64_t t0, int64_t t1) { RunTiles(p, t0, t1); });
+                                     [&p, &binding](int64_t t0, int64_t t1) { RunTiles(p, binding, t0, t1); });
   } else {
-    RunTiles(p, 0, num_tiles);
+    RunTiles(p, binding, 0, num_tiles);
   }
   for (size_t o = 0; o < outputs.size(); ++o) {
     if (staged[o].data() != nullptr) std::memcpy(outputs[o].data, staged[o].data(), outputs[o].info->byte_size());
   }
   return Status::Ok();
+}
+
+class PreparedElementwise final : public PreparedOp {
+ public:
+  explicit PreparedElementwise(Decoded program) : program_(std::move(program)) {}
+  Status Run(const KernelArgs& args) const override { return RunDecoded(program_, args.inputs, args.outputs); }
+
+ private:
+  const Decoded program_;
+};
+
+}  // namespace
+
+Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, const TensorRefs& outputs) {
+  TensorInfos in_types, out_types;
+  for (const TensorRef& in : inputs) in_types.push_back(in.info);
+  for (const TensorRef& out : outputs) out_types.push_back(out.info);
+  return RunDecoded(DecodeElementwise(op, in_types, out_types), inputs, outputs);
+}
+
+StatusOr<PreparedOpPtr> PrepareElementwise(const exe::Kernel& kernel, const TensorInfos& inputs,
+                                           const TensorInfos& outputs, const PrepareContext& /*ctx*/) {
+  const exe::Elementwise& op = *kernel.op_as_Elementwise();
+  CHIP_RETURN_IF_ERROR(ValidateElementwise(op, inputs, outputs));
+  return PreparedOpPtr(new PreparedElementwise(DecodeElementwise(op, inputs, outputs)));
 }
 
 // ---- Region programs ---------------------------------------------------------------------------
@@ -1020,6 +1067,8 @@ Status ValidateRegionProgram(const exe::RegionProgram* program, const std::vecto
 struct RegionEvaluator::Impl {
   explicit Impl(size_t num_regs) : regs(num_regs) {}
   Decoded p;
+  std::vector<const uint8_t*> base;  // the arguments of the current Run
+  std::vector<uint8_t*> out;         // its results
   std::vector<int> invariant, varying;  // live registers, in order
   Registers regs;
   int64_t idx[1] = {0};
@@ -1052,7 +1101,7 @@ RegionEvaluator::RegionEvaluator(const exe::RegionProgram& program, const std::v
   for (int i = 0; i < num_results; ++i) {
     const int reg = program.results()->Get(i);
     p.instrs[reg].live = true;
-    p.results.push_back({reg, p.instrs[reg].dt, nullptr});
+    p.results.push_back({reg, p.instrs[reg].dt, i});
   }
   for (int r = num_instrs - 1; r >= 0; --r) {
     DecodedInstr& in = p.instrs[r];
@@ -1080,17 +1129,20 @@ void RegionEvaluator::Run(const void* const* args, const int64_t* arg_strides, i
   Decoded& p = im.p;
   p.dims[0] = n;
   p.num_elements = n;
+  im.base.resize(p.views.size());
+  im.out.resize(p.results.size());
   for (size_t a = 0; a < p.views.size(); ++a) {
-    p.views[a].base = static_cast<const uint8_t*>(args[a]);
+    im.base[a] = static_cast<const uint8_t*>(args[a]);
     p.views[a].strides[0] = arg_strides[a];
   }
-  for (size_t i = 0; i < p.results.size(); ++i) p.results[i].out = static_cast<uint8_t*>(results[i]);
+  for (size_t i = 0; i < p.results.size(); ++i) im.out[i] = static_cast<uint8_t*>(results[i]);
+  const Binding b{im.base.data(), im.out.data()};
   const int first = static_cast<int>(std::min<int64_t>(kTile, n));
-  for (int r : im.invariant) Eval(p, r, p.instrs[r], 0, first, im.idx, im.regs);
+  for (int r : im.invariant) Eval(p, b, r, p.instrs[r], 0, first, im.idx, im.regs);
   for (int64_t start = 0; start < n; start += kTile) {
     const int m = static_cast<int>(std::min<int64_t>(kTile, n - start));
-    for (int r : im.varying) Eval(p, r, p.instrs[r], start, m, im.idx, im.regs);
-    for (const DecodedResult& res : p.results) StoreResult(res, start, m, im.regs);
+    for (int r : im.varying) Eval(p, b, r, p.instrs[r], start, m, im.idx, im.regs);
+    for (size_t i = 0; i < p.results.size(); ++i) StoreResult(p.results[i], im.out[i], start, m, im.regs);
   }
 }
 

@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "pjrt_plugin/kernels/kernel.h"
 #include "pjrt_plugin/kernels/tensor_ref.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
 namespace exe {
 struct Elementwise;
+struct Kernel;
 struct RegionProgram;
 }  // namespace exe
 namespace kernels {
@@ -21,8 +23,19 @@ namespace kernels {
 // before use, operand and result dtypes valid for each op, results covering every output.
 Status ValidateElementwise(const exe::Elementwise& op, const TensorInfos& inputs, const TensorInfos& outputs);
 
-// Runs a validated program. Outputs may alias inputs (in-place updates are staged when needed).
+// Runs a validated program, decoding it first (a Reduce prologue; Elementwise kernels are decoded
+// once, by PrepareElementwise). Outputs may alias inputs (in-place updates are staged when needed).
 Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, const TensorRefs& outputs);
+
+// The instruction table (elementwise_ops.h) as JSON: a list of {"name", "value" (the EwOp),
+// "arity" ("view", "none", "dim", "unary", "binary", "ternary"), "operands", "transcendental"},
+// in EwOp order. Exported to Python by chip_elementwise_ops_json (api/chip_extension.h).
+const std::string& ElementwiseOpsJson();
+
+// The Elementwise kind (kernel_registry.cc): validates the program and decodes it once (register
+// dtypes, live and invariant registers, the collapsed iteration space, view strides).
+StatusOr<PreparedOpPtr> PrepareElementwise(const exe::Kernel& kernel, const TensorInfos& inputs,
+                                           const TensorInfos& outputs, const PrepareContext& ctx);
 
 // Element-level semantics, shared with tests: XLA's reduce-precision of an f32 value.
 float ReducePrecision(float x, int exponent_bits, int mantissa_bits);

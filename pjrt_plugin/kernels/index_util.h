@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "flatbuffers/flatbuffers.h"
-#include "pjrt_plugin/kernels/numerics.h"
+#include "pjrt_plugin/core/numerics.h"
 #include "pjrt_plugin/kernels/tensor_ref.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
 namespace kernels {

@@ -7,7 +7,7 @@
 
 #include "pjrt_plugin/kernels/aligned_buffer.h"
 #include "pjrt_plugin/kernels/elementwise.h"
-#include "pjrt_plugin/kernels/numerics.h"
+#include "pjrt_plugin/core/numerics.h"
 #include "pjrt_plugin/kernels/thread_pool.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
@@ -34,22 +34,7 @@ const char* ReduceOpName(ReduceOp op) {
 }
 
 // Converts n contiguous floating elements of dtype t to f32.
-void ToF32(DType t, const uint8_t* src, int64_t n, float* dst) {
-  switch (t) {
-    case DType::kF32: std::memcpy(dst, src, n * sizeof(float)); break;
-    case DType::kBF16: {
-      const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = num::BF16ToF32(s[i]);
-      break;
-    }
-    case DType::kF16: {
-      const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = num::F16ToF32(s[i]);
-      break;
-    }
-    default: break;
-  }
-}
+void ToF32(DType t, const uint8_t* src, int64_t n, float* dst) { num::FloatRowToF32(t, src, n, dst); }
 
 float SumBlock(const float* x, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};

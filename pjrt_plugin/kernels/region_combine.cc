@@ -5,7 +5,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "pjrt_plugin/kernels/numerics.h"
+#include "pjrt_plugin/core/numerics.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
 namespace chip {

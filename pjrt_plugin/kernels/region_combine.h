@@ -12,8 +12,8 @@
 
 #include "pjrt_plugin/kernels/aligned_buffer.h"
 #include "pjrt_plugin/kernels/elementwise.h"
-#include "pjrt_plugin/runtime/dtype.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/dtype.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
 namespace exe {

@@ -7,7 +7,7 @@
 #pragma once
 
 #include "pjrt_plugin/kernels/tensor_ref.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
 namespace exe {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "pjrt_plugin/runtime/loaded_program.h"
+#include "pjrt_plugin/core/tensor_info.h"
 
 namespace chip {
 namespace kernels {

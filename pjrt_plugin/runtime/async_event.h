@@ -8,7 +8,7 @@
 #include <mutex>
 #include <vector>
 
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
 

@@ -1,7 +1,10 @@
 #include "pjrt_plugin/runtime/chip_config.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <sstream>
+#include <type_traits>
 
 namespace chip {
 namespace {
@@ -15,26 +18,6 @@ const char* OptionTypeName(const ChipConfig::OptionValue& v) {
   }
 }
 
-Status GetInt(const std::string& name, const ChipConfig::OptionValue& v, int64_t* out) {
-  if (const int64_t* i = std::get_if<int64_t>(&v)) {
-    *out = *i;
-    return Status::Ok();
-  }
-  return InvalidArgument("chip option '" + name + "' takes an int64 value, got a " + OptionTypeName(v));
-}
-
-Status GetDouble(const std::string& name, const ChipConfig::OptionValue& v, double* out) {
-  if (const int64_t* i = std::get_if<int64_t>(&v)) {
-    *out = static_cast<double>(*i);
-    return Status::Ok();
-  }
-  if (const double* d = std::get_if<double>(&v)) {
-    *out = *d;
-    return Status::Ok();
-  }
-  return InvalidArgument("chip option '" + name + "' takes a float or int64 value, got a " + OptionTypeName(v));
-}
-
 Status CheckRange(const std::string& name, double value, double lo, double hi, bool lo_inclusive) {
   const bool ok = std::isfinite(value) && (lo_inclusive ? value >= lo : value > lo) && value <= hi;
   if (ok) return Status::Ok();
@@ -44,78 +27,120 @@ Status CheckRange(const std::string& name, double value, double lo, double hi, b
   return InvalidArgument(os.str());
 }
 
+// Reads option `v` into field `out` (integer fields take int64, floating ones float or int64) and
+// checks the range.
+template <typename T>
+Status SetField(const std::string& name, const ChipConfig::OptionValue& v, double lo, bool lo_inclusive,
+                double hi, T* out) {
+  if constexpr (std::is_integral_v<T>) {
+    const int64_t* i = std::get_if<int64_t>(&v);
+    if (i == nullptr) {
+      return InvalidArgument("chip option '" + name + "' takes an int64 value, got a " + OptionTypeName(v));
+    }
+    CHIP_RETURN_IF_ERROR(CheckRange(name, static_cast<double>(*i), lo, hi, lo_inclusive));
+    *out = static_cast<T>(*i);
+  } else {
+    double d = 0;
+    if (const int64_t* i = std::get_if<int64_t>(&v)) {
+      d = static_cast<double>(*i);
+    } else if (const double* f = std::get_if<double>(&v)) {
+      d = *f;
+    } else {
+      return InvalidArgument("chip option '" + name + "' takes a float or int64 value, got a " +
+                             OptionTypeName(v));
+    }
+    CHIP_RETURN_IF_ERROR(CheckRange(name, d, lo, hi, lo_inclusive));
+    *out = d;
+  }
+  return Status::Ok();
+}
+
+std::string KnownNames() {
+  std::string s;
+#define CHIP_CONFIG_NAME(name, type, default_value, unit, lo, lo_inclusive, hi, doc) \
+  s += (s.empty() ? "" : ", ") + std::string(#name);
+  CHIP_CONFIG_FIELDS(CHIP_CONFIG_NAME)
+#undef CHIP_CONFIG_NAME
+  return s;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Shortest text that reads back as the same double.
+std::string JsonNumber(double v) {
+  char buf[40];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+template <typename T>
+std::string JsonValue(T v) {
+  if constexpr (std::is_integral_v<T>) {
+    return std::to_string(v);
+  } else {
+    std::string s = JsonNumber(v);
+    if (s.find_first_of(".e") == std::string::npos) s += ".0";  // stays a float in JSON readers
+    return s;
+  }
+}
+
 }  // namespace
 
 StatusOr<ChipConfig> ChipConfig::FromNamedOptions(const std::map<std::string, OptionValue>& options) {
   ChipConfig c;
-  constexpr double kHuge = 1e30;
   for (const auto& [name, value] : options) {
-    int64_t i = 0;
-    double d = 0;
-    if (name == "num_devices") {
-      CHIP_RETURN_IF_ERROR(GetInt(name, value, &i));
-      CHIP_RETURN_IF_ERROR(CheckRange(name, static_cast<double>(i), 1, 8, true));
-      c.num_devices = static_cast<int>(i);
-    } else if (name == "hbm_bytes") {
-      CHIP_RETURN_IF_ERROR(GetInt(name, value, &i));
-      CHIP_RETURN_IF_ERROR(CheckRange(name, static_cast<double>(i), 0, 9.0e18, false));
-      c.hbm_bytes = i;
-    } else if (name == "sram_bytes") {
-      CHIP_RETURN_IF_ERROR(GetInt(name, value, &i));
-      CHIP_RETURN_IF_ERROR(CheckRange(name, static_cast<double>(i), 0, 9.0e18, false));
-      c.sram_bytes = i;
-    } else if (name == "chip_links") {
-      CHIP_RETURN_IF_ERROR(GetInt(name, value, &i));
-      CHIP_RETURN_IF_ERROR(CheckRange(name, static_cast<double>(i), 1, 1024, true));
-      c.chip_links = static_cast<int>(i);
-    } else if (name == "matrix_tile") {
-      CHIP_RETURN_IF_ERROR(GetInt(name, value, &i));
-      CHIP_RETURN_IF_ERROR(CheckRange(name, static_cast<double>(i), 1, 65536, true));
-      c.matrix_tile = static_cast<int>(i);
-    } else if (name == "hbm_bandwidth" || name == "sram_bandwidth" || name == "matrix_bf16_flops" ||
-               name == "matrix_int8_ops" ||
-               name == "matrix_f32_flops" || name == "vector_flops" ||
-               name == "host_link_bandwidth" || name == "chip_link_bandwidth") {
-      CHIP_RETURN_IF_ERROR(GetDouble(name, value, &d));
-      CHIP_RETURN_IF_ERROR(CheckRange(name, d, 0, kHuge, false));
-      if (name == "hbm_bandwidth") c.hbm_bandwidth = d;
-      else if (name == "sram_bandwidth") c.sram_bandwidth = d;
-      else if (name == "matrix_bf16_flops") c.matrix_bf16_flops = d;
-      else if (name == "matrix_int8_ops") c.matrix_int8_ops = d;
-      else if (name == "matrix_f32_flops") c.matrix_f32_flops = d;
-      else if (name == "vector_flops") c.vector_flops = d;
-      else if (name == "host_link_bandwidth") c.host_link_bandwidth = d;
-      else c.chip_link_bandwidth = d;
-    } else if (name == "transcendental_ratio") {
-      CHIP_RETURN_IF_ERROR(GetDouble(name, value, &d));
-      CHIP_RETURN_IF_ERROR(CheckRange(name, d, 0, 1, false));
-      c.transcendental_ratio = d;
-    } else if (name == "kernel_launch_s") {
-      CHIP_RETURN_IF_ERROR(GetDouble(name, value, &d));
-      CHIP_RETURN_IF_ERROR(CheckRange(name, d, 0, 1, true));
-      c.kernel_launch_s = d;
-    } else {
-      return InvalidArgument(
-          "unknown chip option '" + name +
-          "' (known: num_devices, hbm_bytes, hbm_bandwidth, matrix_bf16_flops, matrix_int8_ops, "
-          "matrix_f32_flops, vector_flops, transcendental_ratio, sram_bytes, sram_bandwidth, kernel_launch_s, "
-          "host_link_bandwidth, chip_link_bandwidth, chip_links, matrix_tile)");
-    }
+#define CHIP_CONFIG_SET(field, type, default_value, unit, lo, lo_inclusive, hi, doc) \
+  if (name == #field) {                                                             \
+    CHIP_RETURN_IF_ERROR(SetField(name, value, lo, lo_inclusive, hi, &c.field));    \
+    continue;                                                                       \
+  }
+    CHIP_CONFIG_FIELDS(CHIP_CONFIG_SET)
+#undef CHIP_CONFIG_SET
+    return InvalidArgument("unknown chip option '" + name + "' (known: " + KnownNames() + ")");
   }
   return c;
 }
 
 std::string ChipConfig::ToString() const {
   std::ostringstream os;
-  os << "ChipConfig{num_devices=" << num_devices << ", hbm_bytes=" << hbm_bytes
-     << ", hbm_bandwidth=" << hbm_bandwidth << ", matrix_bf16_flops=" << matrix_bf16_flops
-     << ", matrix_int8_ops=" << matrix_int8_ops << ", matrix_f32_flops=" << matrix_f32_flops
-     << ", vector_flops=" << vector_flops << ", transcendental_ratio=" << transcendental_ratio
-     << ", sram_bytes=" << sram_bytes << ", sram_bandwidth=" << sram_bandwidth
-     << ", kernel_launch_s=" << kernel_launch_s
-     << ", host_link_bandwidth=" << host_link_bandwidth << ", chip_link_bandwidth=" << chip_link_bandwidth
-     << ", chip_links=" << chip_links << ", matrix_tile=" << matrix_tile << "}";
+  const char* sep = "";
+  os << "ChipConfig{";
+#define CHIP_CONFIG_PRINT(name, type, default_value, unit, lo, lo_inclusive, hi, doc) \
+  os << sep << #name << "=" << name;                                                 \
+  sep = ", ";
+  CHIP_CONFIG_FIELDS(CHIP_CONFIG_PRINT)
+#undef CHIP_CONFIG_PRINT
+  os << "}";
   return os.str();
+}
+
+const std::string& ChipConfig::FieldsJson() {
+  static const std::string json = [] {
+    std::string s = "[";
+    const char* sep = "";
+#define CHIP_CONFIG_JSON(name, type, default_value, unit, lo, lo_inclusive, hi, doc)                     \
+  s += sep;                                                                                              \
+  sep = ",\n ";                                                                                          \
+  s += "{\"name\": " + JsonString(#name) + ", \"type\": " + JsonString(#type) +                         \
+       ", \"kind\": " + JsonString(std::is_integral_v<type> ? "int" : "float") +                         \
+       ", \"default\": " + JsonValue<type>(default_value) + ", \"unit\": " + JsonString(unit) +          \
+       ", \"min\": " + JsonNumber(lo) + ", \"min_inclusive\": " + (lo_inclusive ? "true" : "false") +   \
+       ", \"max\": " + JsonNumber(hi) + ", \"doc\": " + JsonString(doc) + "}";
+    CHIP_CONFIG_FIELDS(CHIP_CONFIG_JSON)
+#undef CHIP_CONFIG_JSON
+    return s + "]";
+  }();
+  return json;
 }
 
 }  // namespace chip

@@ -5,21 +5,10 @@
 // of the arena temporaries the compiler placed in the on-chip SRAM.
 #pragma once
 
+#include "pjrt_plugin/core/kernel_work.h"
 #include "pjrt_plugin/runtime/chip_config.h"
-#include "pjrt_plugin/runtime/dtype.h"
 
 namespace chip {
-
-struct KernelWork {
-  double matrix_flops = 0;      // padded (see KernelCost in the schema)
-  DType matrix_dtype = DType::kBF16;
-  double vector_flops = 0;
-  double transcendentals = 0;
-  double bytes_read = 0;
-  double bytes_written = 0;
-  double sram_bytes_read = 0;
-  double sram_bytes_written = 0;
-};
 
 struct ModeledTime {
   double total_s = 0;

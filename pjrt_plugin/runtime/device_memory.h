@@ -11,7 +11,7 @@
 #include <mutex>
 #include <string>
 
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
 

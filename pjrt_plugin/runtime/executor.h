@@ -9,7 +9,7 @@
 #include "pjrt_plugin/runtime/chip_config.h"
 #include "pjrt_plugin/runtime/device_memory.h"
 #include "pjrt_plugin/runtime/loaded_program.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/status.h"
 
 namespace chip {
 

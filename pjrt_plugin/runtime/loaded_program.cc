@@ -3,19 +3,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <limits>
 #include <new>
 
-#include "pjrt_plugin/kernels/concatenate.h"
-#include "pjrt_plugin/kernels/convolution.h"
-#include "pjrt_plugin/kernels/copy.h"
-#include "pjrt_plugin/kernels/custom_call.h"
-#include "pjrt_plugin/kernels/dot_general.h"
-#include "pjrt_plugin/kernels/elementwise.h"
-#include "pjrt_plugin/kernels/indexing.h"
-#include "pjrt_plugin/kernels/reduce.h"
-#include "pjrt_plugin/runtime/control_flow.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
 namespace chip {
@@ -63,22 +53,125 @@ const char* StorageName(exe::StorageKind k) {
 
 bool FiniteNonNegative(double x) { return std::isfinite(x) && x >= 0; }
 
+KernelWork WorkOf(const exe::KernelCost* cost) {
+  KernelWork w;
+  if (cost == nullptr) return w;
+  w.matrix_flops = cost->matrix_flops();
+  w.matrix_dtype = cost->matrix_dtype() == exe::DType::INVALID ? DType::kBF16 : static_cast<DType>(cost->matrix_dtype());
+  w.vector_flops = cost->vector_flops();
+  w.transcendentals = cost->transcendentals();
+  w.bytes_read = cost->bytes_read();
+  w.bytes_written = cost->bytes_written();
+  w.sram_bytes_read = cost->sram_bytes_read();
+  w.sram_bytes_written = cost->sram_bytes_written();
+  return w;
+}
+
+// Checks what every kernel shares (value ids, writes only to writable storage, its static cost)
+// and has the kernel's kind check and prepare the rest.
+class KernelLoader final : public kernels::PrepareContext {
+ public:
+  using KernelList = flatbuffers::Vector<flatbuffers::Offset<exe::Kernel>>;
+  struct Totals {
+    double flops = 0, transcendentals = 0, bytes = 0;
+  };
+
+  KernelLoader(const exe::Executable& fb, const std::vector<TensorInfo>& values, const std::string& prefix)
+      : fb_(fb), values_(values), prefix_(prefix) {}
+
+  const TensorInfo* value(int id) const override {
+    return id >= 0 && id < static_cast<int>(values_.size()) ? &values_[id] : nullptr;
+  }
+
+  StatusOr<kernels::PreparedKernels> PrepareRegion(const exe::Region& region, const std::string& what) const override {
+    return PrepareKernels(region.kernels(), what + ", ");
+  }
+
+  // `where` names the enclosing control-flow regions in messages.
+  StatusOr<kernels::PreparedKernels> PrepareKernels(const KernelList* kernel_list, const std::string& where) const {
+    kernels::PreparedKernels prepared;
+    const int num_kernels = kernel_list ? static_cast<int>(kernel_list->size()) : 0;
+    for (int k = 0; k < num_kernels; ++k) {
+      CHIP_ASSIGN_OR_RETURN(kernels::PreparedKernel kernel, Prepare(*kernel_list->Get(k), k, where));
+      prepared.push_back(std::move(kernel));
+    }
+    return prepared;
+  }
+
+  const Totals& totals() const { return totals_; }
+
+ private:
+  Status Error(const std::string& m) const { return InvalidArgument(prefix_ + m); }
+
+  StatusOr<kernels::PreparedKernel> Prepare(const exe::Kernel& kernel, int k, const std::string& where) const {
+    const int num_values = static_cast<int>(values_.size());
+    const std::string what = where + "kernel " + std::to_string(k) + " " + Quote(kernel.name());
+    kernels::PreparedKernel out;
+    kernels::TensorInfos ins, outs;
+    for (int side = 0; side < 2; ++side) {
+      const flatbuffers::Vector<int32_t>* ids = side == 0 ? kernel.inputs() : kernel.outputs();
+      if (ids == nullptr) continue;
+      for (flatbuffers::uoffset_t i = 0; i < ids->size(); ++i) {
+        const int v = ids->Get(i);
+        const std::string which = std::string(side == 0 ? "input " : "output ") + std::to_string(i);
+        if (v < 0 || v >= num_values) {
+          return Error(what + " " + which + " is value " + std::to_string(v) + " of " + std::to_string(num_values));
+        }
+        if (side == 1) {
+          const exe::StorageKind kind = fb_.values()->Get(v)->storage();
+          if (kind == exe::StorageKind::PARAMETER || kind == exe::StorageKind::CONSTANT) {
+            return Error(what + " " + which + " writes value " + std::to_string(v) + ", which is read-only " +
+                         StorageName(kind) + " storage");
+          }
+        }
+        (side == 0 ? ins : outs).push_back(&values_[v]);
+        (side == 0 ? out.inputs : out.outputs).push_back(v);
+      }
+    }
+    if (const exe::KernelCost* cost = kernel.cost()) {
+      if (!FiniteNonNegative(cost->matrix_flops()) || !FiniteNonNegative(cost->vector_flops()) ||
+          !FiniteNonNegative(cost->transcendentals()) || !FiniteNonNegative(cost->bytes_read()) ||
+          !FiniteNonNegative(cost->bytes_written()) || !FiniteNonNegative(cost->sram_bytes_read()) ||
+          !FiniteNonNegative(cost->sram_bytes_written())) {
+        return Error(what + " has a negative or non-finite cost");
+      }
+      const int mdt = static_cast<int>(cost->matrix_dtype());
+      if (mdt < 0 || mdt > static_cast<int>(DType::kF32)) {
+        return Error(what + " has invalid matrix_dtype " + std::to_string(mdt));
+      }
+      totals_.flops += cost->matrix_flops() + cost->vector_flops();
+      totals_.transcendentals += cost->transcendentals();
+      totals_.bytes += cost->bytes_read() + cost->bytes_written() + cost->sram_bytes_read() + cost->sram_bytes_written();
+    }
+    out.static_work = WorkOf(kernel.cost());
+    const int op_type = static_cast<int>(kernel.op_type());
+    if (kernel.op() == nullptr && op_type != static_cast<int>(exe::KernelOp::NONE)) {
+      return Error(what + " has no op table");
+    }
+    if (kernel.op_type() == exe::KernelOp::NONE) return Error(what + " has no op");
+    out.kind = kernels::FindKernelKind(kernel.op_type());
+    if (out.kind == nullptr) {
+      return Error(what + " uses kernel op " + std::to_string(op_type) + ", which this runtime does not implement");
+    }
+    StatusOr<kernels::PreparedOpPtr> op = out.kind->prepare(kernel, ins, outs, *this);
+    if (!op.ok()) {
+      const Status& s = op.status();
+      if (s.message().rfind(prefix_, 0) == 0) return s;  // a nested kernel's error names it already
+      return Status(s.code(), prefix_ + what + ": " + s.message());
+    }
+    out.op = std::move(op).value();
+    out.name = kernel.name() ? kernel.name()->str() : "kernel." + std::to_string(k);
+    out.source = kernel.source() ? kernel.source()->str() : "";
+    return out;
+  }
+
+  const exe::Executable& fb_;
+  const std::vector<TensorInfo>& values_;
+  const std::string& prefix_;
+  mutable Totals totals_;
+};
+
 }  // namespace
-
-int64_t TensorInfo::num_elements() const {
-  int64_t n = 1;
-  for (int64_t d : dims) n *= d;
-  return n;
-}
-
-int64_t TensorInfo::byte_size() const { return num_elements() * DTypeByteSize(dtype); }
-
-std::string TensorInfo::ToString() const {
-  std::string s = DTypeName(dtype);
-  s += "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
-  return s + "]";
-}
 
 void LoadedProgram::FreeDeleter::operator()(void* p) const { std::free(p); }
 
@@ -278,108 +371,12 @@ StatusOr<std::shared_ptr<const LoadedProgram>> LoadedProgram::LoadImpl(std::stri
     p->constant_ptrs_[c] = static_cast<const uint8_t*>(copy);
   }
 
-  // Kernels (control-flow kernels' regions recursively, with `where` naming the enclosing ones).
-  using KernelList = flatbuffers::Vector<flatbuffers::Offset<exe::Kernel>>;
-  std::function<Status(const KernelList*, const std::string&)> validate_kernels;
-  RegionChecker region_checker;
-  region_checker.value = [&](int v) -> const TensorInfo* {
-    return v >= 0 && v < num_values ? &p->values_[v] : nullptr;
-  };
-  region_checker.validate_kernels = [&](const exe::Region& region, const std::string& what) {
-    return validate_kernels(region.kernels(), what + ", ");
-  };
-  validate_kernels = [&](const KernelList* kernel_list, const std::string& where) -> Status {
-    const int num_kernels = kernel_list ? static_cast<int>(kernel_list->size()) : 0;
-    for (int k = 0; k < num_kernels; ++k) {
-      const exe::Kernel* kernel = kernel_list->Get(k);
-      const std::string what = where + "kernel " + std::to_string(k) + " " + Quote(kernel->name());
-      kernels::TensorInfos ins, outs;
-      for (int side = 0; side < 2; ++side) {
-        const flatbuffers::Vector<int32_t>* ids = side == 0 ? kernel->inputs() : kernel->outputs();
-        if (ids == nullptr) continue;
-        for (flatbuffers::uoffset_t i = 0; i < ids->size(); ++i) {
-          const int v = ids->Get(i);
-          const std::string which = std::string(side == 0 ? "input " : "output ") + std::to_string(i);
-          if (v < 0 || v >= num_values) {
-            return error(what + " " + which + " is value " + std::to_string(v) + " of " + std::to_string(num_values));
-          }
-          if (side == 1) {
-            const exe::StorageKind kind = fb->values()->Get(v)->storage();
-            if (kind == exe::StorageKind::PARAMETER || kind == exe::StorageKind::CONSTANT) {
-              return error(what + " " + which + " writes value " + std::to_string(v) + ", which is read-only " +
-                           StorageName(kind) + " storage");
-            }
-          }
-          (side == 0 ? ins : outs).push_back(&p->values_[v]);
-        }
-      }
-      if (const exe::KernelCost* cost = kernel->cost()) {
-        if (!FiniteNonNegative(cost->matrix_flops()) || !FiniteNonNegative(cost->vector_flops()) ||
-            !FiniteNonNegative(cost->transcendentals()) || !FiniteNonNegative(cost->bytes_read()) ||
-            !FiniteNonNegative(cost->bytes_written()) || !FiniteNonNegative(cost->sram_bytes_read()) ||
-            !FiniteNonNegative(cost->sram_bytes_written())) {
-          return error(what + " has a negative or non-finite cost");
-        }
-        const int mdt = static_cast<int>(cost->matrix_dtype());
-        if (mdt < 0 || mdt > static_cast<int>(DType::kF32)) {
-          return error(what + " has invalid matrix_dtype " + std::to_string(mdt));
-        }
-        p->total_flops_ += cost->matrix_flops() + cost->vector_flops();
-        p->total_transcendentals_ += cost->transcendentals();
-        p->total_bytes_ += cost->bytes_read() + cost->bytes_written() + cost->sram_bytes_read() +
-                           cost->sram_bytes_written();
-      }
-      const int op_type = static_cast<int>(kernel->op_type());
-      if (kernel->op() == nullptr && op_type != static_cast<int>(exe::KernelOp::NONE)) {
-        return error(what + " has no op table");
-      }
-      Status s;
-      switch (kernel->op_type()) {
-        case exe::KernelOp::Elementwise:
-          s = kernels::ValidateElementwise(*kernel->op_as_Elementwise(), ins, outs);
-          break;
-        case exe::KernelOp::DotGeneral:
-          s = kernels::ValidateDotGeneral(*kernel->op_as_DotGeneral(), ins, outs);
-          break;
-        case exe::KernelOp::Reduce:
-          s = kernels::ValidateReduce(*kernel->op_as_Reduce(), ins, outs);
-          break;
-        case exe::KernelOp::Concatenate:
-          s = kernels::ValidateConcatenate(*kernel->op_as_Concatenate(), ins, outs);
-          break;
-        case exe::KernelOp::Copy:
-          s = kernels::ValidateCopy(*kernel->op_as_Copy(), ins, outs);
-          break;
-        case exe::KernelOp::While:
-          s = ValidateWhile(*kernel->op_as_While(), ins, outs, region_checker);
-          if (!s.ok() && s.message().rfind(prefix, 0) == 0) return s;   // a nested kernel's error
-          break;
-        case exe::KernelOp::Case:
-          s = ValidateCase(*kernel->op_as_Case(), ins, outs, region_checker);
-          if (!s.ok() && s.message().rfind(prefix, 0) == 0) return s;
-          break;
-        case exe::KernelOp::CustomCall:
-          s = kernels::ValidateCustomCall(*kernel->op_as_CustomCall(), ins, outs);
-          if (!s.ok()) return Status(s.code(), prefix + what + ": " + s.message());  // keeps UNIMPLEMENTED
-          break;
-        case exe::KernelOp::Convolution:
-          s = kernels::ValidateConvolution(*kernel->op_as_Convolution(), ins, outs);
-          break;
-        case exe::KernelOp::NONE:
-          return error(what + " has no op");
-        default:
-          if (kernels::IsIndexingKernel(kernel->op_type())) {
-            s = kernels::ValidateIndexingKernel(*kernel, ins, outs);
-            break;
-          }
-          return error(what + " uses kernel op " + std::to_string(static_cast<int>(kernel->op_type())) +
-                       ", which this runtime does not implement");
-      }
-      if (!s.ok()) return error(what + ": " + s.message());
-    }
-    return Status::Ok();
-  };
-  CHIP_RETURN_IF_ERROR(validate_kernels(fb->kernels(), ""));
+  // Kernels (control-flow kernels' regions recursively), each checked and prepared by its kind.
+  KernelLoader loader(*fb, p->values_, prefix);
+  CHIP_ASSIGN_OR_RETURN(p->kernels_, loader.PrepareKernels(fb->kernels(), ""));
+  p->total_flops_ = loader.totals().flops;
+  p->total_transcendentals_ = loader.totals().transcendentals;
+  p->total_bytes_ = loader.totals().bytes;
   return std::shared_ptr<const LoadedProgram>(std::move(p));
 }
 

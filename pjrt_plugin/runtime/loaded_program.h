@@ -11,21 +11,14 @@
 #include <string>
 #include <vector>
 
-#include "pjrt_plugin/runtime/dtype.h"
-#include "pjrt_plugin/runtime/status.h"
+#include "pjrt_plugin/core/tensor_info.h"
+#include "pjrt_plugin/core/status.h"
+#include "pjrt_plugin/kernels/kernel.h"
 
 namespace chip {
 namespace exe { struct Executable; }
 
 constexpr uint32_t kExecutableFormatVersion = 1;
-
-struct TensorInfo {
-  DType dtype = DType::kInvalid;
-  std::vector<int64_t> dims;
-  int64_t num_elements() const;
-  int64_t byte_size() const;
-  std::string ToString() const;  // "bf16[4,128]"
-};
 
 class LoadedProgram {
  public:
@@ -43,6 +36,9 @@ class LoadedProgram {
   int output_aliased_parameter(int i) const { return output_alias_[i]; }
   int64_t arena_bytes() const { return arena_bytes_; }
   int num_kernels() const;
+  // The top-level kernels, checked and prepared by their kinds at load time (control-flow
+  // kernels hold their regions' prepared kernels).
+  const kernels::PreparedKernels& kernels() const { return kernels_; }
   // Every value's type (value ids index this), decoded once at load time.
   int num_values() const { return static_cast<int>(values_.size()); }
   const TensorInfo& value(int i) const { return values_[i]; }
@@ -64,6 +60,7 @@ class LoadedProgram {
   int64_t arena_bytes_ = 0;
   double total_flops_ = 0, total_transcendentals_ = 0, total_bytes_ = 0;
   std::vector<const uint8_t*> constant_ptrs_;
+  kernels::PreparedKernels kernels_;
   struct FreeDeleter { void operator()(void* p) const; };
   std::vector<std::unique_ptr<uint8_t, FreeDeleter>> constant_copies_;
 };

@@ -191,7 +191,15 @@ void TraceRecorder::Stop() {
   enabled_ = false;
 }
 
+namespace {
+thread_local int trace_suppressed = 0;
+}  // namespace
+
+TraceRecorder::ScopedSuppression::ScopedSuppression() { ++trace_suppressed; }
+TraceRecorder::ScopedSuppression::~ScopedSuppression() { --trace_suppressed; }
+
 bool TraceRecorder::enabled() const {
+  if (trace_suppressed > 0) return false;
   std::lock_guard<std::mutex> lock(mu_);
   return enabled_ || stream_ != nullptr;
 }

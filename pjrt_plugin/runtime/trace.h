@@ -35,6 +35,16 @@ struct TraceEvent {
 
 class TraceRecorder {
  public:
+  // While one lives, enabled() is false on the constructing thread: work that is not the device's
+  // (the compiler evaluating constants with the kernels, chip_run_executable) stays off the trace.
+  class ScopedSuppression {
+   public:
+    ScopedSuppression();
+    ~ScopedSuppression();
+    ScopedSuppression(const ScopedSuppression&) = delete;
+    ScopedSuppression& operator=(const ScopedSuppression&) = delete;
+  };
+
   static TraceRecorder& Global();
 
   void Start();                       // clears previous events, enables recording

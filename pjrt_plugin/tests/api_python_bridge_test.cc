@@ -79,7 +79,7 @@ calls = []
 
 def compile_program(code, fmt, compile_options, chip_config):
     calls.append((code, fmt, compile_options, dict(chip_config)))
-    assert isinstance(code, bytes) and isinstance(fmt, str) and isinstance(compile_options, bytes)
+    assert isinstance(code, bytes) and isinstance(fmt, str) and isinstance(compile_options, dict)
     if code == b"unsupported":
         raise UnsupportedOp("stablehlo.fft at model.py:12 is not supported on the chip")
     if code == b"bad":
@@ -162,7 +162,7 @@ import sys
 code, fmt, opts, cfg = sys.modules["jax_chip.compiler.driver"].calls[-1]
 assert fmt == "mlir", fmt
 assert code.startswith(b"exe:"), code
-assert len(opts) > 0
+assert opts == {"num_replicas": 1, "num_partitions": 1, "device_ordinal": -1, "device_ids": [1]}, opts
 assert cfg["num_devices"] == 2 and cfg["hbm_bytes"] == 1 << 30 and cfg["matrix_tile"] == 128, cfg
 )PY"),
             0);

@@ -34,6 +34,11 @@ CustomCallAttributes AttentionAttrs(double scale, int64_t page_size) {
   return a;
 }
 
+// The attributes as the kernels' prepare step decodes them.
+kernels::attention::AttentionParams Params(double scale, int64_t page_size) {
+  return kernels::attention::AttentionParams::Decode(AttentionAttrs(scale, page_size)).value();
+}
+
 kernels::TensorRef Ref(HostTensor& h) { return {&h.info, h.bytes.data()}; }
 
 HostTensor Ints(const testing::Dims& dims, const std::vector<int64_t>& values) {
@@ -97,7 +102,7 @@ TEST(AttentionDecode, MatchesReferenceForGqaPagesAndDtypes) {
         HostTensor lens = Ints({batch}, {0, page + 3, 2 * page + 1, 1});
         HostTensor out(t, {batch, heads, dim});
         KernelWork work;
-        const Status s = kernels::RunPagedAttentionDecode(AttentionAttrs(0.3, page), {Ref(q), Ref(k), Ref(v), Ref(table), Ref(lens)},
+        const Status s = kernels::RunPagedAttentionDecode(Params(0.3, page), {Ref(q), Ref(k), Ref(v), Ref(table), Ref(lens)},
                                                           {Ref(out)}, &work);
         ASSERT_TRUE(s.ok()) << s.ToString();
         std::vector<double> want;
@@ -131,7 +136,7 @@ TEST(AttentionDecode, WorkDoesNotDependOnThePoolSize) {
     HostTensor lens = Ints({2}, {20, 9});
     HostTensor out(DType::kBF16, {2, 4, 8});
     KernelWork& w = rows == 64 ? small : big;
-    ASSERT_TRUE(kernels::RunPagedAttentionDecode(AttentionAttrs(1.0, 16), {Ref(q), Ref(k), Ref(k), Ref(table), Ref(lens)},
+    ASSERT_TRUE(kernels::RunPagedAttentionDecode(Params(1.0, 16), {Ref(q), Ref(k), Ref(k), Ref(table), Ref(lens)},
                                                  {Ref(out)}, &w)
                     .ok());
   }
@@ -156,7 +161,7 @@ TEST(AttentionExtend, MatchesReferenceWithPrefixesAndPadding) {
       HostTensor pre = Ints({batch}, prefix), ext = Ints({batch}, extend);
       HostTensor out = testing::Random(t, {tokens, heads, dim}, rng);  // garbage: every row must be written
       KernelWork work;
-      const Status s = kernels::RunRadixAttentionExtend(AttentionAttrs(0.5, page),
+      const Status s = kernels::RunRadixAttentionExtend(Params(0.5, page),
                                                         {Ref(q), Ref(k), Ref(v), Ref(table), Ref(pre), Ref(ext)},
                                                         {Ref(out)}, &work);
       ASSERT_TRUE(s.ok()) << s.ToString();

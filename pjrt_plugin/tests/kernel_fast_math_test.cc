@@ -8,8 +8,8 @@
 #include <random>
 
 #include "pjrt_plugin/kernels/fast_math.h"
-#include "pjrt_plugin/kernels/numerics.h"
-#include "pjrt_plugin/runtime/dtype.h"
+#include "pjrt_plugin/core/numerics.h"
+#include "pjrt_plugin/core/dtype.h"
 
 namespace chip {
 namespace {

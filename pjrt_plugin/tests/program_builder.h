@@ -15,7 +15,7 @@
 #include "flatbuffers/flatbuffers.h"
 #include "pjrt_plugin/runtime/chip_device.h"
 #include "pjrt_plugin/runtime/cost_model.h"
-#include "pjrt_plugin/runtime/dtype.h"
+#include "pjrt_plugin/core/dtype.h"
 #include "pjrt_plugin/runtime/loaded_program.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 

@@ -7,13 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "pjrt_plugin/runtime/control_flow.h"
+#include "pjrt_plugin/kernels/control_flow.h"
 #include "pjrt_plugin/tests/program_builder.h"
 
 namespace chip {
 namespace {
 
 using exe::EwOp;
+using kernels::ParallelAssign;
 using exe::StorageKind;
 using testing::Dims;
 using testing::ElementwiseSpec;

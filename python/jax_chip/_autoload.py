@@ -5,6 +5,10 @@ every interpreter start, so the integration applies in every process: the user's
 scheduler and detokenizer processes sglang-jax spawns. Until `sgl_jax` is imported it costs one
 entry on sys.meta_path and nothing else; right after `sgl_jax` has been imported the entry
 removes itself and `jax_chip.sglang.apply()` runs. `JAX_CHIP_SGLANG_AUTOLOAD=0` turns it off.
+
+An installed sglang-jax that is not the version the patches pin (jax_chip.sglang.PatchError)
+fails the import of `sgl_jax` with that error; any other failure is logged and sgl_jax is left
+as it is.
 """
 
 from __future__ import annotations
@@ -56,10 +60,15 @@ class SglJaxImportHook(importlib.abc.MetaPathFinder):
 def _activate() -> None:
     uninstall()
     try:
-        import jax_chip.sglang
-
-        jax_chip.sglang.apply()
-    except Exception:  # never break the user's import of sgl_jax
+        import jax_chip.sglang as integration
+    except Exception:  # never break the user's import of sgl_jax ...
+        logger.exception("jax_chip: could not import the sglang-jax integration")
+        return
+    try:
+        integration.apply()
+    except integration.PatchError:  # ... unless it is not the sgl_jax the patches were made for
+        raise
+    except Exception:
         logger.exception("jax_chip: could not apply the sglang-jax integration")
 
 

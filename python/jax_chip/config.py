@@ -1,7 +1,8 @@
 """The chip configuration a process runs with.
 
-The chip model's defaults live in one place, the C++ runtime (pjrt_plugin/runtime/chip_config.h,
-documented in docs/chip-model.md). A user overrides them with a TOML file named by
+The chip model's fields and defaults live in one place, the C++ runtime's table
+(pjrt_plugin/runtime/chip_config_fields.h, read here through the plugin: jax_chip.native;
+docs/chip-model.md is generated from it). A user overrides them with a TOML file named by
 ``CHIP_CONFIG`` and/or ``CHIP_<FIELD>`` environment variables (the environment wins); only the
 fields set are passed to the plugin as PJRT client-create options. The plugin validates them and
 rejects unknown fields or bad values with an error that names the option.
@@ -20,21 +21,17 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Mapping
 
-# Fields the plugin accepts, with their value kind. Kept in step with ChipConfig::FromNamedOptions.
-INT_FIELDS: tuple[str, ...] = ("num_devices", "hbm_bytes", "sram_bytes", "chip_links", "matrix_tile")
-FLOAT_FIELDS: tuple[str, ...] = (
-    "hbm_bandwidth",
-    "sram_bandwidth",
-    "matrix_bf16_flops",
-    "matrix_int8_ops",
-    "matrix_f32_flops",
-    "vector_flops",
-    "transcendental_ratio",
-    "kernel_launch_s",
-    "host_link_bandwidth",
-    "chip_link_bandwidth",
-)
-FIELDS: tuple[str, ...] = INT_FIELDS + FLOAT_FIELDS
+from jax_chip import native
+
+
+def fields() -> tuple[str, ...]:
+    """The fields the plugin accepts, in its table's order (chip_config_fields.h)."""
+    return tuple(f.name for f in native.chip_config_fields())
+
+
+def _is_int_field(name: str) -> bool:
+    return any(f.name == name and f.kind == "int" for f in native.chip_config_fields())
+
 
 _SIZE_UNITS = {"": 1, "B": 1, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40,
                "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
@@ -56,10 +53,11 @@ def parse_size(text: str | int, name: str) -> int:
 
 
 def _coerce(name: str, value: object, source: str) -> int | float:
-    if name not in FIELDS:
-        raise ChipConfigError(f"{source}: unknown chip config field {name!r}; known: {', '.join(FIELDS)}")
+    known = fields()
+    if name not in known:
+        raise ChipConfigError(f"{source}: unknown chip config field {name!r}; known: {', '.join(known)}")
     try:
-        if name in INT_FIELDS:
+        if _is_int_field(name):
             return parse_size(value if isinstance(value, (int, str)) else str(value), name)
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as e:
@@ -85,7 +83,7 @@ class ChipConfig:
                 raise ChipConfigError(f"CHIP_CONFIG={path}: {e}") from None
             for k, v in data.items():
                 values[k] = _coerce(k, v, f"CHIP_CONFIG={path}")
-        for name in FIELDS:
+        for name in fields():
             key = "CHIP_" + name.upper()
             if key in env:
                 values[name] = _coerce(name, env[key], key)

@@ -1,7 +1,10 @@
-"""The compiler tests need no plugin: they compile with the chip compiler, run executables in the
-reference interpreter and compare with jax on the cpu backend (helpers.py pins the cpu device).
-Without a built plugin library, jax is restricted to cpu so that a JAX_PLATFORMS naming the chip
-(tests/conftest.py) does not fail backend initialization."""
+"""The compiler tests compile with the chip compiler, run executables in the reference
+interpreter (reference_interpreter.py) and compare with jax on the cpu backend (helpers.py pins
+the cpu device). They need the plugin library, not a chip client: the compiler reads the chip
+model's fields and the Elementwise instruction table from it and evaluates constants (and the
+interpreter Elementwise kernels) with its kernels (jax_chip.native). Without a built plugin
+library, jax is restricted to cpu so that a JAX_PLATFORMS naming the chip (tests/conftest.py)
+does not fail backend initialization; the compiler then reports the missing library."""
 
 import os
 import pathlib

@@ -15,11 +15,11 @@ from jaxlib.mlir.dialects import stablehlo  # noqa: E402
 from jax_chip.compiler import driver, pipeline  # noqa: E402
 from jax_chip.compiler.frontend import parse as frontend  # noqa: E402
 from jax_chip.compiler.frontend import graph_builder  # noqa: E402
-from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG, CompileOptions, PassContext  # noqa: E402
+from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG, CompileOptions  # noqa: E402
 from jax_chip.compiler.ir.graph import Graph  # noqa: E402
 from jax_chip.compiler.backend.inspect_executable import read_executable  # noqa: E402
 from jax_chip.compiler.ir.executable import ExecutableDesc  # noqa: E402
-from jax_chip.compiler.backend.reference_interpreter import execute  # noqa: E402
+from .reference_interpreter import execute  # noqa: E402
 
 RNG = np.random.default_rng(1234)
 
@@ -76,8 +76,7 @@ def compiled_graph(f: Callable, *args, donate_argnums: Sequence[int] = (),
     """The graph after the pipeline (or after pass `stop_after`); `chip` overrides entries of
     the default chip model."""
     g = import_graph(lower_text(f, *args, donate_argnums=donate_argnums))
-    ctx = PassContext(chip={**DEFAULT_CHIP_CONFIG, **(chip or {})},
-                      options=options or CompileOptions())
+    ctx = driver.make_context({**DEFAULT_CHIP_CONFIG, **(chip or {})}, options)
     return pipeline.run_pipeline(g, ctx, stop_after=stop_after)
 
 

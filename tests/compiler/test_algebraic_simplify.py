@@ -10,7 +10,7 @@ import pytest
 from jax import lax
 
 from .helpers import compile_fn, compiled_graph, on_cpu, randn
-from jax_chip.compiler.backend.reference_interpreter import execute
+from .reference_interpreter import execute
 
 R = np.random.default_rng(7)
 X = R.standard_normal(4096).astype(np.float32)

@@ -6,7 +6,7 @@ import pytest
 from .helpers import import_graph
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.driver import compile_program
-from jax_chip.compiler.backend.reference_interpreter import execute
+from .reference_interpreter import execute
 from jax_chip.compiler.ir.errors import UnsupportedError
 from xla_passes import check_supported, dead_code_elimination
 
@@ -57,7 +57,7 @@ def test_op_on_unsupported_element_type():
 
 def test_clamp_on_pred():
     import numpy as np
-    from jax_chip.compiler.backend.reference_interpreter import execute
+    from .reference_interpreter import execute
     data = _compile("""
           %0 = stablehlo.clamp %a, %b, %a : tensor<4xi1>
           return %0 : tensor<4xi1>""", "%a: tensor<4xi1>, %b: tensor<4xi1>", "tensor<4xi1>")

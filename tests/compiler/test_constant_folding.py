@@ -7,7 +7,7 @@ import ml_dtypes
 import numpy as np
 
 from .helpers import RNG, check_against_jax, compiled_graph, import_graph, randn
-from jax_chip.compiler.backend.reference_interpreter import execute
+from .reference_interpreter import execute
 from jax_chip.compiler.ir.context import CompileOptions, PassContext
 from xla_passes import constant_folding
 

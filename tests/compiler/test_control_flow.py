@@ -10,7 +10,7 @@ from jax import lax
 
 from .helpers import check_against_jax, compiled_graph, import_graph, lower_text, randn
 from jax_chip.compiler import driver
-from jax_chip.compiler.backend.reference_interpreter import execute
+from .reference_interpreter import execute
 from jax_chip.compiler.ir.context import CompileOptions
 from jax_chip.compiler.kernels.control_flow import CaseOp, WhileOp
 from jax_chip.compiler.ir.graph import Graph, Node

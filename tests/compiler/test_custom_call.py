@@ -20,7 +20,7 @@ from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.kernels.custom_call import CustomCallOp
 from jax_chip.compiler.ir.errors import CompileError, UnsupportedError
 from jax_chip.compiler.backend.inspect_executable import dump, read_executable
-from jax_chip.compiler.backend.reference_interpreter import execute
+from .reference_interpreter import execute
 from jax_chip.ops import paged_attention_decode, paged_kv_write, radix_attention_extend
 
 RNG = np.random.default_rng(7)

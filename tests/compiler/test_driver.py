@@ -12,12 +12,10 @@ from jax_chip.compiler.ir.errors import CompileError, InternalCompilerError, Uns
 from jax_chip.compiler.backend.inspect_executable import read_executable
 
 
-def _options(replicas=1, partitions=1) -> bytes:
-    from jax._src.lib import xla_client
-    o = xla_client.CompileOptions()
-    o.num_replicas = replicas
-    o.num_partitions = partitions
-    return o.SerializeAsString()
+def _options(replicas=1, partitions=1) -> dict:
+    """The compile options as the plugin hands them over, parsed (api/compiler_bridge.cc)."""
+    return {"num_replicas": replicas, "num_partitions": partitions, "device_ordinal": -1,
+            "device_ids": []}
 
 
 def test_compile_options_single_device():
@@ -38,6 +36,23 @@ def test_module_partition_attribute_is_checked():
                                                             "mhlo.num_partitions = 2")
     with pytest.raises(UnsupportedError):
         compile_program(text, "mlir", b"", {})
+
+
+@pytest.mark.parametrize("key", ["mhlo.num_partitions", "mhlo.num_replicas"])
+@pytest.mark.parametrize("value", ['"two"', "0 : i32", "-3 : i32"])
+def test_malformed_module_count_attribute_is_an_error(key, value):
+    text = lower_text(lambda x: x * 2, randn((3,)))
+    assert f"{key} = 1 : i32" in text
+    text = text.replace(f"{key} = 1 : i32", f"{key} = {value}")
+    with pytest.raises(CompileError) as e:
+        compile_program(text, "mlir", None, {})
+    assert not isinstance(e.value, (UnsupportedError, InternalCompilerError))
+    assert key in str(e.value) and value.split(" :")[0] in str(e.value), str(e.value)
+
+
+def test_raw_compile_options_bytes_are_rejected():
+    with pytest.raises(CompileError, match="parsed"):
+        compile_program(lower_text(lambda x: x * 2, randn((3,))), "mlir", b"\x1a\x02\x20\x02", {})
 
 
 def test_chip_config_dict_is_used():

@@ -153,7 +153,7 @@ def test_fusion_respects_op_cap():
 
 def test_long_chain_does_not_hit_recursion_limit():
     from .helpers import compile_fn
-    from jax_chip.compiler.backend.reference_interpreter import execute
+    from .reference_interpreter import execute
 
     def f(x):
         for _ in range(1500):

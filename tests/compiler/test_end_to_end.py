@@ -179,7 +179,7 @@ def test_mixed_dot_operands_are_converted():
       return %0 : tensor<4x3xf32>
     }"""
     from jax_chip.compiler.driver import compile_program
-    from jax_chip.compiler.backend.reference_interpreter import execute
+    from .reference_interpreter import execute
     a, b = randn((4, 8), BF16), randn((8, 3))
     (out,) = execute(compile_program(text, "mlir", b"", {}), [a, b])
     np.testing.assert_allclose(out, a.astype(np.float32) @ b, rtol=1e-5, atol=1e-5)
@@ -192,7 +192,7 @@ def test_stablehlo_dot_op():
       return %0 : tensor<4xf32>
     }"""
     from jax_chip.compiler.driver import compile_program
-    from jax_chip.compiler.backend.reference_interpreter import execute
+    from .reference_interpreter import execute
     a, b = randn((4, 8)), randn((8,))
     (out,) = execute(compile_program(text, "mlir", b"", {}), [a, b])
     np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)

@@ -101,7 +101,7 @@ def test_mhlo_text_is_legalized():
       %1 = "mhlo.exponential"(%0) : (tensor<4xf32>) -> tensor<4xf32>
       return %1 : tensor<4xf32>
     }"""
-    from jax_chip.compiler.backend.reference_interpreter import execute
+    from .reference_interpreter import execute
     data = compile_program(text, "mlir", b"", {})
     a, b = randn((4,)), randn((4,))
     (out,) = execute(data, [a, b])

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .helpers import check_against_jax, compile_fn, compiled_graph, kernel_types, randn
-from jax_chip.compiler.backend.reference_interpreter import execute
+from .reference_interpreter import execute
 
 
 def _output_writers(exe):

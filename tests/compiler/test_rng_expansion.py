@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from .helpers import compile_fn, compiled_graph, on_cpu
 
-from jax_chip.compiler.ir import ew_semantics
-from jax_chip.compiler.backend.reference_interpreter import execute
+from jax_chip.compiler.kernels.elementwise import ElementwiseOp
+from jax_chip.compiler.lowering.ew_codegen import InstrSpec, ViewSpec
+from .reference_interpreter import eval_elementwise, execute
 from xla_passes.cost_annotation import total
 
 ALGORITHMS = {"threefry": jax.lax.RandomAlgorithm.RNG_THREE_FRY,
@@ -27,7 +28,12 @@ def test_mul_hi_is_the_high_half_of_the_exact_product(dtype):
     b = rng.integers(info.min, info.max, 500, endpoint=True)
     a[:4], b[:4] = [info.min, info.max, info.max, info.min], [info.min, info.max, -1 if
                                                               info.min else 0, 1]
-    got = ew_semantics.evaluate("MUL_HI", dtype, [a, b], [dtype, dtype])
+    # one MUL_HI instruction, run by the chip's Elementwise kernel
+    op = ElementwiseOp((a.size,), [ViewSpec(0, 0, (1,)), ViewSpec(1, 0, (1,))],
+                       [InstrSpec("LOAD", dtype, 0), InstrSpec("LOAD", dtype, 1),
+                        InstrSpec("MUL_HI", dtype, 0, 1)], [(2, 0)])
+    (got,) = eval_elementwise(op, [a.astype(info.dtype), b.astype(info.dtype)], [dtype, dtype])
+    got = got.astype(np.int64)
     bits = np.iinfo(info.dtype).bits
     want = [(int(x) * int(y)) >> bits for x, y in zip(a, b)]     # Python ints: exact, floor shift
     np.testing.assert_array_equal(got, np.asarray(want, np.int64))
@@ -54,8 +60,8 @@ def test_expansion_is_one_fused_kernel_without_64_bit_values(algorithm):
 
 @pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
 def test_reference_interpreter_matches_cpu(algorithm):
-    """The executable's Python reference semantics (ew_semantics, also used by constant folding)
-    compute XLA:CPU's bits."""
+    """The executable (its Elementwise kernels run by the chip's kernel in the reference
+    interpreter, as constant folding runs them) computes XLA:CPU's bits."""
     f = _bits(algorithm, (5, 33))
     state = np.random.default_rng(9).integers(0, 2**32, 4, dtype=np.uint32)
     got = execute(compile_fn(f, state), [state])

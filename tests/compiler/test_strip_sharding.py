@@ -7,7 +7,7 @@ from .helpers import import_graph, randn
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.driver import compile_program
 from jax_chip.compiler.ir.errors import CompileError
-from jax_chip.compiler.backend.reference_interpreter import execute
+from .reference_interpreter import execute
 from xla_passes import strip_sharding
 
 TEXT = """

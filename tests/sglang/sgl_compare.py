@@ -95,7 +95,7 @@ def main(argv: List[str]) -> int:
     ap.add_argument("model")
     ap.add_argument("ref", type=pathlib.Path)
     ap.add_argument("--page-size", type=int, default=1)
-    ap.add_argument("--fixes", default="all", help="all | none | comma-separated fix names")
+    ap.add_argument("--fixes", default="all", help="all | none | comma-separated patch names (jax_chip.sglang.PATCHES)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--one-by-one", action="store_true")
     ap.add_argument("--disable-radix-cache", action="store_true")

@@ -45,18 +45,6 @@ MODELS: Dict[str, List[str]] = {
 MIN_CHECKED = 80  # each reference has at least this many clear positions over its 8 prompts
 
 
-def _sgl_available() -> bool:
-    probe = subprocess.run([SGL_PYTHON, "-c", "import sgl_jax, safetensors, tokenizers"],
-                           capture_output=True)
-    return probe.returncode == 0
-
-
-pytestmark = pytest.mark.skipif(
-    not _sgl_available(),
-    reason=f"{SGL_PYTHON} cannot import sgl_jax: set JAX_CHIP_SGLANG_PYTHON to a venv built from "
-           "requirements.lock + requirements-sglang.lock + sglang-jax==0.0.1.post1 (--no-deps)")
-
-
 def _env() -> Dict[str, str]:
     env = dict(os.environ)
     env["JAX_PLATFORMS"] = "cpu"

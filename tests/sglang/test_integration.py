@@ -1,6 +1,7 @@
-"""jax_chip.sglang's patch mechanics and individual fixes, without starting an Engine.
+"""jax_chip.sglang's application of its patches and what individual patches do, without
+starting an Engine (the mechanism and the pins: test_patches.py).
 
-Runs in a venv with sglang-jax 0.0.1.post1 (see test_engine_vs_hf.py); JAX on cpu.
+Runs in the project venv, which has sglang-jax 0.0.1.post1 (conftest.py); JAX on cpu.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "python"))
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-sgl_jax = pytest.importorskip(
-    "sgl_jax", reason="needs a venv with sglang-jax 0.0.1.post1 (requirements-sglang.lock)")
-
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
@@ -33,14 +31,14 @@ def applied():
 
 def test_apply_is_idempotent_and_exports_the_choice() -> None:
     first = integration.applied()
-    assert set(first) == set(integration.FIXES)
+    assert set(first) == set(integration.PATCHES)
     assert integration.apply() == first
-    assert os.environ[integration.ENV].split(",") == list(integration.FIXES)
+    assert os.environ[integration.ENV].split(",") == list(integration.PATCHES)
 
 
-def test_unknown_fix_is_rejected_by_name() -> None:
-    with pytest.raises(ValueError, match=r"unknown fix\(es\) \['no_such_fix'\]"):
-        integration.apply(["kv_write", "no_such_fix"])
+def test_unknown_patch_is_rejected_by_name() -> None:
+    with pytest.raises(ValueError, match=r"unknown patch\(es\) \['no_such_patch'\]"):
+        integration.apply(["kv_write", "no_such_patch"])
 
 
 def test_scheduler_target_is_the_bootstrap() -> None:
@@ -119,7 +117,7 @@ def test_qwen3_rope_is_neox() -> None:
 
 
 def test_last_loc_is_one_jitted_program_equal_to_the_eager_one() -> None:
-    """fix_jit_last_loc: same values as sglang-jax's eager function, as a single program."""
+    """jit_last_loc: same values as sglang-jax's eager function, as a single program."""
     from sgl_jax.srt.managers import schedule_batch
 
     patched = schedule_batch.get_last_loc_jax
@@ -136,7 +134,7 @@ def test_last_loc_is_one_jitted_program_equal_to_the_eager_one() -> None:
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
 def test_logits_are_one_jitted_matmul_equal_to_the_eager_one(dtype) -> None:
-    """fix_jit_logits: the lm_head logits equal sglang-jax's eager _get_logits, computed by one
+    """jit_logits: the lm_head logits equal sglang-jax's eager _get_logits, computed by one
     program whose matmul contracts the embedding directly (no transpose copy of the table)."""
     from flax import nnx
     from sgl_jax.srt.layers.embeddings import ParallelLMHead
@@ -153,7 +151,7 @@ def test_logits_are_one_jitted_matmul_equal_to_the_eager_one(dtype) -> None:
 
 
 def test_req_to_token_writes_are_in_place_and_equal_to_the_eager_ones() -> None:
-    """fix_req_to_token_in_place: the same table as sglang-jax's eager .at[].set writes and
+    """req_to_token_{write,free}_in_place: the same table as sglang-jax's eager .at[].set writes and
     frees, for the three forms the scheduler uses, with the old table donated (updated in place,
     not copied)."""
     from jax.sharding import Mesh

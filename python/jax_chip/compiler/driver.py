@@ -2,6 +2,9 @@
 
     compile_program(code, fmt, compile_options, chip_config) -> serialized chip executable
 
+`compile_options` are the fields the plugin parsed from the CompileOptionsProto (a dict:
+num_replicas, num_partitions, device_ordinal, device_ids); `chip_config` the chip model's fields.
+
 Errors are CompileError subclasses (errors.py) whose `pjrt_code` the plugin returns; anything
 else escaping a pass is wrapped as InternalCompilerError, so the plugin never sees a bare
 exception. CHIP_DUMP_DIR=dir dumps the input StableHLO, the graph after every pass and the
@@ -16,10 +19,9 @@ import re
 import time
 from typing import Any, Mapping
 
-from jax._src.lib import xla_client
 from jaxlib.mlir import ir
 
-from jax_chip.compiler import pipeline
+from jax_chip.compiler import chip_eval, pipeline
 from jax_chip.compiler.backend import emit
 from jax_chip.compiler.backend.inspect_executable import dump, read_executable
 from jax_chip.compiler.frontend import graph_builder
@@ -32,36 +34,48 @@ COMPILER_VERSION = "jax_chip-compiler 0.1.0"
 DUMP_ENV = "CHIP_DUMP_DIR"
 
 
-def _parse_compile_options(data: bytes) -> tuple[int, int]:
-    """(num_replicas, num_partitions) from a serialized xla CompileOptionsProto."""
-    if not data:
-        return 1, 1
-    try:
-        opts = xla_client.CompileOptions.ParseFromString(bytes(data))
-    except Exception as e:
-        raise CompileError(f"malformed compile options (CompileOptionsProto): {e}") from None
-    build = opts.executable_build_options
-    replicas = max(int(opts.num_replicas), int(build.num_replicas))
-    partitions = max(int(opts.num_partitions), int(build.num_partitions))
-    return replicas, partitions
+# The compile options the plugin parsed from the CompileOptionsProto (api/compile_options.h's
+# CompileDeviceOptions; api/compiler_bridge.cc hands them over): nothing in Python parses the proto.
+DEFAULT_COMPILE_OPTIONS: dict[str, Any] = {
+    "num_replicas": 1, "num_partitions": 1, "device_ordinal": -1, "device_ids": []}
 
 
-def _module_int_attr(parsed: frontend.ParsedProgram, key: str) -> int:
+def _compile_options(options: Mapping[str, Any] | bytes | None) -> dict[str, Any]:
+    """The parsed compile options; None, b"" or {} are the defaults (direct calls, tests)."""
+    if not options:
+        return dict(DEFAULT_COMPILE_OPTIONS)
+    if not isinstance(options, Mapping):
+        raise CompileError("compile options must arrive parsed (a mapping from the plugin: "
+                           f"api/compiler_bridge.cc), got {type(options).__name__}")
+    unknown = set(options) - set(DEFAULT_COMPILE_OPTIONS)
+    if unknown:
+        raise CompileError(f"unknown compile option(s) {', '.join(sorted(unknown))}")
+    return {**DEFAULT_COMPILE_OPTIONS, **options}
+
+
+def _module_count_attr(parsed: frontend.ParsedProgram, key: str) -> int:
+    """A positive integer module attribute (mhlo.num_replicas, mhlo.num_partitions); 1 when
+    absent. Anything else is a compile error naming the attribute and its value."""
     attrs = parsed.module.operation.attributes
-    if key in attrs:
-        try:
-            return int(ir.IntegerAttr(attrs[key]).value)
-        except Exception:
-            return 1
-    return 1
+    if key not in attrs:
+        return 1
+    attr = attrs[key]
+    try:
+        value = int(ir.IntegerAttr(attr).value)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or value < 1:
+        raise CompileError(f"module attribute {key} = {attr} is not a positive integer")
+    return value
 
 
-def _fingerprint(code: bytes | str, fmt: str, options: bytes, config: Mapping[str, Any]) -> str:
+def _fingerprint(code: bytes | str, fmt: str, options: Mapping[str, Any],
+                 config: Mapping[str, Any]) -> str:
     h = hashlib.sha256()
     h.update(COMPILER_VERSION.encode())
     h.update(fmt.encode())
     h.update(code.encode() if isinstance(code, str) else bytes(code))
-    h.update(bytes(options or b""))
+    h.update(repr(sorted((str(k), repr(v)) for k, v in options.items())).encode())
     h.update(repr(sorted((str(k), repr(v)) for k, v in config.items())).encode())
     return h.hexdigest()
 
@@ -90,12 +104,22 @@ def _raw_input(code: bytes | str) -> tuple[str, bytes | str]:
     return ("input.mlirbc" if data.startswith(frontend.MLIR_BYTECODE_MAGIC) else "input.mlir"), data
 
 
+def make_context(chip_config: Mapping[str, Any] | None = None,
+                 options: CompileOptions | None = None) -> PassContext:
+    """The passes' context: the chip model (defaults completed), the options and the constant
+    evaluator (the chip's kernels through the loaded plugin: chip_eval.py)."""
+    config = dict(DEFAULT_CHIP_CONFIG)
+    config.update({k: v for k, v in dict(chip_config or {}).items() if v is not None})
+    return PassContext(config, options or CompileOptions(), chip_eval.evaluate_graph)
+
+
 def compile_graph(graph: Graph, ctx: PassContext, dumper: _Dumper | None = None,
                   timings: dict[str, float] | None = None) -> Graph:
     return pipeline.run_pipeline(graph, ctx, dumper.after_pass if dumper else None, timings)
 
 
-def compile_program(code: bytes | str, fmt: str, compile_options: bytes = b"",
+def compile_program(code: bytes | str, fmt: str,
+                    compile_options: Mapping[str, Any] | bytes | None = None,
                     chip_config: Mapping[str, Any] | None = None,
                     options: CompileOptions | None = None,
                     timings: dict[str, float] | None = None) -> bytes:
@@ -115,8 +139,10 @@ def _compile(code, fmt, compile_options, chip_config, options, timings) -> bytes
     t0 = time.perf_counter()
     config = dict(DEFAULT_CHIP_CONFIG)
     config.update({k: v for k, v in dict(chip_config or {}).items() if v is not None})
-    replicas, partitions = _parse_compile_options(compile_options)
-    fingerprint = _fingerprint(code, fmt, compile_options, config)
+    device_options = _compile_options(compile_options)
+    replicas = int(device_options["num_replicas"])
+    partitions = int(device_options["num_partitions"])
+    fingerprint = _fingerprint(code, fmt, device_options, config)
     dump_dir = os.environ.get(DUMP_ENV)
     try:
         parsed = frontend.parse_program(code, fmt)
@@ -124,8 +150,8 @@ def _compile(code, fmt, compile_options, chip_config, options, timings) -> bytes
         if dump_dir:   # keep what could not be read, for a bug report
             _Dumper(dump_dir, "unparsed", fingerprint).write(*_raw_input(code))
         raise
-    replicas = max(replicas, _module_int_attr(parsed, "mhlo.num_replicas"))
-    partitions = max(partitions, _module_int_attr(parsed, "mhlo.num_partitions"))
+    replicas = max(replicas, _module_count_attr(parsed, "mhlo.num_replicas"))
+    partitions = max(partitions, _module_count_attr(parsed, "mhlo.num_partitions"))
     if replicas > 1 or partitions > 1:
         raise UnsupportedError(
             f"num_replicas={replicas}, num_partitions={partitions}: the chip compiler supports "
@@ -140,7 +166,7 @@ def _compile(code, fmt, compile_options, chip_config, options, timings) -> bytes
         dumper.write("00.import.graph.txt", graph.to_text() + "\n")
     if timings is not None:
         timings["frontend+import"] = time.perf_counter() - t0
-    ctx = PassContext(config, options or CompileOptions())
+    ctx = make_context(config, options)
     compile_graph(graph, ctx, dumper, timings)
     exe = emit.build_executable(graph, name=graph.name, fingerprint=fingerprint,
                                 compiler_version=COMPILER_VERSION)

@@ -1,27 +1,33 @@
-"""sglang-jax 0.0.1.post1 integration: fixes applied by monkeypatching `sgl_jax` at run time.
+"""sglang-jax 0.0.1.post1 integration: declared patches of `sgl_jax` applied at run time.
 
     import jax_chip.sglang
     jax_chip.sglang.apply()          # before creating sgl_jax's Engine / launching the server
     from sgl_jax.srt.entrypoints.engine import Engine
 
+(Installing jax-chip does this by itself when sgl_jax is imported: jax_chip._autoload.)
+The patches are in jax_chip.sglang.patches, by purpose (upstream bug fixes, platform enabling,
+performance), each pinned to the upstream source it replaces (jax_chip.sglang.patching): a
+different sglang-jax version or a changed target source is an error (PatchError), never a
+warning.
+
 apply() patches this process and makes sglang-jax's spawned scheduler process patch itself too:
 the Engine starts the scheduler with multiprocessing's spawn method, which re-imports the target
 function by module and name in the child, so apply() points the engine at
-jax_chip.sglang.bootstrap.run_scheduler_process, whose module applies the same fixes when the
-child imports it. The chosen fixes travel in the JAX_CHIP_SGLANG_FIXES environment variable
-("all" or a comma-separated list of names from fixes.FIXES).
-
-A platform integration (the chip's `chip` backend) adds its own entries to fixes.FIXES and
-calls apply() from its plugin initialisation; nothing else changes.
+jax_chip.sglang.bootstrap.run_scheduler_process, whose module applies the same patches when the
+child imports it. The chosen patches travel in the JAX_CHIP_SGLANG_FIXES environment variable
+("all" or a comma-separated list of names from PATCHES).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from typing import Iterable, List, Optional
 
-from jax_chip.sglang.fixes import BLOCKERS, FIXES
+from jax_chip.sglang import patching
+from jax_chip.sglang.patches import PATCHES
+from jax_chip.sglang.patching import PatchError
 
 ENV = "JAX_CHIP_SGLANG_FIXES"
 SUPPORTED_VERSION = "0.0.1.post1"
@@ -30,30 +36,17 @@ logger = logging.getLogger(__name__)
 _applied: List[str] = []
 
 
-def _resolve(fixes: Optional[Iterable[str]]) -> List[str]:
-    if fixes is None:
+def _resolve(names: Optional[Iterable[str]]) -> List[str]:
+    if names is None:
         spec = os.environ.get(ENV, "all")
-        names = list(FIXES) if spec.strip() in ("", "all") else [
+        selected = list(PATCHES) if spec.strip() in ("", "all") else [
             s.strip() for s in spec.split(",") if s.strip()]
     else:
-        names = list(fixes)
-    unknown = [n for n in names if n not in FIXES]
+        selected = list(names)
+    unknown = [n for n in selected if n not in PATCHES]
     if unknown:
-        raise ValueError(f"jax_chip.sglang: unknown fix(es) {unknown}; known: {list(FIXES)}")
-    return names
-
-
-def _check_version() -> None:
-    from importlib import metadata
-
-    try:
-        version = metadata.version("sglang-jax")
-    except metadata.PackageNotFoundError as e:
-        raise ImportError("jax_chip.sglang: sglang-jax is not installed "
-                          f"(pip install --no-deps sglang-jax=={SUPPORTED_VERSION})") from e
-    if version != SUPPORTED_VERSION:
-        logger.warning("jax_chip.sglang: written for sglang-jax %s, found %s; the patches may "
-                       "not apply", SUPPORTED_VERSION, version)
+        raise ValueError(f"jax_chip.sglang: unknown patch(es) {unknown}; known: {list(PATCHES)}")
+    return selected
 
 
 def _route_scheduler_through_bootstrap() -> None:
@@ -64,28 +57,27 @@ def _route_scheduler_through_bootstrap() -> None:
     target = getattr(bootstrap, "run_scheduler_process", None)
     if target is None:
         # bootstrap is still being imported: this is the spawned scheduler unpickling its
-        # entry point, and bootstrap applies the fixes itself.
+        # entry point, and bootstrap applies the patches itself.
         return
     engine.run_scheduler_process = target
 
 
-def apply_here(fixes: Optional[Iterable[str]] = None) -> List[str]:
-    """Apply the fixes in this process only (what the spawned scheduler does at start)."""
-    names = _resolve(fixes)
-    _check_version()
-    for name in names:
-        if name not in _applied:
-            FIXES[name]()
-            _applied.append(name)
-    logger.info("jax_chip.sglang: applied %s", ", ".join(names))
-    return names
+def apply_here(names: Optional[Iterable[str]] = None) -> List[str]:
+    """Apply the patches in this process only (what the spawned scheduler does at start)."""
+    selected = _resolve(names)
+    patching.check_version(SUPPORTED_VERSION)
+    importlib.import_module("sgl_jax")   # jax_chip._autoload, if active, applies its choice now
+    patching.apply_all(PATCHES[n] for n in selected)
+    _applied.extend(n for n in selected if n not in _applied)
+    logger.info("jax_chip.sglang: applied %s", ", ".join(selected))
+    return selected
 
 
-def apply(fixes: Optional[Iterable[str]] = None) -> List[str]:
-    """Apply the fixes (default: $JAX_CHIP_SGLANG_FIXES, else all) here and in the spawned
+def apply(names: Optional[Iterable[str]] = None) -> List[str]:
+    """Apply the patches (default: $JAX_CHIP_SGLANG_FIXES, else all) here and in the spawned
     scheduler. Returns the names applied in this process (cumulative, idempotent)."""
-    names = apply_here(fixes)
-    os.environ[ENV] = ",".join(names)
+    selected = apply_here(names)
+    os.environ[ENV] = ",".join(selected)
     _route_scheduler_through_bootstrap()
     return list(_applied)
 
@@ -94,4 +86,4 @@ def applied() -> List[str]:
     return list(_applied)
 
 
-__all__ = ["apply", "apply_here", "applied", "FIXES", "BLOCKERS", "ENV"]
+__all__ = ["apply", "apply_here", "applied", "PATCHES", "PatchError", "ENV", "SUPPORTED_VERSION"]

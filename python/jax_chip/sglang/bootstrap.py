@@ -1,7 +1,7 @@
 """Entry point of sglang-jax's scheduler process when jax_chip.sglang is applied.
 
 multiprocessing (spawn) pickles the process target by reference; the child imports this module,
-which applies the fixes named in $JAX_CHIP_SGLANG_FIXES before sglang-jax builds its model.
+which applies the patches named in $JAX_CHIP_SGLANG_FIXES before sglang-jax builds its model.
 """
 
 from __future__ import annotations

@@ -1,28 +1,46 @@
-"""What every pass gets: the chip model and the compile options."""
+"""What every pass gets: the chip model, the compile options and, from the driver, a constant
+evaluator."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-# The default chip model (docs/chip-model.md); the plugin passes the configured one.
-DEFAULT_CHIP_CONFIG: dict[str, Any] = {
-    "num_devices": 1,
-    "hbm_bytes": 16 << 30,
-    "hbm_bandwidth": 819e9,
-    "matrix_bf16_flops": 197e12,
-    "matrix_int8_ops": 394e12,
-    "matrix_f32_flops": 197e12 / 4,
-    "vector_flops": 12e12,
-    "transcendental_ratio": 0.25,
-    "sram_bytes": 128 << 20,
-    "sram_bandwidth": 8e12,
-    "kernel_launch_s": 1e-6,
-    "host_link_bandwidth": 32e9,
-    "chip_link_bandwidth": 100e9,
-    "chip_links": 4,
-    "matrix_tile": 128,
-}
+import numpy as np
+
+from jax_chip import native
+
+if TYPE_CHECKING:
+    from jax_chip.compiler.graph import Graph
+
+
+class _DefaultChipConfig(Mapping[str, Any]):
+    """The default chip model: the plugin's field table (runtime/chip_config_fields.h), read on
+    first use. The plugin passes the configured one to the compiler."""
+
+    def _values(self) -> dict[str, Any]:
+        return {f.name: f.default for f in native.chip_config_fields()}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+    def __repr__(self) -> str:
+        return f"DEFAULT_CHIP_CONFIG({self._values()!r})"
+
+
+DEFAULT_CHIP_CONFIG: Mapping[str, Any] = _DefaultChipConfig()
+
+# Evaluates a closed graph of constant expressions (parameters bound to the arrays given, in
+# order) with the chip's own kernels and returns its outputs' values as numpy arrays of the
+# outputs' types (bf16 as ml_dtypes.bfloat16, pred as bool). The driver supplies it.
+ConstantEvaluator = Callable[["Graph", Sequence[np.ndarray]], list[np.ndarray]]
 
 
 @dataclass
@@ -47,6 +65,8 @@ class CompileOptions:
 class PassContext:
     chip: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_CHIP_CONFIG))
     options: CompileOptions = field(default_factory=CompileOptions)
+    # constant folding evaluates with it; without one it only canonicalizes splat constants
+    evaluator: ConstantEvaluator | None = None
 
     def chip_value(self, key: str) -> Any:
         v = self.chip.get(key)

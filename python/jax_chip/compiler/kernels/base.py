@@ -5,7 +5,9 @@ A kernel kind (`KernelKind`) is one member of the schema's KernelOp union
 module of this package: which graph ops become it, its description (a dataclass with `OP_TYPE`),
 how a graph node is lowered to that description, how the description is written to and read
 from the FlatBuffer, its text form, its static cost, which results update an operand in place,
-and (for the reference interpreter) how it is evaluated in numpy. `kernels.registry` lists the
+and (for the compiler tests' reference interpreter, tests/compiler/reference_interpreter.py) how
+it is evaluated: data movement, dots and reductions in numpy, Elementwise programs by the chip's
+own kernel (Evaluation.run_elementwise). `kernels.registry` lists the
 kinds; the emitter, the reader, the cost pass and the interpreter look kinds up there.
 """
 
@@ -46,9 +48,31 @@ class Evaluation(Protocol):
 
     def run_region(self, region: RegionDesc) -> None: ...
 
+    def run_elementwise(self, op: Any, inputs: Sequence[np.ndarray],
+                        input_dtypes: Sequence[str]) -> list[np.ndarray]:
+        """The outputs of an Elementwise program (a kernel's or a Reduce prologue's) as storage
+        arrays, computed by the chip's own Elementwise kernel: the instructions' numerics live
+        only in the kernels."""
+        ...
+
     def array(self, value_id: int) -> np.ndarray: ...
 
     def assign(self, sources: Sequence[int], destinations: Sequence[int]) -> None: ...
+
+
+def as_compute(x: np.ndarray, dtype: str) -> np.ndarray:
+    """Storage array -> compute array: floats as f32, integers and pred as int64."""
+    return np.asarray(x).astype(np.float32 if dtypes.info(dtype).is_float else np.int64)
+
+
+def to_storage(x: np.ndarray, dtype: str) -> np.ndarray:
+    """Compute array -> storage array of `dtype` (floats rounded to nearest even, integers
+    wrapped, pred as bool)."""
+    x = np.asarray(x)
+    if dtype == "pred":
+        return x != 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        return x.astype(dtypes.numpy_dtype(dtype))
 
 
 class Writer:

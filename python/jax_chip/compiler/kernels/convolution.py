@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from jax_chip.compiler.ir import dtypes, ew_semantics
+from jax_chip.compiler.ir import dtypes
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.executable import KernelCost
 from jax_chip.compiler.ir.graph import Node
@@ -98,12 +98,12 @@ class ConvolutionOp:
         lt, out_t = input_dtypes[0], output_dtypes[0]
         is_float = dtypes.info(lt).is_float
         work = np.float64 if is_float else np.int64
-        x = ew_semantics.load(np.asarray(inputs[0]), lt).astype(work)
-        w = ew_semantics.load(np.asarray(inputs[1]), input_dtypes[1]).astype(work)
+        x = np.asarray(inputs[0]).astype(work)
+        w = np.asarray(inputs[1]).astype(work)
         res = convolve(x, w, a)
         if is_float:
             res = res.astype(np.float32)
-        return [ew_semantics.store(ew_semantics.normalize(res, out_t), out_t)]
+        return [res.astype(dtypes.numpy_dtype(out_t))]
 
 
 def conv_geometry(lhs_shape: Sequence[int], rhs_shape: Sequence[int], a: dict[str, Any]

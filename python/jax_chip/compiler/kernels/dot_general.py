@@ -14,12 +14,21 @@ from typing import ClassVar
 
 import numpy as np
 
-from jax_chip.compiler.ir import dtypes, ew_semantics
+from jax_chip.compiler.ir import dtypes
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.executable import KernelCost
 from jax_chip.compiler.ir.graph import Node, TensorType
 from jax_chip.compiler.kernels import schema as fb
-from jax_chip.compiler.kernels.base import Evaluation, KernelKind, Lowerer, Reader, RegionText, Writer
+from jax_chip.compiler.kernels.base import (
+    Evaluation,
+    KernelKind,
+    Lowerer,
+    Reader,
+    RegionText,
+    Writer,
+    as_compute,
+    to_storage,
+)
 
 _DOT_GENERAL = fb.module("DotGeneral")
 
@@ -94,8 +103,8 @@ def eval_dot_general(op: DotGeneralOp, lhs: np.ndarray, rhs: np.ndarray, lt: str
     rf = [d for d in range(rhs.ndim) if d not in rb and d not in rc]
     is_float = dtypes.info(lt).is_float
     work = np.float64 if is_float else np.int64
-    L = ew_semantics.load(lhs, lt).astype(work).transpose(lb + lf + lc)
-    R = ew_semantics.load(rhs, rt).astype(work).transpose(rb + rc + rf)
+    L = as_compute(lhs, lt).astype(work).transpose(lb + lf + lc)
+    R = as_compute(rhs, rt).astype(work).transpose(rb + rc + rf)
     B = [lhs.shape[d] for d in lb]
     M = [lhs.shape[d] for d in lf]
     K = [lhs.shape[d] for d in lc]
@@ -105,7 +114,7 @@ def eval_dot_general(op: DotGeneralOp, lhs: np.ndarray, rhs: np.ndarray, lt: str
     res = np.matmul(L2, R2).reshape(B + M + N)
     if is_float:
         res = res.astype(np.float32)
-    return ew_semantics.store(ew_semantics.normalize(res, out_t.dtype), out_t.dtype)
+    return to_storage(res, out_t.dtype)
 
 
 def _evaluate(op: DotGeneralOp, ev: Evaluation) -> list[np.ndarray]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -21,7 +21,6 @@ from jax_chip.compiler.ir.graph import Node
 from jax_chip.compiler.kernels import schema as fb
 from jax_chip.compiler.kernels.base import (
     Evaluation,
-    InterpreterError,
     KernelKind,
     Lowerer,
     Reader,
@@ -137,57 +136,8 @@ def _cost(node: Node, ctx: PassContext) -> KernelCost:
     return elementwise_cost(node)
 
 
-# ---- evaluation (reference interpreter, constant folding) ---------------------------------------
-
-def run_elementwise(dims: Sequence[int], views, instrs, inputs: Sequence[np.ndarray],
-                    input_dtypes: Sequence[str]) -> list[np.ndarray]:
-    """Evaluates a register program. `inputs` are storage arrays (any shape, read flat).
-    Returns every register (broadcast to `dims`), as register arrays."""
-    dims = tuple(int(d) for d in dims)
-    n = len(dims)
-    grids = [np.arange(d, dtype=np.int64).reshape([d if k == i else 1 for k in range(n)])
-             for i, d in enumerate(dims)]
-    flat_inputs = [np.asarray(x).reshape(-1) for x in inputs]
-    regs: list[np.ndarray] = []
-    reg_dtypes: list[str] = []
-    for ins in instrs:
-        op, dt = ins.op, ins.dtype
-        if op == "LOAD":
-            v = views[ins.a]
-            idx = np.full((1,) * n, v.offset, dtype=np.int64)
-            for k in range(n):
-                if v.strides[k]:
-                    idx = idx + grids[k] * v.strides[k]
-            src = flat_inputs[v.input]
-            if input_dtypes[v.input] != dt:
-                raise InterpreterError(f"LOAD of {input_dtypes[v.input]} input as {dt}")
-            if idx.size and (idx.min() < 0 or idx.max() >= src.size):
-                raise InterpreterError(f"view {ins.a} reads outside its input ({src.size} elements)")
-            r = ew_semantics.load(src[idx] if src.size else np.zeros(idx.shape, src.dtype), dt)
-        elif op == "IOTA":
-            r = ew_semantics.normalize(np.asarray(grids[ins.a]), dt)
-        else:
-            nargs = ew_semantics.num_operands(op)
-            args = [regs[x] for x in (ins.a, ins.b, ins.c)[:nargs]]
-            arg_dts = [reg_dtypes[x] for x in (ins.a, ins.b, ins.c)[:nargs]]
-            r = ew_semantics.evaluate(op, dt, args, arg_dts, ins.imm_i, ins.imm_f)
-        regs.append(np.asarray(r))
-        reg_dtypes.append(dt)
-    return [np.broadcast_to(r, dims) for r in regs]
-
-
-def eval_elementwise(op: ElementwiseOp, inputs: Sequence[np.ndarray],
-                     input_dtypes: Sequence[str]) -> list[np.ndarray]:
-    """Outputs of an Elementwise kernel as storage arrays of shape `dims` (by output index)."""
-    regs = run_elementwise(op.dims, op.views, op.instrs, inputs, input_dtypes)
-    outs: dict[int, np.ndarray] = {}
-    for reg, out in op.results:
-        outs[out] = ew_semantics.store(regs[reg], op.instrs[reg].dtype)
-    return [outs[i] for i in sorted(outs)]
-
-
 def _evaluate(op: ElementwiseOp, ev: Evaluation) -> list[np.ndarray]:
-    return eval_elementwise(op, ev.inputs, [t.dtype for t in ev.input_types])
+    return ev.run_elementwise(op, ev.inputs, [t.dtype for t in ev.input_types])
 
 
 KIND = KernelKind("Elementwise", ("chip.fusion",), ElementwiseOp, _lower, write_elementwise,

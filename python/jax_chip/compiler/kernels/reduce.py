@@ -12,13 +12,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from jax_chip.compiler.ir import dtypes, ew_semantics
+from jax_chip.compiler.ir import dtypes
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.ir.executable import KernelCost
 from jax_chip.compiler.ir.graph import Node, TensorType
 from jax_chip.compiler.kernels import schema as fb
 from jax_chip.compiler.kernels.base import (
     Evaluation,
+    as_compute,
+    to_storage,
     InterpreterError,
     KernelKind,
     Lowerer,
@@ -29,7 +31,6 @@ from jax_chip.compiler.kernels.base import (
 from jax_chip.compiler.kernels.elementwise import (
     ElementwiseOp,
     elementwise_cost,
-    eval_elementwise,
     lower_fusion,
     operand_bytes_read,
     read_elementwise,
@@ -99,8 +100,8 @@ def _cost(node: Node, ctx: PassContext) -> KernelCost:
 
 def eval_reduce(op: ReduceOp, x: np.ndarray, init: np.ndarray, dtype: str,
                 out_t: TensorType) -> np.ndarray:
-    v = ew_semantics.load(x, dtype)
-    i = ew_semantics.load(init, dtype).reshape(())
+    v = as_compute(x, dtype)
+    i = as_compute(init, dtype).reshape(())
     axes = tuple(op.dims)
     if op.op == "SUM":
         r = np.sum(v, axis=axes) + i
@@ -122,14 +123,14 @@ def eval_reduce(op: ReduceOp, x: np.ndarray, init: np.ndarray, dtype: str,
         raise InterpreterError(f"reduce op {op.op}")
     if dtypes.info(dtype).is_float:
         r = np.asarray(r, dtype=np.float32)
-    return ew_semantics.store(ew_semantics.normalize(np.asarray(r), out_t.dtype), out_t.dtype)
+    return to_storage(np.asarray(r), out_t.dtype)
 
 
 def _evaluate(op: ReduceOp, ev: Evaluation) -> list[np.ndarray]:
     in_dtypes = [t.dtype for t in ev.input_types]
     if op.prologue is None:
         return [eval_reduce(op, ev.inputs[0], ev.inputs[1], in_dtypes[0], ev.output_types[0])]
-    (x,) = eval_elementwise(op.prologue, ev.inputs[:-1], in_dtypes[:-1])
+    (x,) = ev.run_elementwise(op.prologue, ev.inputs[:-1], in_dtypes[:-1])
     pro = op.prologue
     x_dtype = pro.instrs[pro.results[0][0]].dtype
     return [eval_reduce(op, np.asarray(x).reshape(tuple(pro.dims)), ev.inputs[-1], x_dtype,

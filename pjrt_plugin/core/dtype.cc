@@ -1,6 +1,6 @@
-#include "pjrt_plugin/runtime/dtype.h"
+#include "pjrt_plugin/core/dtype.h"
 
-#include "pjrt_plugin/kernels/numerics.h"
+#include "pjrt_plugin/core/numerics.h"
 
 namespace chip {
 

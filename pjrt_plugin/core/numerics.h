@@ -8,7 +8,7 @@
 #include <cstring>
 #include <limits>
 
-#include "pjrt_plugin/runtime/dtype.h"
+#include "pjrt_plugin/core/dtype.h"
 
 namespace chip {
 namespace num {
@@ -157,6 +157,25 @@ inline int64_t FloatToInt(DType t, float f) {
   if (d <= lo) return MinValue(t);
   if (d >= hi) return MaxValue(t);
   return static_cast<int64_t>(d);
+}
+
+// Converts n contiguous elements of float dtype t (f32, bf16, f16) to f32. False, with dst
+// untouched, when t is not a float dtype.
+inline bool FloatRowToF32(DType t, const void* src, int64_t n, float* dst) {
+  switch (t) {
+    case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return true;
+    case DType::kBF16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(s[i]);
+      return true;
+    }
+    case DType::kF16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(s[i]);
+      return true;
+    }
+    default: return false;
+  }
 }
 
 // One element of dtype `t` at `p` as f32 (floats) or int64 (integers, pred).

@@ -1,11 +1,13 @@
-"""A slow, obviously-correct interpreter of chip executables, in numpy.
+"""A slow, obviously-correct interpreter of chip executables, in numpy: the compiler tests' oracle.
 
-It runs an ExecutableDesc (or the serialized bytes) with the chip's numerics as the schema
-defines them: parameters, outputs, the TEMP arena and constants are real byte buffers, and an
+It runs an ExecutableDesc (or the serialized bytes) kernel by kernel: parameters, outputs, the TEMP arena and constants are real byte buffers, and an
 output aliased to a parameter shares that parameter's buffer (as donation does on the device), so
 a compiler that breaks the aliasing or memory-planning rules produces wrong answers here. The
 compiler's tests use it to check compiled programs against jax on CPU. Each kernel is evaluated
-by its kernel module (jax_chip.compiler.kernels, through the kernel table).
+by its kernel module (jax_chip.compiler.kernels, through the kernel table): data movement, dots
+and reductions in numpy (float64, rounded once), while Elementwise programs (kernels and Reduce
+prologues) run on the chip's own Elementwise kernel through the plugin, one at a time
+(jax_chip.compiler.chip_eval): the instructions' numerics live only in the kernels.
 """
 
 from __future__ import annotations
@@ -14,14 +16,45 @@ from typing import Sequence
 
 import numpy as np
 
+from jax_chip.compiler import chip_eval
 from jax_chip.compiler.backend.inspect_executable import read_executable
 from jax_chip.compiler.ir import dtypes
-from jax_chip.compiler.ir.executable import ExecutableDesc, KernelDesc, RegionDesc
+from jax_chip.compiler.ir.executable import (
+    ExecutableDesc,
+    KernelDesc,
+    OutputDesc,
+    ParameterDesc,
+    RegionDesc,
+    ValueDesc,
+)
 from jax_chip.compiler.ir.graph import TensorType
 from jax_chip.compiler.kernels import registry
 from jax_chip.compiler.kernels.base import InterpreterError
+from jax_chip.compiler.kernels.elementwise import ElementwiseOp
 
-__all__ = ["InterpreterError", "execute"]
+__all__ = ["InterpreterError", "eval_elementwise", "execute"]
+
+
+def eval_elementwise(op: ElementwiseOp, inputs: Sequence[np.ndarray],
+                     input_dtypes: Sequence[str]) -> list[np.ndarray]:
+    """Outputs of an Elementwise program as storage arrays of shape `dims` (by output index),
+    computed by the chip's Elementwise kernel on these inputs."""
+    in_types = [TensorType(dt, tuple(np.shape(x))) for x, dt in zip(inputs, input_dtypes)]
+    out_dtypes = {out: op.instrs[reg].dtype for reg, out in op.results}
+    out_types = [TensorType(out_dtypes[o], tuple(op.dims)) for o in sorted(out_dtypes)]
+    exe = ExecutableDesc(name="reference_elementwise")
+    for i, t in enumerate(in_types):
+        exe.values.append(ValueDesc(t, "PARAMETER", i))
+        exe.parameters.append(ParameterDesc(i, t))
+    for j, t in enumerate(out_types):
+        exe.values.append(ValueDesc(t, "OUTPUT", j))
+        exe.outputs.append(OutputDesc(len(in_types) + j, t))
+    exe.kernels = [KernelDesc("elementwise", "", list(range(len(in_types))),
+                              [len(in_types) + j for j in range(len(out_types))], None, op)]
+    try:
+        return chip_eval.run_executable(exe, list(inputs))
+    except Exception as e:
+        raise InterpreterError(f"Elementwise kernel: {e}") from e
 
 
 # ---- whole executables ---------------------------------------------------------------------------
@@ -115,6 +148,10 @@ class _Evaluation:
 
     def run_region(self, region: RegionDesc) -> None:
         _run_kernels(self.exe, self.mem, region.kernels)
+
+    def run_elementwise(self, op: ElementwiseOp, inputs: Sequence[np.ndarray],
+                        input_dtypes: Sequence[str]) -> list[np.ndarray]:
+        return eval_elementwise(op, inputs, input_dtypes)
 
     def array(self, value_id: int) -> np.ndarray:
         return self.mem.array(value_id)

@@ -1,0 +1,165 @@
+"""Upstream bug fixes: sglang-jax 0.0.1.post1 is wrong here on every platform.
+
+docs/sglang.md records how each was found and what leaving it out costs (tests/sglang/
+sgl_compare.py --fixes NAME,...).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import numpy as np
+
+from jax_chip.sglang.patching import Category, Patch
+
+logger = logging.getLogger("jax_chip.sglang")
+
+
+def _qwen3_call(_original: Callable) -> Callable:
+    def __call__(self: Any, input_ids: Any, positions: Any, forward_batch: Any) -> Any:
+        return self.transformer(input_ids, positions, forward_batch)
+
+    return __call__
+
+
+def _qwen3_rope(original: Callable) -> Callable:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.rotary_emb.is_neox_style = True
+
+    return __init__
+
+
+def _decode_positions(original: Callable) -> Callable:
+    from sgl_jax.srt.utils.jax_utils import device_array
+
+    def get_model_worker_batch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        batch = original(self, *args, **kwargs)
+        if batch.forward_mode.is_decode():
+            positions = np.array(batch.positions)
+            real = batch.real_bs
+            positions[:real] = np.maximum(positions[:real] - 1, 0)
+            batch.positions = device_array(self.mesh, positions)
+        return batch
+
+    return get_model_worker_batch
+
+
+def _lm_head_dtype(original: Callable) -> Callable:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.lm_head.dtype = self.dtype
+
+    return __init__
+
+
+def _tied_lm_head(original: Callable) -> Callable:
+    def load_weights(self: Any, rng_key: Any) -> Any:
+        result = original(self, rng_key)
+        if getattr(self.config.hf_config, "tie_word_embeddings", True):
+            # Share the one Variable (nnx.split keeps it once: no copy, nothing donated twice).
+            self.lm_head.tie_weights(self.transformer.embed_tokens)
+            logger.info("jax_chip.sglang: lm_head tied to embed_tokens")
+        return result
+
+    return load_weights
+
+
+def _sample_rows(original: Callable) -> Callable:
+    def truncate_logits_processor_output(self: Any, idx: Any) -> None:
+        import jax.numpy as jnp
+
+        original(self, jnp.arange(idx.shape[0], dtype=jnp.int32))
+
+    return truncate_logits_processor_output
+
+
+def _paged_available_size(original: Callable) -> Callable:
+    def available_size(self: Any) -> int:
+        return original(self) + len(self.release_pages) * self.page_size
+
+    return available_size
+
+
+def _attention_backend(original: Callable) -> Callable:
+    from jax_chip.sglang.backend import make_backend_class
+
+    backend_class = make_backend_class()
+
+    def _get_attention_backend(self: Any) -> Any:
+        if self.server_args.attention_backend not in ("native", "paged", "chip"):
+            return original(self)
+        heads = self.model_config.get_num_kv_heads_with_padding(self.tp_size)
+        return backend_class(self.num_attn_heads, heads, self.page_size, self.mesh)
+
+    return _get_attention_backend
+
+
+QWEN3 = "sgl_jax.srt.models.qwen3"
+
+PATCHES = (
+    Patch(
+        name="qwen3_call", category=Category.FIX, module=QWEN3,
+        qualname="Qwen3ForCausalLM.__call__",
+        sha256="3cc7d9b5cb5a159797774245982a3bafbd89b59d6bb5b44481d9feea7898da0f",
+        why="runs the logits processor without its mesh and with a ForwardBatch as metadata "
+            "(TypeError); ModelRunner computes the logits itself: return the hidden states",
+        replaces="upstream's body is that logits call (plus a debug-tracer hook on its "
+                 "result): what remains is the one transformer call",
+        make=_qwen3_call),
+    Patch(
+        name="qwen3_rope", category=Category.FIX, module=QWEN3,
+        qualname="QWen3Attention.__init__",
+        sha256="bc0e8d50158658e9781ec22889111b5843c383693668e706f2ebbfc2b4e70bfb",
+        why="RotaryEmbedding built with is_neox_style=False (interleaved pairs); Qwen3 "
+            "rotates halves (NeoX), as HF and sglang-jax's qwen.py do",
+        make=_qwen3_rope),
+    Patch(
+        name="decode_positions", category=Category.FIX,
+        module="sgl_jax.srt.managers.schedule_batch",
+        qualname="ScheduleBatch.get_model_worker_batch",
+        sha256="93ebebf72c171aaea7b84535149f7a480d0a3bf0e15e0d1d271386e468234f58",
+        why="decode positions are seq_lens, which already count the token being decoded: "
+            "every decode token was rotated one position too far; position = seq_len - 1",
+        make=_decode_positions),
+    Patch(
+        name="lm_head_dtype", category=Category.FIX, module=QWEN3,
+        qualname="Qwen3ForCausalLM.__init__",
+        sha256="7e369471ca95cd81533500116d2731bccb1a0bed43793fffb2bc4443539d6816",
+        why="ParallelLMHead keeps its default dtype bfloat16: a float32 model's logits were "
+            "rounded to bfloat16; the head takes the model's dtype",
+        make=_lm_head_dtype),
+    Patch(
+        name="tied_lm_head", category=Category.FIX, module=QWEN3,
+        qualname="Qwen3ForCausalLM.load_weights",
+        sha256="e2625ff436997749139278dd848870d46297965d4ca4127226ce7e62966f1571",
+        why="with tie_word_embeddings no weight is mapped to lm_head (it stays random): tie it "
+            "to the embedding after loading",
+        make=_tied_lm_head),
+    Patch(
+        name="sample_rows", category=Category.FIX,
+        module="sgl_jax.srt.layers.logits_processor",
+        qualname="LogitsProcessorOutput.truncate_logits_processor_output",
+        sha256="25bcf9731e6967b8e624c8e3620a117e6855be8d1b944a1a8b33a72bbbfbc265",
+        why="forward_batch_generation keeps rows extend_start_loc[:real_bs] (token offsets) of "
+            "logits already reduced to one row per request: a batched prefill sampled other "
+            "requests' rows; the rows are 0..real_bs-1",
+        make=_sample_rows),
+    Patch(
+        name="paged_available_size", category=Category.FIX,
+        module="sgl_jax.srt.mem_cache.allocator",
+        qualname="PagedTokenToKVPoolAllocator.available_size",
+        sha256="c3beb86218d35c2e9a2a325c518783de0f7b418bd59323a1cf152676253666a0",
+        why="free pages not yet merged back from release_pages were not counted: the "
+            "scheduler's idle check reported a memory leak and died (page_size > 1)",
+        make=_paged_available_size),
+    Patch(
+        name="attention_backend", category=Category.FIX,
+        module="sgl_jax.srt.model_executor.model_runner",
+        qualname="ModelRunner._get_attention_backend",
+        sha256="acad46eae2ca6748cd9dc6e3fb2363261f597b41ee3a6ae8a79d661efbe71923",
+        why="`native` misplaces keys with page_size > 1 and scores the whole pool: `native`, "
+            "`paged` and `chip` build jax_chip.sglang.backend.PagedAttentionBackend",
+        make=_attention_backend),
+)
