@@ -19,18 +19,6 @@ from jax_chip.compiler.ir import dtypes  # noqa: E402
 from jax_chip.compiler.ir import ops as op_registry  # noqa: E402
 from jax_chip.compiler.kernels import registry as kernel_registry  # noqa: E402
 
-ORDER = ["elementwise", "movement", "iota", "constant", "dot", "reduce", "concatenate",
-         "indexing", "custom_call", "rewritten", "structural", "annotation"]
-TITLES = {
-    "elementwise": "Elementwise (fused into Elementwise kernels)",
-    "movement": "Data movement (strided views)",
-    "iota": "Generators", "constant": "Constants",
-    "dot": "Matrix unit", "reduce": "Reductions", "concatenate": "Concatenation",
-    "custom_call": "Native chip kernels (custom calls; docs/attention.md)",
-    "indexing": "Indexing, sorting and data-movement kernels",
-    "rewritten": "Rewritten by a pass", "structural": "Structure",
-    "annotation": "Annotations (removed)",
-}
 
 
 def _types(types: frozenset[str]) -> str:
@@ -55,12 +43,12 @@ def render() -> str:
         "with an UNIMPLEMENTED error naming the op, its types and the JAX source line.",
         "",
     ]
-    for kind in ORDER:
+    for kind, title in op_registry.KIND_TITLES.items():
         specs = sorted((s for s in op_registry.REGISTRY.values() if s.kind == kind),
                        key=lambda s: s.name)
         if not specs:
             continue
-        lines += [f"## {TITLES[kind]}", "", "| op | element types | kernel / EwOp | status | notes |",
+        lines += [f"## {title}", "", "| op | element types | kernel / EwOp | status | notes |",
                   "| --- | --- | --- | --- | --- |"]
         for s in specs:
             how = s.ewop or kernel_registry.doc_kernel(s)

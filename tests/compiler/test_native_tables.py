@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from jax_chip import config, native
-from jax_chip.compiler import chip_eval, ew_semantics
-from jax_chip.compiler.context import DEFAULT_CHIP_CONFIG
-from jax_chip.compiler.ew_codegen import InstrSpec, ViewSpec
-from jax_chip.compiler.executable import ElementwiseOp
-from reference_interpreter import eval_elementwise
+from jax_chip.compiler import chip_eval
+from jax_chip.compiler.ir import ew_semantics
+from jax_chip.compiler.ir.context import DEFAULT_CHIP_CONFIG
+from jax_chip.compiler.kernels.elementwise import ElementwiseOp
+from jax_chip.compiler.lowering.ew_codegen import InstrSpec, ViewSpec
 
-from helpers import compile_fn, randn
+from .helpers import compile_fn, randn
+from .reference_interpreter import eval_elementwise
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 

@@ -173,6 +173,13 @@ def _import_reduce_window(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any
             "region": import_region(imp, op.regions[0], "reduce_window body", loc)}
 
 
+def _import_triangular_solve(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
+    # transpose_a: NO_TRANSPOSE, TRANSPOSE or ADJOINT (the transpose for the chip's real types)
+    transpose = stablehlo.TransposeAttr(op.attributes["transpose_a"]).value
+    return {"left_side": _bool(op, "left_side"), "lower": _bool(op, "lower"),
+            "unit_diagonal": _bool(op, "unit_diagonal"), "transpose_a": transpose != "NO_TRANSPOSE"}
+
+
 def _import_chlo_top_k(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
     return {"k": _int(op, "k"), "largest": True}
 
@@ -355,6 +362,7 @@ IMPORTERS: dict[str, Importer] = {
     "stablehlo.reduce_window": _import_reduce_window,
     "chlo.top_k": _import_chlo_top_k,
     "stablehlo.convolution": import_convolution,
+    "stablehlo.triangular_solve": _import_triangular_solve,
     "stablehlo.rng_bit_generator": _import_rng,
     PERMUTE: _import_permute,
     **{name: _import_collective for name in COLLECTIVES},

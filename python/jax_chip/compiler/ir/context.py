@@ -12,7 +12,7 @@ import numpy as np
 from jax_chip import native
 
 if TYPE_CHECKING:
-    from jax_chip.compiler.graph import Graph
+    from jax_chip.compiler.ir.graph import Graph
 
 
 class _DefaultChipConfig(Mapping[str, Any]):

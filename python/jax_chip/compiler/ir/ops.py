@@ -11,6 +11,7 @@ Op kinds:
 - "iota", "constant": generated in registers (iota, splat constants) or CONSTANT storage.
 - "dot", "reduce", "concatenate": their own kernels.
 - "indexing": gather, scatter, dynamic slices, pad, sort, top_k, variadic reduce, reduce_window.
+- "linalg": triangular_solve, its own kernel.
 - "custom_call": the chip's native kernels called by name.
 - "control": while / case / if, kernels with nested kernel lists.
 - "convolution": stablehlo.convolution, the Convolution kernel.
@@ -47,10 +48,32 @@ class OpSpec:
     fusible: bool = True
 
 
+# Every op kind, in docs/ops.md's order, with its section title there.
+KIND_TITLES: dict[str, str] = {
+    "elementwise": "Elementwise (fused into Elementwise kernels)",
+    "movement": "Data movement (strided views)",
+    "iota": "Generators",
+    "constant": "Constants",
+    "dot": "Matrix unit",
+    "reduce": "Reductions",
+    "concatenate": "Concatenation",
+    "convolution": "Convolution",
+    "indexing": "Indexing, sorting and data-movement kernels",
+    "linalg": "Linear algebra kernels",
+    "control": "Control flow",
+    "custom_call": "Native chip kernels (custom calls; docs/attention.md)",
+    "collective": "Collectives",
+    "rewritten": "Rewritten by a pass",
+    "structural": "Structure",
+    "annotation": "Annotations (removed)",
+}
+
 REGISTRY: dict[str, OpSpec] = {}
 
 
 def register(spec: OpSpec) -> OpSpec:
+    if spec.kind not in KIND_TITLES:
+        raise ValueError(f"op {spec.name}: unknown kind {spec.kind!r}")
     assert spec.name not in REGISTRY, spec.name
     REGISTRY[spec.name] = spec
     return spec
@@ -243,6 +266,14 @@ register(OpSpec(
     notes="im2col + the dot_general GEMM per feature group (dot_general numerics); strides, "
           "padding, lhs/rhs dilation, window reversal, feature_group_count; "
           "batch_group_count 1", foldable=False, fusible=False))
+
+# ---- linear algebra (kernels/triangular_solve.py) -------------------------------------------------
+
+register(OpSpec(
+    "stablehlo.triangular_solve", "linalg", FLOATS,
+    notes="left or right side, lower or upper, transposed (ADJOINT = TRANSPOSE for real types), "
+          "unit diagonal, batched; substitution in f32 in a fixed order, rounded once",
+    foldable=False, fusible=False))
 
 # ---- random bits (lowering/rng_algorithms.py, xla_passes/rng_bit_generator_expansion.py) ---------
 

@@ -30,6 +30,7 @@ from jax_chip.compiler.kernels import (
     scatter,
     sort,
     top_k,
+    triangular_solve,
     variadic_reduce,
 )
 from jax_chip.compiler.kernels.base import KernelKind
@@ -53,6 +54,7 @@ KINDS: tuple[KernelKind, ...] = (
     reduce_window.KIND,
     custom_call.KIND,
     convolution.KIND,
+    triangular_solve.KIND,
 )
 
 BY_OP: dict[str, KernelKind] = {op: k for k in KINDS for op in k.ops}
