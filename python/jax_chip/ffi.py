@@ -11,9 +11,10 @@ before the plugin initialized are replayed by JAX when install() runs.
 from __future__ import annotations
 
 import ctypes
-import pathlib
 import threading
 from typing import Any, Callable
+
+from jax_chip import native
 
 _lock = threading.Lock()
 _targets: set[str] = set()
@@ -34,17 +35,6 @@ def _capsule_pointer(capsule: Any) -> int | None:
     get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
     get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
     return get_ptr(capsule, get_name(capsule))
-
-
-def _load(path: pathlib.Path) -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(path))
-    lib.chip_ffi_register_handler.restype = ctypes.c_void_p
-    lib.chip_ffi_register_handler.argtypes = ([ctypes.c_char_p] + [ctypes.c_void_p] * 4
-                                              + [ctypes.c_int, ctypes.c_uint32])
-    lib.chip_ffi_register_type_id.restype = ctypes.c_void_p
-    lib.chip_ffi_register_type_id.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64)]
-    lib.chip_free.argtypes = [ctypes.c_void_p]
-    return lib
 
 
 def _raise_if_error(lib: ctypes.CDLL, err: int | None) -> None:
@@ -79,7 +69,7 @@ def _type_id_handler(lib: ctypes.CDLL) -> Callable[..., None]:
     return register
 
 
-def install(library: pathlib.Path, platform: str = "chip") -> None:
+def install(platform: str = "chip") -> None:
     """Connects jax.ffi registrations for `platform` to the plugin library (idempotent)."""
     global _lib
     from jax._src.lib import xla_client
@@ -87,7 +77,7 @@ def install(library: pathlib.Path, platform: str = "chip") -> None:
     with _lock:
         if _lib is not None:
             return
-        _lib = _load(library)
+        _lib = native.library()
     xla_client.register_custom_call_handler(platform, _handler(_lib))
     if hasattr(xla_client, "register_custom_type_id_handler"):
         xla_client.register_custom_type_id_handler(platform, _type_id_handler(_lib))

@@ -49,7 +49,9 @@ class EwOpInfo:
 
 @functools.cache
 def library() -> ctypes.CDLL:
-    """The plugin library with these exports' signatures declared."""
+    """The plugin library (the one JAX loaded: dlopen returns the loaded instance) with every
+    chip_* export's signature declared: the tables and the host run here, the profiler's
+    (jax_chip.profiler) and the FFI registration's (jax_chip.ffi)."""
     from jax_chip.plugin import library_path   # plugin.py imports config.py, which imports this
     lib = ctypes.CDLL(str(library_path()))
     lib.chip_config_fields_json.restype = ctypes.c_char_p
@@ -60,6 +62,17 @@ def library() -> ctypes.CDLL:
     lib.chip_run_executable.argtypes = [
         ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_void_p), ctypes.c_int,
         ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+    lib.chip_free.argtypes = [ctypes.c_void_p]
+    lib.chip_profiler_start.restype = ctypes.c_int
+    lib.chip_profiler_stop.restype = ctypes.c_int
+    lib.chip_profiler_trace_json.restype = ctypes.c_void_p
+    lib.chip_device_modeled_time_s.argtypes = [ctypes.c_int]
+    lib.chip_device_modeled_time_s.restype = ctypes.c_double
+    lib.chip_ffi_register_handler.restype = ctypes.c_void_p
+    lib.chip_ffi_register_handler.argtypes = ([ctypes.c_char_p] + [ctypes.c_void_p] * 4
+                                              + [ctypes.c_int, ctypes.c_uint32])
+    lib.chip_ffi_register_type_id.restype = ctypes.c_void_p
+    lib.chip_ffi_register_type_id.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64)]
     return lib
 
 

@@ -49,4 +49,4 @@ def initialize() -> None:
     # jax.ffi.register_ffi_target(..., platform="chip") -> the plugin's FFI handler registry
     from jax_chip import ffi
 
-    ffi.install(path, PLATFORM)
+    ffi.install(PLATFORM)

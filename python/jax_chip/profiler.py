@@ -21,24 +21,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from jax_chip.plugin import library_path
-
-_lib: ctypes.CDLL | None = None
-
+from jax_chip import native
 
 def _native() -> ctypes.CDLL:
-    """The plugin library (the same one JAX loaded: dlopen returns the loaded instance)."""
-    global _lib
-    if _lib is None:
-        lib = ctypes.CDLL(str(library_path()))
-        lib.chip_profiler_start.restype = ctypes.c_int
-        lib.chip_profiler_stop.restype = ctypes.c_int
-        lib.chip_profiler_trace_json.restype = ctypes.c_void_p
-        lib.chip_free.argtypes = [ctypes.c_void_p]
-        lib.chip_device_modeled_time_s.argtypes = [ctypes.c_int]
-        lib.chip_device_modeled_time_s.restype = ctypes.c_double
-        _lib = lib
-    return _lib
+    """The plugin library (jax_chip.native declares its exports)."""
+    return native.library()
 
 
 def _ensure_backend() -> None:
