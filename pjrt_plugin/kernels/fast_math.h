@@ -9,20 +9,14 @@
 #include <cstdint>
 #include <cstring>
 
+#include "pjrt_plugin/core/numerics.h"
+
 namespace chip {
 namespace kernels {
 namespace fast {
 
-inline float Bits2F(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-inline uint32_t F2Bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
+using num::BitsFloat;
+using num::FloatBits;
 
 // e^x. Overflow gives +inf, underflow rounds through the subnormals to 0, NaN stays NaN.
 inline float Exp(float x) {
@@ -43,8 +37,8 @@ inline float Exp(float x) {
   const int32_t ni = static_cast<int32_t>(n);
   const int32_t n1 = ni / 2;
   const int32_t n2 = ni - n1;
-  const float s1 = Bits2F(static_cast<uint32_t>(n1 + 127) << 23);
-  const float s2 = Bits2F(static_cast<uint32_t>(n2 + 127) << 23);
+  const float s1 = BitsFloat(static_cast<uint32_t>(n1 + 127) << 23);
+  const float s2 = BitsFloat(static_cast<uint32_t>(n2 + 127) << 23);
   const float result = (p * s1) * s2;
   return x != x ? x : result;
 }
@@ -53,9 +47,9 @@ inline float Exp(float x) {
 inline float Log(float x) {
   const bool subnormal = x < 1.17549435e-38f;
   const float xs = subnormal ? x * 8388608.0f : x;  // 2^23
-  const uint32_t bits = F2Bits(xs);
+  const uint32_t bits = FloatBits(xs);
   int32_t e = static_cast<int32_t>((bits >> 23) & 0xFF) - 126 - (subnormal ? 23 : 0);
-  float m = Bits2F((bits & 0x007FFFFFu) | 0x3F000000u);  // [0.5, 1)
+  float m = BitsFloat((bits & 0x007FFFFFu) | 0x3F000000u);  // [0.5, 1)
   const bool small = m < 0.707106781186547524f;
   e -= small ? 1 : 0;
   m = (small ? m + m : m) - 1.0f;
@@ -75,10 +69,10 @@ inline float Log(float x) {
   y = y - 0.5f * z;
   float r = m + y;
   r = r + fe * 0.693359375f;
-  const float inf = Bits2F(0x7F800000u);
+  const float inf = BitsFloat(0x7F800000u);
   r = x == inf ? inf : r;
   r = x == 0.0f ? -inf : r;
-  r = (x < 0.0f || x != x) ? Bits2F(0x7FC00000u) : r;
+  r = (x < 0.0f || x != x) ? BitsFloat(0x7FC00000u) : r;
   return r;
 }
 

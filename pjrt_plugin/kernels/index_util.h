@@ -50,6 +50,17 @@ inline Dims ToDims(const flatbuffers::Vector<int64_t>* v) {
 // An integer element of dtype `t` (any integer type; pred reads 0/1).
 inline int64_t ReadIndex(DType t, const void* p) { return num::LoadAsInt(t, p); }
 
+// Kernels over several operands with one init each (variadic reduce, reduce_window): n outputs,
+// inputs = the n operands, then their n inits.
+inline Status CheckOperandsThenInits(const std::string& what, size_t num_inputs, size_t num_outputs) {
+  if (num_outputs == 0 || num_inputs != 2 * num_outputs) {
+    return InvalidArgument(what + " with " + std::to_string(num_outputs) + " outputs takes " +
+                           std::to_string(2 * num_outputs) + " inputs (operands, then inits), got " +
+                           std::to_string(num_inputs));
+  }
+  return Status::Ok();
+}
+
 inline bool IsIndexType(DType t) { return t != DType::kInvalid && t != DType::kPred && !IsFloat(t); }
 
 inline int64_t Clamp(int64_t v, int64_t lo, int64_t hi) { return std::min(std::max(v, lo), hi); }

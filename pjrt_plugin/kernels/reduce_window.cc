@@ -74,10 +74,7 @@ int ScanDim(const Window& w, const Dims& dims, bool* reverse) {
 
 Status ValidateReduceWindow(const exe::ReduceWindow& op, const TensorInfos& inputs, const TensorInfos& outputs) {
   const size_t n = outputs.size();
-  if (n == 0 || inputs.size() != 2 * n) {
-    return InvalidArgument("reduce_window with " + std::to_string(n) + " outputs takes " + std::to_string(2 * n) +
-                           " inputs (operands, then inits), got " + std::to_string(inputs.size()));
-  }
+  CHIP_RETURN_IF_ERROR(idx::CheckOperandsThenInits("reduce_window", inputs.size(), n));
   const TensorInfo& shape = *inputs[0];
   const size_t rank = shape.dims.size();
   const Window w = Decode(op, rank);

@@ -23,10 +23,7 @@ constexpr int64_t kMinLanes = 256;
 
 Status ValidateVariadicReduce(const exe::VariadicReduce& op, const TensorInfos& inputs, const TensorInfos& outputs) {
   const size_t n = outputs.size();
-  if (n == 0 || inputs.size() != 2 * n) {
-    return InvalidArgument("variadic reduce with " + std::to_string(n) + " outputs takes " + std::to_string(2 * n) +
-                           " inputs (operands, then inits), got " + std::to_string(inputs.size()));
-  }
+  CHIP_RETURN_IF_ERROR(idx::CheckOperandsThenInits("variadic reduce", inputs.size(), n));
   const TensorInfo& shape = *inputs[0];
   const Dims dims = idx::ToDims(op.dims());
   CHIP_RETURN_IF_ERROR(idx::CheckDims(dims, static_cast<int64_t>(shape.dims.size()), false, "reduce dims"));
