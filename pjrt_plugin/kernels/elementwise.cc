@@ -1012,29 +1012,47 @@ Status RunDecoded(const Decoded& p, const TensorRefs& inputs, const TensorRefs& 
   return Status::Ok();
 }
 
+}  // namespace
+
+struct ElementwiseProgram::Impl {
+  Decoded program;
+};
+
+ElementwiseProgram::ElementwiseProgram(std::unique_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+ElementwiseProgram::~ElementwiseProgram() = default;
+
+StatusOr<std::unique_ptr<const ElementwiseProgram>> ElementwiseProgram::Prepare(const exe::Elementwise& op,
+                                                                              const TensorInfos& inputs,
+                                                                              const TensorInfos& outputs) {
+  CHIP_RETURN_IF_ERROR(ValidateElementwise(op, inputs, outputs));
+  auto impl = std::make_unique<Impl>();
+  impl->program = DecodeElementwise(op, inputs, outputs);
+  return std::unique_ptr<const ElementwiseProgram>(new ElementwiseProgram(std::move(impl)));
+}
+
+Status ElementwiseProgram::Run(const TensorRefs& inputs, const TensorRefs& outputs) const {
+  return RunDecoded(impl_->program, inputs, outputs);
+}
+
+namespace {
+
 class PreparedElementwise final : public PreparedOp {
  public:
-  explicit PreparedElementwise(Decoded program) : program_(std::move(program)) {}
-  Status Run(const KernelArgs& args) const override { return RunDecoded(program_, args.inputs, args.outputs); }
+  explicit PreparedElementwise(std::unique_ptr<const ElementwiseProgram> program) : program_(std::move(program)) {}
+  Status Run(const KernelArgs& args) const override { return program_->Run(args.inputs, args.outputs); }
 
  private:
-  const Decoded program_;
+  const std::unique_ptr<const ElementwiseProgram> program_;
 };
 
 }  // namespace
 
-Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, const TensorRefs& outputs) {
-  TensorInfos in_types, out_types;
-  for (const TensorRef& in : inputs) in_types.push_back(in.info);
-  for (const TensorRef& out : outputs) out_types.push_back(out.info);
-  return RunDecoded(DecodeElementwise(op, in_types, out_types), inputs, outputs);
-}
-
 StatusOr<PreparedOpPtr> PrepareElementwise(const exe::Kernel& kernel, const TensorInfos& inputs,
                                            const TensorInfos& outputs, const PrepareContext& /*ctx*/) {
-  const exe::Elementwise& op = *kernel.op_as_Elementwise();
-  CHIP_RETURN_IF_ERROR(ValidateElementwise(op, inputs, outputs));
-  return PreparedOpPtr(new PreparedElementwise(DecodeElementwise(op, inputs, outputs)));
+  StatusOr<std::unique_ptr<const ElementwiseProgram>> program =
+      ElementwiseProgram::Prepare(*kernel.op_as_Elementwise(), inputs, outputs);
+  if (!program.ok()) return program.status();
+  return PreparedOpPtr(new PreparedElementwise(std::move(program).value()));
 }
 
 // ---- Region programs ---------------------------------------------------------------------------

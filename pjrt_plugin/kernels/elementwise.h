@@ -23,9 +23,23 @@ namespace kernels {
 // before use, operand and result dtypes valid for each op, results covering every output.
 Status ValidateElementwise(const exe::Elementwise& op, const TensorInfos& inputs, const TensorInfos& outputs);
 
-// Runs a validated program, decoding it first (a Reduce prologue; Elementwise kernels are decoded
-// once, by PrepareElementwise). Outputs may alias inputs (in-place updates are staged when needed).
-Status RunElementwise(const exe::Elementwise& op, const TensorRefs& inputs, const TensorRefs& outputs);
+// A program validated and decoded once (register dtypes, live and invariant registers, the
+// collapsed iteration space, view strides), run on storage bound per call: the Elementwise kernel
+// and a Reduce kernel's fused prologue. Outputs may alias inputs (in-place updates are staged when
+// needed). Run keeps no state in the object (several devices may run one program at once).
+class ElementwiseProgram {
+ public:
+  static StatusOr<std::unique_ptr<const ElementwiseProgram>> Prepare(const exe::Elementwise& op,
+                                                                     const TensorInfos& inputs,
+                                                                     const TensorInfos& outputs);
+  ~ElementwiseProgram();
+  Status Run(const TensorRefs& inputs, const TensorRefs& outputs) const;
+
+ private:
+  struct Impl;
+  explicit ElementwiseProgram(std::unique_ptr<const Impl> impl);
+  std::unique_ptr<const Impl> impl_;
+};
 
 // The instruction table (elementwise_ops.h) as JSON: a list of {"name", "value" (the EwOp),
 // "arity" ("view", "none", "dim", "unary", "binary", "ternary"), "operands", "transcendental"},

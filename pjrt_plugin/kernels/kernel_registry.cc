@@ -59,7 +59,7 @@ const KernelKind kKinds[] = {
     {KernelOp::Elementwise, "elementwise", Staging::kNone, PrepareElementwise},
     {KernelOp::DotGeneral, "dot_general", Staging::kStaged,
      OpTable<exe::DotGeneral, ValidateDotGeneral, RunDotGeneral>::Prepare},
-    {KernelOp::Reduce, "reduce", Staging::kStaged, OpTable<exe::Reduce, ValidateReduce, RunReduce>::Prepare},
+    {KernelOp::Reduce, "reduce", Staging::kStaged, PrepareReduce},
     {KernelOp::Concatenate, "concatenate", Staging::kStaged,
      OpTable<exe::Concatenate, ValidateConcatenate, RunConcatenate>::Prepare},
     {KernelOp::Copy, "copy", Staging::kNone, OpTable<exe::Copy, ValidateCopy, RunCopy>::Prepare},

@@ -334,15 +334,43 @@ Status ValidateReduce(const exe::Reduce& op, const TensorInfos& inputs, const Te
   return ValidateReduceCore(op, {&operand.value(), inputs.back()}, outputs);
 }
 
-Status RunReduce(const exe::Reduce& op, const TensorRefs& inputs, const TensorRefs& outputs) {
-  if (op.prologue() == nullptr) return RunReduceCore(op, inputs, outputs);
+namespace {
+
+// A Reduce kernel prepared at load time: a fused prologue's program decoded once.
+class PreparedReduce final : public PreparedOp {
+ public:
+  PreparedReduce(const exe::Reduce& op, TensorInfo operand, std::unique_ptr<const ElementwiseProgram> prologue)
+      : op_(op), operand_(std::move(operand)), prologue_(std::move(prologue)) {}
+
+  Status Run(const KernelArgs& args) const override {
+    if (prologue_ == nullptr) return RunReduceCore(op_, args.inputs, args.outputs);
+    AlignedBuffer scratch(static_cast<size_t>(operand_.byte_size()));   // on-chip: never in HBM
+    const TensorRef computed{&operand_, scratch.data()};
+    const TensorRefs prologue_ins(args.inputs.begin(), args.inputs.end() - 1);
+    CHIP_RETURN_IF_ERROR(prologue_->Run(prologue_ins, {computed}));
+    return RunReduceCore(op_, {computed, args.inputs.back()}, args.outputs);
+  }
+
+ private:
+  const exe::Reduce& op_;
+  const TensorInfo operand_;   // the prologue's result: the reduced operand
+  const std::unique_ptr<const ElementwiseProgram> prologue_;
+};
+
+}  // namespace
+
+StatusOr<PreparedOpPtr> PrepareReduce(const exe::Kernel& kernel, const TensorInfos& inputs,
+                                      const TensorInfos& outputs, const PrepareContext& /*ctx*/) {
+  const exe::Reduce& op = *kernel.op_as_Reduce();
+  CHIP_RETURN_IF_ERROR(ValidateReduce(op, inputs, outputs));
+  if (op.prologue() == nullptr) return PreparedOpPtr(new PreparedReduce(op, TensorInfo{}, nullptr));
   StatusOr<TensorInfo> operand = PrologueResult(*op.prologue());
   if (!operand.ok()) return operand.status();
-  AlignedBuffer scratch(static_cast<size_t>(operand.value().byte_size()));   // on-chip: never in HBM
-  const TensorRef computed{&operand.value(), scratch.data()};
-  const TensorRefs prologue_ins(inputs.begin(), inputs.end() - 1);
-  CHIP_RETURN_IF_ERROR(RunElementwise(*op.prologue(), prologue_ins, {computed}));
-  return RunReduceCore(op, {computed, inputs.back()}, outputs);
+  const TensorInfos prologue_ins(inputs.begin(), inputs.end() - 1);
+  StatusOr<std::unique_ptr<const ElementwiseProgram>> program =
+      ElementwiseProgram::Prepare(*op.prologue(), prologue_ins, {&operand.value()});
+  if (!program.ok()) return InvalidArgument("reduce prologue: " + program.status().message());
+  return PreparedOpPtr(new PreparedReduce(op, std::move(operand).value(), std::move(program).value()));
 }
 
 }  // namespace kernels
