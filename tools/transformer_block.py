@@ -11,7 +11,8 @@ import argparse
 import os
 import time
 
-os.environ.setdefault("JAX_PLATFORMS", "chip,cpu")
+if __name__ == "__main__":   # as a script: the chip first; as a module, the importer decides
+    os.environ.setdefault("JAX_PLATFORMS", "chip,cpu")
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -49,16 +50,17 @@ def rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
 
 
 def block(params: dict[str, jax.Array], x: jax.Array, positions: jax.Array,
-          n_heads: int) -> jax.Array:
+          n_heads: int, max_position: int = MAX_POSITION) -> jax.Array:
     """Pre-norm decoder block: RMSNorm, causal MHA with RoPE, RMSNorm, SwiGLU MLP. `positions`
-    (int32 [seq], a runtime argument as in a serving engine) pick the rows of the RoPE table."""
+    (int32 [seq], a runtime argument as in a serving engine) pick the rows of the RoPE table
+    of `max_position` rows."""
     s, h = x.shape
     hd = h // n_heads
     y = rms_norm(x, params["ln1"])
     q = (y @ params["wq"]).reshape(s, n_heads, hd)
     k = (y @ params["wk"]).reshape(s, n_heads, hd)
     v = (y @ params["wv"]).reshape(s, n_heads, hd)
-    cos, sin = jnp.split(rope_cache(hd).take(positions, axis=0), 2, axis=-1)
+    cos, sin = jnp.split(rope_cache(hd, max_position).take(positions, axis=0), 2, axis=-1)
     q, k = rope(q, cos, sin), rope(k, cos, sin)
     scores = jnp.einsum("qhd,khd->hqk", q, k, preferred_element_type=jnp.float32) / np.sqrt(hd)
     mask = jnp.tril(jnp.ones((s, s), jnp.bool_))

@@ -4,6 +4,8 @@ compiler, run the executables with the reference interpreter and compare with ja
 from __future__ import annotations
 
 import contextlib
+import pathlib
+import sys
 from typing import Callable, Sequence
 
 import jax  # noqa: E402
@@ -21,7 +23,11 @@ from jax_chip.compiler.backend.inspect_executable import read_executable  # noqa
 from jax_chip.compiler.ir.executable import ExecutableDesc  # noqa: E402
 from .reference_interpreter import execute  # noqa: E402
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools"))
+import transformer_block as tb  # noqa: E402
+
 RNG = np.random.default_rng(1234)
+WEIGHT_NAMES = ("ln1", "ln2", "wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down")
 
 
 def on_cpu():
@@ -141,40 +147,16 @@ def kernel_types(exe: ExecutableDesc) -> list[str]:
     return [k.op_type for k in exe.kernels]
 
 
-def transformer_block(x, wq, wk, wv, wo, w1, w2, g):
-    """A small pre-norm transformer block: RMS norm, RoPE, causal softmax attention, layer norm,
-    gelu MLP in bf16."""
-    import jax.numpy as jnp
-    s_len, d = x.shape
-    heads, hd = 2, d // 2
-    h = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + 1e-6) * g
-    q = (h @ wq).reshape(s_len, heads, hd)
-    k = (h @ wk).reshape(s_len, heads, hd)
-    v = (h @ wv).reshape(s_len, heads, hd)
-    half = hd // 2
-    pos = jnp.arange(s_len)[:, None, None] * 0.1
-    cos, sin = jnp.cos(pos), jnp.sin(pos)
-
-    def rot(t):
-        return jnp.concatenate([-t[..., half:], t[..., :half]], axis=-1)
-
-    q = q * cos + rot(q) * sin
-    k = k * cos + rot(k) * sin
-    s = jnp.einsum("qhd,khd->hqk", q, k) / jnp.sqrt(float(hd))
-    mask = jnp.tril(jnp.ones((s_len, s_len), bool))
-    s = jnp.where(mask, s, -1e9)
-    p = jax.nn.softmax(s, axis=-1)
-    o = jnp.einsum("hqk,khd->qhd", p, v).reshape(s_len, d) @ wo
-    x = x + o
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    h2 = (x - mu) / jnp.sqrt(var + 1e-5)
-    up = (h2.astype(jnp.bfloat16) @ w1.astype(jnp.bfloat16)).astype(jnp.float32)
-    act = jax.nn.gelu(up, approximate=False) * jax.nn.silu(up)
-    return x + act @ w2
+def transformer_block(x, positions, *weights):
+    """tools/transformer_block.py's bf16 block (RMSNorm, causal attention with RoPE, SwiGLU MLP)
+    with 2 heads and a 64-row RoPE table, its weights as positional arguments (WEIGHT_NAMES'
+    order) so that jax.jit and the compiler see flat parameters."""
+    return tb.block(dict(zip(WEIGHT_NAMES, weights)), x, positions, 2, max_position=64)
 
 
-def transformer_args(s_len: int = 8, d: int = 32, f: int = 64):
-    return [randn((s_len, d)), randn((d, d), scale=0.2), randn((d, d), scale=0.2),
-            randn((d, d), scale=0.2), randn((d, d), scale=0.2), randn((d, f), scale=0.2),
-            randn((f, d), scale=0.2), randn((d,))]
+def transformer_args(s_len: int = 8, d: int = 32, f: int = 64) -> list[np.ndarray]:
+    """[x (bf16 [s_len, d]), positions (int32 arange), *weights] for transformer_block."""
+    params = tb.make_params(RNG, d, f)
+    assert tuple(params) == WEIGHT_NAMES
+    return [randn((s_len, d), ml_dtypes.bfloat16), np.arange(s_len, dtype=np.int32),
+            *params.values()]

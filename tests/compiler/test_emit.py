@@ -22,6 +22,21 @@ def test_round_trip_is_lossless():
     assert len(exe.fingerprint) == 64
 
 
+def test_float_constants_round_trip_and_share_by_bits():
+    """NaN (jnp.take's fill value) and -0.0 constants: the executable reads back equal, NaN
+    constants are shared, -0.0 stays apart from 0.0, and imm_i stays 0 (the schema's rule)."""
+    f = lambda x: (jnp.where(x > 0, x, jnp.nan) * jnp.where(x < 1, x, jnp.nan)
+                   + x * -0.0 + x * 0.0)
+    exe = read_executable(compile_fn(f, randn((8,))))
+    assert read_executable(emit.serialize(exe)) == exe
+    assert len(exe.kernels) == 1
+    consts = [i for i in exe.kernels[0].op.instrs if i.op == "CONST"]
+    bits = sorted(np.float64(i.imm_f).view(np.int64) for i in consts)
+    assert len(consts) == len(set(bits)) and all(i.imm_i == 0 for i in consts)
+    assert {np.float64(-0.0).view(np.int64), np.float64(0.0).view(np.int64)} <= set(bits)
+    assert sum(np.isnan(i.imm_f) for i in consts) == 1
+
+
 def test_fingerprint_is_stable_and_input_dependent():
     f = lambda x: x + 1
     a = read_executable(compile_fn(f, randn((4,))))

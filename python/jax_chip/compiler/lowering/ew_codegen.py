@@ -9,6 +9,7 @@ inputs) become strided Views read by LOAD. A value needed at two different maps 
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,8 +33,11 @@ class ViewSpec:
     strides: tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class InstrSpec:
+    """One register instruction of the schema's Instr struct. Equality and hashing (the CSE key,
+    an executable's round trip) compare imm_f by its bits: a NaN constant (jnp.take's fill
+    value) equals itself, and -0.0 differs from 0.0."""
     op: str
     dtype: str
     a: int = 0
@@ -41,6 +45,18 @@ class InstrSpec:
     c: int = 0
     imm_i: int = 0
     imm_f: float = 0.0
+
+    def _key(self) -> tuple[str, str, int, int, int, int, bytes]:
+        return (self.op, self.dtype, self.a, self.b, self.c, self.imm_i,
+                struct.pack("<d", self.imm_f))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, InstrSpec):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 @dataclass
@@ -100,9 +116,7 @@ class InstrBuilder:
 
     def const(self, dtype: str, value) -> int:
         if dtypes.info(dtype).is_float:
-            f = float(np.asarray(value, dtype=np.float64))
-            # keep -0.0 and NaN distinct from 0.0 in the CSE key
-            return self.emit("CONST", dtype, imm_f=f, imm_i=int(np.float64(f).view(np.int64)))
+            return self.emit("CONST", dtype, imm_f=float(np.asarray(value, dtype=np.float64)))
         return self.emit("CONST", dtype, imm_i=int(np.asarray(value).astype(np.int64)))
 
     def load(self, view: ViewSpec, dtype: str) -> int:
@@ -115,13 +129,6 @@ class InstrBuilder:
 
     def iota(self, dim: int) -> int:
         return self.emit("IOTA", "s32", dim)
-
-
-def _const_imm_cleanup(program: EwProgram) -> None:
-    """Float CONSTs carried their bit pattern in imm_i for CSE; the schema wants imm_i = 0."""
-    for i, ins in enumerate(program.instrs):
-        if ins.op == "CONST" and dtypes.info(ins.dtype).is_float and ins.imm_i:
-            program.instrs[i] = InstrSpec(ins.op, ins.dtype, ins.a, ins.b, ins.c, 0, ins.imm_f)
 
 
 def operand_maps(v: Value, fm: FlatMap, dims: tuple[int, ...]) -> list[tuple[Value, FlatMap]]:
@@ -259,7 +266,6 @@ class _Generator:
                 raise NotFusible(f"output {o.value.type} does not fill the iteration space "
                                  f"{list(self.dims)}")
             self.program.results.append((self.value_at(o.value, ident), i))
-        _const_imm_cleanup(self.program)
         return self.program
 
 
