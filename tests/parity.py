@@ -75,3 +75,39 @@ def check_parity(f: Callable[..., Any], *args: Any, rtol: float | None = None,
     want = run(f, cpu(), *args)
     assert_close(got, want, rtol, atol, what)
     return got
+
+
+def check_accuracy(f: Callable[..., Any], *args: Any, factor: float = 2.0, what: str = "") -> Any:
+    """The chip's f32 results are about as accurate as XLA:CPU's, measured against the exact result.
+
+    For long f32 computations (layers of dots, softmax, transcendentals) a flat tolerance against
+    cpu fails wherever rounding happens to differ near a small result, and an a-priori bound is
+    loose; instead jit(f) also runs on cpu in float64 (the exact result, to f64 rounding), and per
+    float output max|chip - exact| <= factor * max|cpu - exact| + eps_f32 * max|exact|: the chip
+    may round differently (another summation order, its own transcendentals) but not worse.
+    Integer and bool outputs must equal cpu's bit for bit."""
+    from jax.experimental import enable_x64
+
+    got = run(f, chip(), *args)
+    want = run(f, cpu(), *args)
+    with enable_x64():
+        wide = [np.asarray(a, np.float64) if np.asarray(a).dtype == np.float32 else a for a in args]
+        exact = run(f, cpu(), *wide)
+    g_leaves, g_tree = jax.tree_util.tree_flatten(got)
+    w_leaves, w_tree = jax.tree_util.tree_flatten(want)
+    e_leaves = jax.tree_util.tree_leaves(exact)
+    assert g_tree == w_tree, f"{what}: output structure {g_tree} != {w_tree}"
+    for i, (g, w, e) in enumerate(zip(g_leaves, w_leaves, e_leaves)):
+        g, w, e = np.asarray(g), np.asarray(w), np.asarray(e)
+        assert g.dtype == w.dtype and g.shape == w.shape, f"{what} output {i}: {g.dtype}{g.shape}"
+        if g.dtype != np.float32:
+            np.testing.assert_array_equal(g, w, err_msg=f"{what} output {i} (must be bit-exact)")
+            continue
+        e = e.astype(np.float64)
+        chip_err = float(np.abs(g - e).max(initial=0.0))
+        cpu_err = float(np.abs(w - e).max(initial=0.0))
+        floor = float(np.finfo(np.float32).eps) * float(np.abs(e).max(initial=0.0))
+        assert chip_err <= factor * cpu_err + floor, (
+            f"{what} output {i}: chip error {chip_err:.3g} against the f64 result exceeds "
+            f"{factor} x cpu's {cpu_err:.3g} + {floor:.3g}")
+    return got
