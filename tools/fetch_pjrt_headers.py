@@ -2,7 +2,8 @@
 """Fetches the PJRT C API headers (PJRT 0.72) at build time into an ignored folder.
 
 jaxlib ships only the XLA FFI headers; the tensorflow-cpu 2.20.0 wheel ships
-`tensorflow/include/xla/pjrt/c/*.h`. This downloads that wheel once (pip, no deps) into a cache
+`tensorflow/include/xla/pjrt/c/*.h` (and the profiler plugin C API header the profiler extension
+includes). This downloads that wheel once (pip, no deps) into a cache
 folder and unpacks only those headers, checking the main header's SHA-256. Nothing is committed.
 """
 from __future__ import annotations
@@ -19,6 +20,9 @@ WHEEL_GLOB = "tensorflow_cpu-2.20.0-*.whl"
 PREFIX = "tensorflow/include/xla/pjrt/c/"
 MAIN_HEADER = "pjrt_c_api.h"
 MAIN_SHA256 = "892be1b24f0fa2ef97a6e9ae659192a311f9bc93eb9d07c4ddb0f151f51fe532"
+# the profiler extension's header includes the profiler plugin C API
+EXTRA = {"tensorflow/include/xla/backends/profiler/plugin/profiler_c_api.h":
+         "xla/backends/profiler/plugin/profiler_c_api.h"}
 
 
 def sha256(path: pathlib.Path) -> str:
@@ -32,7 +36,9 @@ def main() -> int:
     args = ap.parse_args()
 
     dest = args.out / "include" / "xla" / "pjrt" / "c"
-    if (dest / MAIN_HEADER).exists() and sha256(dest / MAIN_HEADER) == MAIN_SHA256:
+    extras = {name: args.out / "include" / path for name, path in EXTRA.items()}
+    if ((dest / MAIN_HEADER).exists() and sha256(dest / MAIN_HEADER) == MAIN_SHA256
+            and all(p.exists() for p in extras.values())):
         return 0
 
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -55,6 +61,9 @@ def main() -> int:
         names = [n for n in zf.namelist() if n.startswith(PREFIX) and n.endswith(".h")]
         for name in names:
             (dest / name[len(PREFIX):]).write_bytes(zf.read(name))
+        for name, path in extras.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(zf.read(name))
     got = sha256(dest / MAIN_HEADER)
     if got != MAIN_SHA256:
         print(f"[fetch_pjrt_headers] {MAIN_HEADER} sha256 {got} != expected {MAIN_SHA256}", file=sys.stderr)

@@ -1,6 +1,6 @@
 // GetPjrtApi: the plugin's PJRT_Api table (PJRT C API 0.72, accepted by 0.70 callers such as
 // jaxlib 0.6.2). Every slot is filled; functions the chip does not provide return UNIMPLEMENTED
-// naming themselves. Extension chain: FFI -> memory descriptions.
+// naming themselves. Extension chain: FFI -> memory descriptions -> profiler.
 #include <string>
 
 #include "pjrt_plugin/api/args.h"
@@ -16,6 +16,7 @@
 #include "pjrt_plugin/api/ffi_extension.h"
 #include "pjrt_plugin/api/loaded_executable.h"
 #include "pjrt_plugin/api/memory.h"
+#include "pjrt_plugin/api/profiler_extension.h"
 #include "pjrt_plugin/api/topology.h"
 #include "pjrt_plugin/api/version.h"
 #include "xla/pjrt/c/pjrt_c_api.h"
@@ -83,7 +84,7 @@ PJRT_Extension_Base* MemoryDescriptionsExtension(PJRT_Extension_Base* next) {
 PJRT_Api MakeApi() {
   PJRT_Api api{};
   api.struct_size = PJRT_Api_STRUCT_SIZE;
-  api.extension_start = FfiExtension(MemoryDescriptionsExtension(nullptr));
+  api.extension_start = FfiExtension(MemoryDescriptionsExtension(ProfilerExtension(nullptr)));
   api.pjrt_api_version.struct_size = PJRT_Api_Version_STRUCT_SIZE;
   api.pjrt_api_version.extension_start = nullptr;
   api.pjrt_api_version.major_version = PJRT_API_MAJOR;
