@@ -25,6 +25,7 @@ Without an evaluator only splat constants are canonicalized.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -245,7 +246,15 @@ class _Folder:
         for c in live:
             sym = self.pending[c]
             value = sym.value if sym.kind in ("param", "const") else values[outputs[sym]]
-            c.attrs["value"] = np.array(np.asarray(value).reshape(c.result.type.shape), order="C")
+            c.attrs["value"] = _with_shape(np.asarray(value), c.result.type.shape)
+
+
+def _with_shape(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`value` as a C-contiguous array of `shape`: its elements reshaped, or a splat's one element
+    broadcast (also to a zero-size shape, which no reshape of one element reaches)."""
+    if value.size == 1 and math.prod(shape) != 1:
+        return np.array(np.broadcast_to(value.reshape(()), shape), order="C")
+    return np.array(value.reshape(shape), order="C")
 
 
 def _materialized(graph: Graph, cap: int) -> set[Value]:
