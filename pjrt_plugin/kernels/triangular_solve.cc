@@ -10,11 +10,6 @@ namespace chip {
 namespace kernels {
 namespace {
 
-// Loads `n` elements of type `t` into f32.
-void Load(DType t, const void* src, int64_t n, float* dst) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = num::LoadAsFloat(t, static_cast<const uint8_t*>(src) + i * DTypeByteSize(t));
-}
-
 void Store(DType t, const float* src, int64_t n, void* dst) {
   for (int64_t i = 0; i < n; ++i) num::StoreFloat(t, static_cast<uint8_t*>(dst) + i * DTypeByteSize(t), src[i]);
 }
@@ -78,11 +73,11 @@ Status RunTriangularSolve(const exe::TriangularSolve& op, const TensorRefs& inpu
   std::vector<float> a(static_cast<size_t>(m * m)), x(static_cast<size_t>(m * n)), row(static_cast<size_t>(cols));
   const int e = DTypeByteSize(t);
   for (int64_t batch = 0; batch < batches; ++batch) {
-    Load(t, static_cast<const uint8_t*>(inputs[0].data) + batch * m * m * e, m * m, a.data());
+    num::FloatRowToF32(t, static_cast<const uint8_t*>(inputs[0].data) + batch * m * m * e, m * m, a.data());
     // x as [m, n] (row i = unknowns of equation i), from b [m, n] (left) or b^T (right).
     const uint8_t* bsrc = static_cast<const uint8_t*>(inputs[1].data) + batch * batch_elems * e;
     for (int64_t r = 0; r < rows; ++r) {
-      Load(t, bsrc + r * cols * e, cols, row.data());
+      num::FloatRowToF32(t, bsrc + r * cols * e, cols, row.data());
       for (int64_t c = 0; c < cols; ++c) {
         if (left) x[static_cast<size_t>(r * n + c)] = row[static_cast<size_t>(c)];
         else x[static_cast<size_t>(c * n + r)] = row[static_cast<size_t>(c)];

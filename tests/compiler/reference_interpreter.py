@@ -59,10 +59,6 @@ def eval_elementwise(op: ElementwiseOp, inputs: Sequence[np.ndarray],
 
 # ---- whole executables ---------------------------------------------------------------------------
 
-def _storage_dtype(dtype: str) -> np.dtype:
-    return np.dtype(np.uint8) if dtype == "pred" else dtypes.numpy_dtype(dtype)
-
-
 class _Memory:
     def __init__(self, exe: ExecutableDesc, args: Sequence[np.ndarray], poison: int):
         self.exe = exe
@@ -97,7 +93,7 @@ class _Memory:
         v = self.exe.values[vid]
         buf, off = self.buffer(vid)
         n = v.type.num_elements
-        dt = _storage_dtype(v.type.dtype)
+        dt = dtypes.storage_dtype(v.type.dtype)
         if off + n * dt.itemsize > len(buf):
             raise InterpreterError(f"value {v.name} ({v.type}, {v.storage}[{v.index}]) lies "
                                    f"outside its buffer of {len(buf)} bytes")
@@ -109,7 +105,7 @@ class _Memory:
         if v.storage in ("PARAMETER", "CONSTANT"):
             raise InterpreterError(f"kernel writes read-only value {v.name} ({v.storage})")
         buf, off = self.buffer(vid)
-        dt = _storage_dtype(v.type.dtype)
+        dt = dtypes.storage_dtype(v.type.dtype)
         raw = np.ascontiguousarray(np.broadcast_to(np.asarray(data), v.type.shape).astype(dt))
         b = raw.tobytes()
         if off + len(b) > len(buf):

@@ -30,12 +30,11 @@ BACKEND_PASSES = ("elementwise_fusion", "output_aliasing", "memory_planning", "c
 def storage_array(value: np.ndarray, t: TensorType) -> np.ndarray:
     """`value` as the chip stores a `t` (C-contiguous, pred as one byte per element)."""
     arr = np.broadcast_to(np.asarray(value), t.shape)
-    return np.array(arr, dtype=np.uint8 if t.dtype == "pred" else dtypes.numpy_dtype(t.dtype),
-                    order="C")
+    return np.array(arr, dtype=dtypes.storage_dtype(t.dtype), order="C")
 
 
 def _empty(t: TensorType) -> np.ndarray:
-    return np.empty(t.shape, np.uint8 if t.dtype == "pred" else dtypes.numpy_dtype(t.dtype))
+    return np.empty(t.shape, dtypes.storage_dtype(t.dtype))
 
 
 def _from_storage(arr: np.ndarray, t: TensorType) -> np.ndarray:

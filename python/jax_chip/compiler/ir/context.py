@@ -3,6 +3,8 @@ evaluator."""
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -15,12 +17,17 @@ if TYPE_CHECKING:
     from jax_chip.compiler.ir.graph import Graph
 
 
+@functools.cache
+def _default_values() -> Mapping[str, Any]:
+    return types.MappingProxyType({f.name: f.default for f in native.chip_config_fields()})
+
+
 class _DefaultChipConfig(Mapping[str, Any]):
     """The default chip model: the plugin's field table (runtime/chip_config_fields.h), read on
     first use. The plugin passes the configured one to the compiler."""
 
-    def _values(self) -> dict[str, Any]:
-        return {f.name: f.default for f in native.chip_config_fields()}
+    def _values(self) -> Mapping[str, Any]:
+        return _default_values()
 
     def __getitem__(self, key: str) -> Any:
         return self._values()[key]
@@ -32,7 +39,7 @@ class _DefaultChipConfig(Mapping[str, Any]):
         return len(self._values())
 
     def __repr__(self) -> str:
-        return f"DEFAULT_CHIP_CONFIG({self._values()!r})"
+        return f"DEFAULT_CHIP_CONFIG({dict(self._values())!r})"
 
 
 DEFAULT_CHIP_CONFIG: Mapping[str, Any] = _DefaultChipConfig()

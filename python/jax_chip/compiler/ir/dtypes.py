@@ -80,3 +80,9 @@ def info(name: str) -> DTypeInfo:
 
 def numpy_dtype(name: str) -> np.dtype:
     return info(name).numpy
+
+
+def storage_dtype(name: str) -> np.dtype:
+    """The numpy dtype of a host array holding the chip's storage of `name`: pred is one byte
+    per element (uint8), everything else its own numpy dtype."""
+    return np.dtype(np.uint8) if name == "pred" else numpy_dtype(name)
