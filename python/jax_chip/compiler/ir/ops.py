@@ -141,6 +141,7 @@ _ew("stablehlo.shift_left", "SHL", INTS, "shift >= width gives 0")
 _ew("stablehlo.shift_right_arithmetic", "SHR_ARITHMETIC", INTS, "shift >= width gives the sign")
 _ew("stablehlo.shift_right_logical", "SHR_LOGICAL", INTS, "shift >= width gives 0")
 _ew("stablehlo.popcnt", "POPCNT", INTS)
+_ew("stablehlo.count_leading_zeros", "CLZ", INTS, "the type's width for 0")
 _ew("chip.mul_hi", "MUL_HI", INTS, "the chip's own op (no StableHLO spelling): high half of the "
     "double-width integer product; made by rng_bit_generator's expansion (Philox)")
 _ew("stablehlo.compare", "CMP_*", ALL,
