@@ -555,3 +555,60 @@ def _sort(draw: Draw, x: Spec) -> Optional[Step]:
     return step(f"jnp.{kind}(x, axis={axis}, stable=True)",
                 lambda v: getattr(jnp, kind)(v, axis=axis, stable=True), exact, True)
 
+
+
+@maker("scatter")
+def _scatter(draw: Draw, x: Spec) -> Optional[Step]:
+    if not x.shape or x.shape[0] == 0:
+        return None
+    n = x.shape[0]
+    k = draw(st.integers(0, n))
+    shift = draw(st.sampled_from([0, 0, n - 1, -n, n]))   # some indices out of range: dropped
+    kind = draw(st.sampled_from(["set", "add", "max", "min", "mul"]))
+    if x.dtype == BOOL and kind in ("add", "mul"):
+        return None
+
+    def f(v: Any, r: Any, u: Any) -> Any:
+        # distinct indices (XLA leaves duplicate scatter indices unspecified), shifted
+        i = jnp.argsort(r)[:k] + shift
+        return getattr(v.at[i], kind)(u, mode="drop")
+
+    def bound(a: BoundArgs) -> np.ndarray:
+        (_, u) = a.extras
+        grow = magnitude(u).max(initial=0.0) if kind == "mul" else 1.0
+        return a.e * max(grow, 1.0) + roundoff(a.out.dtype) * magnitude(a.out)
+    same = x.same_bits and (kind in ("set", "max", "min") or not is_float(x.dtype))
+    return step(f"x.at[argsort(r)[:{k}] + {shift}].{kind}(u, mode='drop')", f,
+                bound if is_float(x.dtype) else exact, same,
+                (Spec((n,), np.dtype(np.float32)), Spec((k,) + x.shape[1:], x.dtype)),
+                (False, False))
+
+
+_BITCAST_PARTNERS = {
+    "float32": ("int32", "uint32"), "int32": ("float32", "uint32"), "uint32": ("float32", "int32"),
+    "float16": ("int16", "uint16", "bfloat16"), "bfloat16": ("int16", "uint16", "float16"),
+    "int16": ("float16", "bfloat16", "uint16"), "uint16": ("float16", "bfloat16", "int16"),
+    "int8": ("uint8",), "uint8": ("int8",),
+}
+
+
+@maker("bitcast")
+def _bitcast(draw: Draw, x: Spec) -> Optional[Step]:
+    if x.dtype.name not in _BITCAST_PARTNERS or not x.same_bits:
+        return None
+    to = np.dtype(jnp.dtype(draw(st.sampled_from(_BITCAST_PARTNERS[x.dtype.name]))))
+    return step(f"lax.bitcast_convert_type(x, jnp.{to.name})",
+                lambda v: lax.bitcast_convert_type(v, to), exact, True)
+
+
+@maker("integer_pow")
+def _integer_pow(draw: Draw, x: Spec) -> Optional[Step]:
+    if x.dtype == BOOL:
+        return None
+    p = draw(st.integers(2, 4))
+
+    def bound(a: BoundArgs) -> np.ndarray:
+        return (p * a.e * magnitude(a.x) ** (p - 1)
+                + p * roundoff(a.out.dtype) * magnitude(a.out))
+    return step(f"lax.integer_pow(x, {p})", lambda v: lax.integer_pow(v, p),
+                bound if is_float(x.dtype) else exact, is_int(x.dtype) and x.same_bits)
