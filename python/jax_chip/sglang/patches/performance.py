@@ -140,6 +140,24 @@ def _req_to_token_free(_original: Callable) -> Callable:
 
 MEMORY_POOL = "sgl_jax.srt.mem_cache.memory_pool"
 
+def _moe_grouped_matmul(_original: Callable) -> Callable:
+    def _single_device_forward(self: Any, inputs: Any, top_k_indices: Any,
+                               top_k_weights: Any) -> Any:
+        # upstream's own expert-parallel helpers, on one device: the (token, expert) rows sorted
+        # by expert, three grouped matmuls (lax.ragged_dot: chlo.ragged_dot, the chip's RaggedDot
+        # kernel), then unsorted and weighted.
+        shape = inputs.shape
+        flat = inputs.reshape(-1, shape[-1])
+        x, order, weights, group_sizes, experts = self._permute(
+            flat, top_k_indices.reshape(flat.shape[0], -1),
+            top_k_weights.reshape(flat.shape[0], -1))
+        out = self._gmm_compute_with_sharded_weights(
+            x, group_sizes, experts, self.wi_0.value, self.wi_1.value, self.wo.value)
+        return self._unpermute(out, order, weights, 1, flat.shape[0]).reshape(shape)
+
+    return _single_device_forward
+
+
 PATCHES = (
     Patch(
         name="donate_kv_pool", category=Category.PERFORMANCE,
@@ -178,4 +196,15 @@ PATCHES = (
         replaces="the eager row clears are inline in upstream's body; the replacement "
                  "repeats its one line of free-slot bookkeeping",
         make=_req_to_token_free),
+    Patch(
+        name="moe_grouped_matmul", category=Category.PERFORMANCE,
+        module="sgl_jax.srt.layers.moe", qualname="EPMoE._single_device_forward",
+        sha256="3c6eb00e82911d3319680f9575ddfc2d7df68183691d815e564e8b13592c3d58",
+        why="one device ran every token through every expert (dense einsums over all experts, "
+            "then a one-hot weighted sum): the rows routed to each expert, sorted by expert, "
+            "go through grouped matmuls (lax.ragged_dot) instead; work scales with top-k, not "
+            "with the number of experts",
+        replaces="upstream's body is the dense computation over all experts; the replacement "
+                 "is upstream's own _permute, _gmm_compute_with_sharded_weights and _unpermute",
+        make=_moe_grouped_matmul),
 )
