@@ -54,12 +54,13 @@ def _env() -> Dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def model_dirs(tmp_path_factory) -> Dict[str, pathlib.Path]:
+def build_models(tmp_path_factory, models: Dict[str, List[str]]) -> Dict[str, pathlib.Path]:
+    """Each model of `models` rebuilt with tools/make_tiny_qwen3.py, its files checked against
+    the sha256 its committed reference (data/ref-NAME.json) was made with."""
     import hashlib
 
     out: Dict[str, pathlib.Path] = {}
-    for name, args in MODELS.items():
+    for name, args in models.items():
         path = tmp_path_factory.mktemp(f"tiny-qwen3-{name}")
         subprocess.run([SGL_PYTHON, str(ROOT / "tools" / "make_tiny_qwen3.py"), str(path)] + args,
                        check=True, capture_output=True, env=_env())
@@ -70,6 +71,11 @@ def model_dirs(tmp_path_factory) -> Dict[str, pathlib.Path]:
                                    "reference was made with (make_tiny_qwen3 not deterministic?)")
         out[name] = path
     return out
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory) -> Dict[str, pathlib.Path]:
+    return build_models(tmp_path_factory, MODELS)
 
 
 def _run_compare(model: pathlib.Path, ref: pathlib.Path, tmp_path: pathlib.Path,
