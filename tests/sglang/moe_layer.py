@@ -4,11 +4,9 @@ its output against a float64 numpy reference of HF's Qwen3MoeSparseMoeBlock (sof
 experts, top k, renormalized; SwiGLU experts), and its modeled chip time, for each
 experts:top_k configuration given. Prints one JSON line per configuration.
 
-    python tests/sglang/moe_layer.py --configs 8:2,64:2,8:4 [--dense] [--tokens 256]
+    python tests/sglang/moe_layer.py --configs 8:2,64:2,8:4 [--tokens 4096]
 
---dense runs upstream's own one-device path instead (every token through every expert), to
-compare. Used by tests/sglang/test_moe.py (in its own process: the tests of tests/sglang run
-JAX on cpu).
+Used by tests/sglang/test_moe.py (in its own process: the tests of tests/sglang run JAX on cpu).
 """
 
 from __future__ import annotations
@@ -49,7 +47,7 @@ def reference(x, logits, w0, w1, wo, k):
     return out, mag
 
 
-def run_config(experts: int, k: int, tokens: int, hidden: int, inter: int, dense: bool,
+def run_config(experts: int, k: int, tokens: int, hidden: int, inter: int,
                device: str = "chip") -> dict:
     import jax
     import jax.numpy as jnp
@@ -58,8 +56,6 @@ def run_config(experts: int, k: int, tokens: int, hidden: int, inter: int, dense
     from sgl_jax.srt.layers.moe import EPMoE
 
     import jax_chip.profiler as chip_prof
-    from jax_chip.sglang import patching
-    from jax_chip.sglang.patches import PATCHES
 
     rng = np.random.default_rng(experts * 100 + k)
     chip = jax.devices(device)[0]
@@ -78,38 +74,33 @@ def run_config(experts: int, k: int, tokens: int, hidden: int, inter: int, dense
     x = rng.standard_normal((tokens, hidden)).astype(np.float32)
     logits = (4.0 * rng.standard_normal((tokens, experts))).astype(np.float32)
 
-    if dense:   # upstream's one-device forward, with the routing fix in front of it
-        patch = PATCHES["moe_grouped_matmul"]
-        type(layer)._single_device_forward = patching.original(patch)
     graphdef, state = nnx.split(layer)
     step = jax.jit(lambda state, x, z: nnx.merge(graphdef, state)(x, router_logits=z))
     args = (state, jax.device_put(x, chip), jax.device_put(logits, chip))
     got = np.asarray(step(*args))
-    modeled_us, cats = 0.0, {}
+    modeled_us, cats, by_cat = 0.0, {}, {}
     if device == "chip":
         with chip_prof.trace() as t:
             step(*args).block_until_ready()
         modeled_us = t.profile.summary().device_time_us
+        by_cat = t.profile.summary().by_category
         for e in t.profile.events:
             if e.get("cat") not in ("execution", "transfer"):
                 cats[e.get("cat")] = cats.get(e.get("cat"), 0) + 1
-    if dense:
-        patching.apply(PATCHES["moe_grouped_matmul"])
     want, mag = reference(x, logits, w0, w1, wo, k)
     bound = 2 * (inter + 2 * hidden + 10) * EPS32 * mag
     err = np.abs(got.astype(np.float64) - want)
-    return {"experts": experts, "top_k": k, "tokens": tokens, "dense": dense,
-            "modeled_us": modeled_us, "kernel_counts": cats,
+    return {"experts": experts, "top_k": k, "tokens": tokens,
+            "modeled_us": modeled_us, "kernel_counts": cats, "by_category_us": by_cat,
             "max_err": float(err.max()), "max_err_over_bound": float((err / bound).max())}
 
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default="8:2,64:2,8:4", help="experts:top_k,...")
-    ap.add_argument("--tokens", type=int, default=256)
+    ap.add_argument("--tokens", type=int, default=4096)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--intermediate", type=int, default=128)
-    ap.add_argument("--dense", action="store_true", help="upstream's dense path instead")
     ap.add_argument("--device", default="chip", help="a JAX platform (cpu: no chip profile)")
     args = ap.parse_args(argv)
     import jax_chip.sglang as integration
@@ -118,7 +109,7 @@ def main(argv: list[str]) -> int:
     for spec in args.configs.split(","):
         e, k = (int(v) for v in spec.split(":"))
         print(json.dumps(run_config(e, k, args.tokens, args.hidden, args.intermediate,
-                                    args.dense, args.device)), flush=True)
+                                    args.device)), flush=True)
     return 0
 
 

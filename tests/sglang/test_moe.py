@@ -3,8 +3,7 @@ chip: greedy tokens equal HF transformers' Qwen3MoeForCausalLM at every position
 reference's first near-tie, on two random-weight MoE shapes (8 experts and 16 experts, top-2),
 page sizes 1 and 16, a batch of 8 prompts, and a second round served from the radix cache with the
 same tokens; the expert matmuls are the chip's RaggedDot kernel; and one MoE block's modeled time
-follows its top-k, not its number of experts (upstream's dense path, for contrast, follows the
-number of experts).
+follows its top-k, not its number of experts.
 
 The HF references (tests/sglang/data/ref-moe-*.json) were made with tools/hf_reference.py in the
 HF venv; test_committed_moe_references_match_hf re-derives them when $JAX_CHIP_HF_PYTHON is set.
@@ -99,22 +98,20 @@ def _layer_runs(*extra: str) -> List[dict]:
 
 
 def test_moe_block_time_scales_with_top_k_not_experts() -> None:
-    """256 tokens, hidden 128, experts of width 128: the same block with 8 and 64 experts at
-    top-2, and 8 experts at top-4; output within the f32 bound of a float64 HF-semantics
-    reference each time."""
-    grouped = {(r["experts"], r["top_k"]): r for r in _layer_runs("--configs", "8:2,64:2,8:4")}
-    dense = {(r["experts"], r["top_k"]): r for r in _layer_runs("--configs", "8:2,64:2",
-                                                                "--dense")}
-    for r in list(grouped.values()) + list(dense.values()):
+    """8192 tokens, hidden 128, experts of width 128 (f32): the same block with 8 and 64 experts
+    at top-2, and 8 experts at top-4; the output within the f32 error bound of a float64
+    reference of HF's block each time. With as many rows per expert as here (256 at 64 experts,
+    top-2) the grouped matmuls are compute-bound; JAX's dense fallback would multiply every row by
+    every expert (8x the work at 64 experts)."""
+    runs = {(r["experts"], r["top_k"]): r for r in _layer_runs("--configs", "8:2,64:2,8:4",
+                                                               "--tokens", "8192")}
+    for r in runs.values():
         assert r["max_err_over_bound"] <= 1.0, r
-    for r in grouped.values():
         assert r["kernel_counts"].get("ragged_dot") == 3, r
-    t = {key: r["modeled_us"] for key, r in grouped.items()}
-    assert t[(64, 2)] < 1.5 * t[(8, 2)], t        # 8x the experts: about the same time
-    assert t[(8, 4)] > 1.6 * t[(8, 2)], t         # 2x the rows routed: about twice the time
-    d = {key: r["modeled_us"] for key, r in dense.items()}
-    assert d[(64, 2)] > 4 * d[(8, 2)], d          # upstream's dense path: follows the experts
-    assert d[(8, 2)] > t[(8, 2)], (d, t)
+        assert "dot_general" not in r["kernel_counts"], r     # no dense expert matmul
+    t = {key: r["modeled_us"] for key, r in runs.items()}
+    assert t[(64, 2)] < 1.2 * t[(8, 2)], t        # 8x the experts: about the same time
+    assert t[(8, 4)] > 1.5 * t[(8, 2)], t         # 2x the rows routed: much more time
 
 
 @pytest.mark.skipif(HF_PYTHON is None, reason="set JAX_CHIP_HF_PYTHON to re-derive the HF "

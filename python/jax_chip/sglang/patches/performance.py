@@ -141,19 +141,26 @@ def _req_to_token_free(_original: Callable) -> Callable:
 MEMORY_POOL = "sgl_jax.srt.mem_cache.memory_pool"
 
 def _moe_grouped_matmul(_original: Callable) -> Callable:
+    import jax.numpy as jnp
+
     def _single_device_forward(self: Any, inputs: Any, top_k_indices: Any,
                                top_k_weights: Any) -> Any:
-        # upstream's own expert-parallel helpers, on one device: the (token, expert) rows sorted
-        # by expert, three grouped matmuls (lax.ragged_dot: chlo.ragged_dot, the chip's RaggedDot
-        # kernel), then unsorted and weighted.
+        # upstream's own helpers for the sort by expert and the three grouped matmuls
+        # (lax.ragged_dot: chlo.ragged_dot, the chip's RaggedDot kernel); each token's k rows
+        # are then gathered back and weighted on the vector unit (upstream's _unpermute does
+        # that as a dot_general batched over tokens, [k, hidden] x [k] each, which the matrix
+        # unit would run as one padded tile per token).
         shape = inputs.shape
         flat = inputs.reshape(-1, shape[-1])
+        tokens, k = flat.shape[0], self.num_experts_per_tok
         x, order, weights, group_sizes, experts = self._permute(
-            flat, top_k_indices.reshape(flat.shape[0], -1),
-            top_k_weights.reshape(flat.shape[0], -1))
+            flat, top_k_indices.reshape(tokens, k), top_k_weights.reshape(tokens, k))
         out = self._gmm_compute_with_sharded_weights(
             x, group_sizes, experts, self.wi_0.value, self.wi_1.value, self.wo.value)
-        return self._unpermute(out, order, weights, 1, flat.shape[0]).reshape(shape)
+        rows = jnp.take(out, jnp.argsort(order), axis=0).reshape(tokens, k, -1)
+        combined = jnp.sum(rows.astype(jnp.float32) * weights.astype(jnp.float32)[..., None],
+                           axis=1)
+        return combined.astype(self.dtype).reshape(shape)
 
     return _single_device_forward
 
@@ -204,7 +211,9 @@ PATCHES = (
             "then a one-hot weighted sum): the rows routed to each expert, sorted by expert, "
             "go through grouped matmuls (lax.ragged_dot) instead; work scales with top-k, not "
             "with the number of experts",
-        replaces="upstream's body is the dense computation over all experts; the replacement "
-                 "is upstream's own _permute, _gmm_compute_with_sharded_weights and _unpermute",
+        replaces="upstream's body is the dense computation over all experts (and reshapes 2-D "
+                 "inputs to hidden x tokens rows: it fails for them); the replacement is "
+                 "upstream's own _permute and _gmm_compute_with_sharded_weights, then the k rows "
+                 "of each token weighted and summed",
         make=_moe_grouped_matmul),
 )
