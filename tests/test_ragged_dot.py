@@ -65,7 +65,8 @@ def check(lhs, rhs, sizes, rhs_nk: bool = False) -> np.ndarray:
     if lhs.dtype == ml_dtypes.bfloat16:
         bound = bound + 2 * 2.0 ** -8 * mag
     err = np.abs(got.astype(np.float64) - want.astype(np.float64))
-    assert np.all(err <= bound), f"max err {err.max()} vs bound at it {bound[np.unravel_index(err.argmax(), err.shape)]}"
+    worst = np.unravel_index(err.argmax(), err.shape)
+    assert np.all(err <= bound), f"max err {err.max()} vs bound there {bound[worst]}"
     return got
 
 

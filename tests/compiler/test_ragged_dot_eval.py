@@ -1,6 +1,6 @@
 """The RaggedDot kind on the compiler's side: lax.ragged_dot lowered for the chip (chlo.ragged_dot
-as JAX prints it, and as the custom call jaxlib's serializer makes of it) becomes one RaggedDot kernel,
-and the reference interpreter's evaluation of it agrees with the chip's kernel
+as JAX prints it, and as the custom call jaxlib's serializer makes of it) becomes one RaggedDot
+kernel, and the reference interpreter's evaluation of it agrees with the chip's kernel
 (chip_eval.run_executable) on fresh random inputs, within the f32 bound of a k-term dot product."""
 
 from __future__ import annotations

@@ -60,8 +60,9 @@ def test_every_pin_matches_the_installed_sgl_jax() -> None:
     for name, patch in {**integration.PATCHES, **integration.ALIASES}.items():
         assert not found[name]["marked"], name
         assert found[name]["sha256"] == patch.sha256, (
-            f"{name}: {getattr(patch, 'target', getattr(patch, 'importer', ''))} changed upstream (sglang-jax "
-            f"{patching.installed_version()}): pinned {patch.sha256}, found {found[name]['sha256']}")
+            f"{name}: {getattr(patch, 'target', getattr(patch, 'importer', ''))} changed "
+            f"upstream (sglang-jax {patching.installed_version()}): pinned {patch.sha256}, "
+            f"found {found[name]['sha256']}")
         assert all(found[name]["aliases"]), name
 
 

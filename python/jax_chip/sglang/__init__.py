@@ -90,4 +90,5 @@ def applied() -> List[str]:
     return list(_applied)
 
 
-__all__ = ["apply", "apply_here", "applied", "PATCHES", "ALIASES", "PatchError", "ENV", "SUPPORTED_VERSION"]
+__all__ = ["apply", "apply_here", "applied", "PATCHES", "ALIASES", "PatchError", "ENV",
+           "SUPPORTED_VERSION"]

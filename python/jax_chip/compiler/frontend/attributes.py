@@ -194,7 +194,8 @@ def _ragged_dot_dims(op: ir.Operation) -> dict[str, list[int]]:
         return {name: list(getattr(d, f"{name}_dimensions")) for name in _RAGGED_DIMS}
     # the custom call: mhlo.attributes = {ragged_dot_dimension_numbers = [6 dense i64 arrays in
     # the order of _RAGGED_DIMS], precision_config = [...]}
-    dims = ir.ArrayAttr(ir.DictAttr(op.attributes["mhlo.attributes"])["ragged_dot_dimension_numbers"])
+    attrs = ir.DictAttr(op.attributes["mhlo.attributes"])
+    dims = ir.ArrayAttr(attrs["ragged_dot_dimension_numbers"])
     return {name: [int(x) for x in np.array(ir.DenseElementsAttr(a)).reshape(-1)]
             for name, a in zip(_RAGGED_DIMS, dims)}
 

@@ -140,6 +140,7 @@ def _req_to_token_free(_original: Callable) -> Callable:
 
 MEMORY_POOL = "sgl_jax.srt.mem_cache.memory_pool"
 
+
 def _moe_grouped_matmul(_original: Callable) -> Callable:
     import jax.numpy as jnp
 
