@@ -45,13 +45,11 @@ LAYER = pathlib.Path(__file__).parent / "moe_layer.py"
 
 def category_counts(trace_dir: pathlib.Path, category: str) -> Dict[str, int]:
     """program -> number of kernels of `category` in the scheduler's streamed chip trace."""
+    from jax_chip.profiler import load_stream
+
     counts: Dict[str, int] = {}
     for path in trace_dir.glob("chip-*.jsonl"):
-        for line in path.read_text().splitlines():
-            try:
-                e = json.loads(line)
-            except json.JSONDecodeError:
-                continue
+        for e in load_stream(path).events:
             if e.get("cat") == category:
                 program = e.get("args", {}).get("program", "")
                 counts[program] = counts.get(program, 0) + 1
