@@ -9,16 +9,7 @@
 namespace chip::testing {
 namespace {
 
-PJRT_Memory* PinnedHost(PJRT_Device* device) {
-  auto a = CHIP_ARGS(PJRT_Device_AddressableMemories_Args);
-  a.device = device;
-  TakeError(Api()->PJRT_Device_AddressableMemories(&a));
-  return a.num_memories == 2 ? a.memories[1] : nullptr;
-}
-
-double ModeledSeconds(int device) {
-  return Plugin::Get().Symbol<double (*)(int)>("chip_device_modeled_time_s")(device);
-}
+PJRT_Memory* PinnedHost(PJRT_Device* device) { return MemoryOfKind(device, "pinned_host"); }
 
 PJRT_Error* ToHostMemoryRaw(PJRT_Client* client, PJRT_Memory* memory, const std::vector<int64_t>& dims,
                             const void* data, PJRT_Buffer** out) {

@@ -26,19 +26,6 @@ struct Shape {
   std::vector<int64_t> dims;
 };
 
-PJRT_Memory* MemoryOfKind(PJRT_Device* device, const std::string& kind) {
-  auto a = CHIP_ARGS(PJRT_Device_AddressableMemories_Args);
-  a.device = device;
-  TakeError(Api()->PJRT_Device_AddressableMemories(&a));
-  for (size_t i = 0; i < a.num_memories; ++i) {
-    auto k = CHIP_ARGS(PJRT_Memory_Kind_Args);
-    k.memory = a.memories[i];
-    TakeError(Api()->PJRT_Memory_Kind(&k));
-    if (std::string(k.kind, k.kind_size) == kind) return a.memories[i];
-  }
-  return nullptr;
-}
-
 PJRT_Error* CreateManagerRaw(PJRT_Client* client, PJRT_Memory* memory, const std::vector<Shape>& shapes,
                              PJRT_AsyncHostToDeviceTransferManager** out,
                              std::vector<PJRT_Buffer_MemoryLayout*>* layouts = nullptr) {
@@ -114,10 +101,6 @@ std::optional<Error> ReadyError(PJRT_Buffer* b) {
   TakeError(Api()->PJRT_Buffer_ReadyEvent(&r));
   EventPtr event(r.event);
   return AwaitEvent(event.get());
-}
-
-double ModeledSeconds(int device) {
-  return Plugin::Get().Symbol<double (*)(int)>("chip_device_modeled_time_s")(device);
 }
 
 class TransferManagerTest : public ::testing::Test {
