@@ -64,13 +64,22 @@ def _route_scheduler_through_bootstrap() -> None:
 
 
 def main_module() -> Optional[str]:
-    """The module `python -m NAME` runs in this process, if any (from sys.orig_argv)."""
+    """The module `python -m NAME` runs in this process as __main__, if any (from
+    sys.orig_argv); for `python -m jax_chip.sglang ENTRY ...`, the sgl_jax module it runs."""
     argv = list(getattr(sys, "orig_argv", []))
+    skip = False
     for i, arg in enumerate(argv[1:], start=1):
-        if arg == "-m" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("-m") and len(arg) > 2:
-            return arg[2:]
+        if skip:   # the value of -X / -W
+            skip = False
+            continue
+        if arg in ("-X", "-W"):
+            skip = True
+            continue
+        if arg.startswith("-m"):
+            rest = argv[i + 1:] if arg == "-m" else [arg[2:]] + argv[i + 1:]
+            if rest and rest[0] == __name__ and len(rest) > 1:
+                return f"sgl_jax.{rest[1]}"
+            return rest[0] if rest else None
         if not arg.startswith("-"):
             return None   # a script (or -c): no -m
     return None
