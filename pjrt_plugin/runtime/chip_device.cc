@@ -69,6 +69,7 @@ void ChipDevice::RecordDeviceToHost(int64_t bytes) {
 
 void ChipDevice::RecordTransfer(const char* name, const char* bound, std::string what,
                                 double seconds, double bytes_read, double bytes_written) {
+  const int64_t host_start_ns = HostWallClockNs();
   double start;
   {
     std::lock_guard<std::mutex> lock(clock_mu_);
@@ -77,6 +78,7 @@ void ChipDevice::RecordTransfer(const char* name, const char* bound, std::string
   }
   if (!TraceRecorder::Global().enabled()) return;
   TraceEvent e;
+  e.host_start_ns = host_start_ns;
   e.kind = TraceEvent::Kind::kTransfer;
   e.device_id = id_;
   e.name = name;
@@ -202,6 +204,7 @@ std::shared_ptr<AsyncEvent> ChipDevice::EnqueueExecute(std::shared_ptr<const Loa
       }
       if (status.ok()) {
         const int64_t launch_id = executions_.fetch_add(1);
+        const int64_t host_start_ns = HostWallClockNs();
         double start;
         {
           std::lock_guard<std::mutex> lock(clock_mu_);
@@ -222,6 +225,7 @@ std::shared_ptr<AsyncEvent> ChipDevice::EnqueueExecute(std::shared_ptr<const Loa
             e.program = name;
             e.launch_id = launch_id;
             e.start_s = start;
+            e.host_start_ns = host_start_ns;
             e.time.total_s = result->modeled_s;
             e.time.launch_s = 0;
             e.time.bound = "execution";
