@@ -105,29 +105,25 @@ class _PlaneBuilder:
         self.plane = plane
         plane.id = device
         plane.name = f"{PLANE_PREFIX}{device}"
-        self._events: dict[tuple[str, str, str], int] = {}
-        self._stats: dict[str, int] = {}
+        self._events: dict[Any, int] = {}
+        self._stats: dict[Any, int] = {}
         self.lines: dict[str, tuple[Any, list[tuple[int, Any]]]] = {}
 
-    def event_metadata_id(self, kind: str, program: str, name: str) -> int:
-        key = (kind, program, name)
-        if key not in self._events:
-            mid = len(self._events) + 1
-            self._events[key] = mid
-            md = self.plane.event_metadata[mid]
-            md.id = mid
+    @staticmethod
+    def _metadata_id(ids: dict[Any, int], table: Any, key: Any, name: str) -> int:
+        """The id of `key` in `table` (a plane's event or stat metadata map), added if new."""
+        if key not in ids:
+            ids[key] = len(ids) + 1
+            md = table[ids[key]]
+            md.id = ids[key]
             md.name = name
-            md.display_name = name
-        return self._events[key]
+        return ids[key]
+
+    def event_metadata_id(self, kind: str, program: str, name: str) -> int:
+        return self._metadata_id(self._events, self.plane.event_metadata, (kind, program, name), name)
 
     def stat_metadata_id(self, name: str) -> int:
-        if name not in self._stats:
-            mid = len(self._stats) + 1
-            self._stats[name] = mid
-            md = self.plane.stat_metadata[mid]
-            md.id = mid
-            md.name = name
-        return self._stats[name]
+        return self._metadata_id(self._stats, self.plane.stat_metadata, name, name)
 
     def add_stat(self, event: Any, name: str, value: Any) -> None:
         stat = event.stats.add()
