@@ -117,3 +117,25 @@ def test_chip_kernels_are_in_the_xspace_with_their_modeled_durations(tmp_path):
     host = [e for e in trace if e.get("ph") == "X" and processes.get(e["pid"]) == "/host:CPU"]
     chip_exec = next(e for e in trace if e.get("ph") == "X" and e["pid"] == chip_pid and e["tid"] == 1)
     assert min(e["ts"] for e in host) <= chip_exec["ts"] <= max(e["ts"] + e.get("dur", 0) for e in host)
+
+
+def test_a_failing_xspace_builder_is_reported_not_fatal(tmp_path):
+    """If the chip's planes cannot be built (here: jax_chip.xspace raises), jax.profiler still
+    writes the host's trace and jaxlib reports the plugin's error; the process goes on."""
+    out = run_python(f"""
+        import jax, jax.numpy as jnp
+        import jax_chip.xspace
+        def fail(*args):
+            raise RuntimeError("the xplane schema is missing")
+        jax_chip.xspace.build_xspace = fail
+        f = jax.jit(lambda x: x * 2)
+        f(jnp.arange(4.0)).block_until_ready()
+        with jax.profiler.trace({str(tmp_path)!r}):
+            f(jnp.arange(4.0)).block_until_ready()
+        print("after the trace", float(f(jnp.arange(4.0))[3]))
+        """, env={"JAX_PLATFORMS": "chip"}, timeout=240)
+    assert "after the trace 6.0" in out
+    xplane, chrome = _trace_files(tmp_path)
+    assert xspace.chip_events(xplane.read_bytes()) == []
+    events = json.load(gzip.open(chrome))["traceEvents"]
+    assert any("<string>" in e.get("name", "") for e in events if e.get("ph") == "X")
