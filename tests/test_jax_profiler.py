@@ -138,4 +138,5 @@ def test_a_failing_xspace_builder_is_reported_not_fatal(tmp_path):
     xplane, chrome = _trace_files(tmp_path)
     assert xspace.chip_events(xplane.read_bytes()) == []
     events = json.load(gzip.open(chrome))["traceEvents"]
-    assert any("<string>" in e.get("name", "") for e in events if e.get("ph") == "X")
+    host = {e["pid"] for e in events if e.get("name") == "process_name" and e["args"]["name"] == "/host:CPU"}
+    assert any(e["pid"] in host and e["name"].startswith("PjitFunction") for e in events if e.get("ph") == "X")

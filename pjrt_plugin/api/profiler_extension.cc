@@ -1,6 +1,7 @@
 #include "pjrt_plugin/api/profiler_extension.h"
 
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,7 @@ namespace {
 
 constexpr int kFailedPrecondition = 9;   // absl::StatusCode::kFailedPrecondition
 constexpr int kInvalidArgument = 3;
+constexpr int kInternal = 13;
 
 PLUGIN_Profiler_Error* MakeError(int code, std::string message) {
   return std::make_unique<PLUGIN_Profiler_Error>(PLUGIN_Profiler_Error{std::move(message), code}).release();
@@ -90,7 +92,11 @@ PLUGIN_Profiler_Error* SetRunning(PLUGIN_Profiler* profiler, bool running, const
 
 PLUGIN_Profiler_Error* Start(PLUGIN_Profiler_Start_Args* args) {
   if (args == nullptr) return MakeError(kInvalidArgument, "PLUGIN_Profiler_Start: null args");
-  return SetRunning(args->profiler, true, "PLUGIN_Profiler_Start");
+  try {
+    return SetRunning(args->profiler, true, "PLUGIN_Profiler_Start");
+  } catch (const std::exception& e) {  // the session's allocation
+    return MakeError(kInternal, std::string("PLUGIN_Profiler_Start: ") + e.what());
+  }
 }
 
 PLUGIN_Profiler_Error* Stop(PLUGIN_Profiler_Stop_Args* args) {
@@ -103,7 +109,7 @@ PLUGIN_Profiler_Error* Stop(PLUGIN_Profiler_Stop_Args* args) {
 // reads, after one call) and its size; a call with a buffer copies the bytes into it (the
 // two-call protocol profiler_c_api.h describes). A session that never started, or a process
 // without Python, gives an XSpace without planes (zero bytes).
-PLUGIN_Profiler_Error* CollectData(PLUGIN_Profiler_CollectData_Args* args) {
+PLUGIN_Profiler_Error* CollectDataOrThrow(PLUGIN_Profiler_CollectData_Args* args) {
   constexpr const char* kWhat = "PLUGIN_Profiler_CollectData";
   if (args == nullptr || args->profiler == nullptr) {
     return MakeError(kInvalidArgument, std::string(kWhat) + ": no profiler");
@@ -133,6 +139,15 @@ PLUGIN_Profiler_Error* CollectData(PLUGIN_Profiler_CollectData_Args* args) {
   }
   args->buffer_size_in_bytes = xspace.size();
   return nullptr;
+}
+
+// No C++ exception crosses the C API (host memory running out while copying the events).
+PLUGIN_Profiler_Error* CollectData(PLUGIN_Profiler_CollectData_Args* args) {
+  try {
+    return CollectDataOrThrow(args);
+  } catch (const std::exception& e) {
+    return MakeError(kInternal, std::string("PLUGIN_Profiler_CollectData: ") + e.what());
+  }
 }
 
 }  // namespace
