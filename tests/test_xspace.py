@@ -58,6 +58,7 @@ def test_executions_are_placed_at_their_host_start_and_never_overlap():
         ("fusion.0", 50_000_000, 1 * US)]
     assert kernels[1].stats["flops"] == 16.0 and kernels[1].stats["bytes_accessed"] == 96.0
     assert kernels[1].stats["bound"] == "memory" and "host_start_ns" not in execs[0].stats
+    assert execs[0].stats == {"launch_id": 0, "program": "jit_step"}
     (transfer,) = lines[("/device:CUSTOM:0", "transfers")]
     assert (transfer.start_ps, transfer.duration_ps) == ((t0 - 2_000) * 1000, 500_000)
 

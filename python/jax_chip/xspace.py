@@ -37,6 +37,17 @@ DESCRIPTOR_SET = pathlib.Path(__file__).parent / "lib" / "xplane.descriptor-set.
 PLANE_PREFIX = "/device:CUSTOM:"
 LINES = {"execution": (1, "executions"), "kernel": (2, "kernels"), "transfer": (3, "transfers")}
 _PLACEMENT_ARGS = {"host_start_ns"}   # where an event was placed, not a stat of it
+_KERNEL_ONLY_ARGS = {"matrix_dtype"}
+
+
+def _is_stat(kind: str, key: str, value: Any) -> bool:
+    """Which of an event's args become stats: all of a kernel's; of an execution or a transfer,
+    its launch id and the work it has (nonzero), not the kernel-only fields."""
+    if key in _PLACEMENT_ARGS:
+        return False
+    if kind == "kernel" or key == "launch_id":
+        return True
+    return key not in _KERNEL_ONLY_ARGS and value not in (0, "")
 
 
 @functools.cache
@@ -150,7 +161,7 @@ class _PlaneBuilder:
         event.metadata_id = self.event_metadata_id(kind, args.get("program", ""), e["name"])
         event.duration_ps = _ps(e["dur"])
         for key, value in args.items():
-            if key not in _PLACEMENT_ARGS:
+            if _is_stat(kind, key, value):
                 self.add_stat(event, key, value)
         if kind == "kernel":   # XProf's names for a kernel's work
             self.add_stat(event, "flops", float(args.get("matrix_flops", 0)) + float(args.get("vector_flops", 0)))
