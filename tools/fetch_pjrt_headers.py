@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Fetches the PJRT C API headers (PJRT 0.72) at build time into an ignored folder.
+"""Fetches the PJRT C API headers (PJRT 0.72) and XPlane's schema at build time into an ignored folder.
 
 jaxlib ships only the XLA FFI headers; the tensorflow-cpu 2.20.0 wheel ships
 `tensorflow/include/xla/pjrt/c/*.h` (and the profiler plugin C API header the profiler extension
-includes). This downloads that wheel once (pip, no deps) into a cache
+includes, and XPlane's descriptor set). This downloads that wheel once (pip, no deps) into a cache
 folder and unpacks only those headers, checking the main header's SHA-256. Nothing is committed.
 """
 from __future__ import annotations
@@ -20,9 +20,12 @@ WHEEL_GLOB = "tensorflow_cpu-2.20.0-*.whl"
 PREFIX = "tensorflow/include/xla/pjrt/c/"
 MAIN_HEADER = "pjrt_c_api.h"
 MAIN_SHA256 = "892be1b24f0fa2ef97a6e9ae659192a311f9bc93eb9d07c4ddb0f151f51fe532"
-# the profiler extension's header includes the profiler plugin C API
+# the profiler extension's header includes the profiler plugin C API; jax_chip.xspace reads XPlane's
+# schema (the jax.profiler XSpace) from its descriptor set
 EXTRA = {"tensorflow/include/xla/backends/profiler/plugin/profiler_c_api.h":
-         "xla/backends/profiler/plugin/profiler_c_api.h"}
+         "xla/backends/profiler/plugin/profiler_c_api.h",
+         "tensorflow/include/tsl/profiler/protobuf/xplane_proto-descriptor-set.proto.bin":
+         "tsl/profiler/protobuf/xplane_proto-descriptor-set.proto.bin"}
 
 
 def sha256(path: pathlib.Path) -> str:

@@ -92,6 +92,10 @@ if ((BUILD_PLUGIN)); then
   mkdir -p python/jax_chip/lib
   install -m 0755 bazel-bin/pjrt_plugin/pjrt_plugin_chip.so python/jax_chip/lib/pjrt_plugin_chip.so
 fi
+# XPlane's schema for jax_chip.xspace (the chip's planes in jax.profiler traces), beside the library.
+mkdir -p python/jax_chip/lib
+install -m 0644 build/deps/pjrt/include/tsl/profiler/protobuf/xplane_proto-descriptor-set.proto.bin \
+  python/jax_chip/lib/xplane.descriptor-set.bin
 pkg_stamp=build/deps/package.stamp
 if ! cat python/pyproject.toml python/setup.py python/jax_chip_autoload.pth | cmp -s - "$pkg_stamp" \
    || ! "$VPY" -c 'import importlib.metadata as m; m.distribution("jax-chip")' >/dev/null 2>&1; then

@@ -41,8 +41,12 @@ StatusCode CodeFromName(const std::string& name) {
   return StatusCode::kOk;
 }
 
-// The Status for the Python exception in `e`. Requires the GIL.
-Status StatusFromPythonError(py::error_already_set& e, const char* function) {
+constexpr const char* kXSpaceModule = "jax_chip.xspace";
+constexpr const char* kXSpaceFunction = "build_xspace";
+
+// The Status for the Python exception in `e` raised by `callee` ("the chip compiler
+// (module.function)"). Requires the GIL.
+Status StatusFromPythonError(py::error_already_set& e, const char* function, const std::string& callee) {
   const std::string prefix = std::string(function) + ": ";
   try {
     py::object value = e.value();
@@ -56,11 +60,23 @@ Status StatusFromPythonError(py::error_already_set& e, const char* function) {
     py::object format = py::module_::import("traceback").attr("format_exception");
     py::object lines = format(e.type(), e.value(), e.trace());
     std::string text = py::str(py::str("").attr("join")(lines));
-    return Internal(prefix + "the chip compiler (" + kDriverModule + "." + kDriverFunction +
-                    ") raised an exception:\n" + text);
+    return Internal(prefix + callee + " raised an exception:\n" + text);
   } catch (const std::exception& inner) {
-    return Internal(prefix + "the chip compiler raised " + e.what() + " (formatting it failed: " + inner.what() + ")");
+    return Internal(prefix + callee + " raised " + e.what() + " (formatting it failed: " + inner.what() + ")");
   }
+}
+
+// `result` as bytes (bytes, bytearray or memoryview), else an error naming `callee`. Requires the GIL.
+StatusOr<std::string> BytesResult(py::object result, const char* function, const std::string& callee) {
+  if (!py::isinstance<py::bytes>(result)) {
+    if (py::isinstance<py::bytearray>(result) || py::isinstance<py::memoryview>(result)) {
+      result = py::module_::import("builtins").attr("bytes")(result);
+    } else {
+      return Internal(std::string(function) + ": " + callee + " returned " +
+                      std::string(py::str(result.get_type())) + ", expected bytes");
+    }
+  }
+  return std::string(result.cast<std::string>());
 }
 
 }  // namespace
@@ -90,19 +106,29 @@ StatusOr<std::string> CompileWithPython(std::string_view code, std::string_view 
                                                      py::str(format.data(), format.size()),
                                                      CompileOptionsDict(options.value()),
                                                      ConfigDict(config));
-    if (!py::isinstance<py::bytes>(result)) {
-      if (py::isinstance<py::bytearray>(result) || py::isinstance<py::memoryview>(result)) {
-        result = py::module_::import("builtins").attr("bytes")(result);
-      } else {
-        return Internal(std::string(function) + ": " + kDriverModule + "." + kDriverFunction +
-                        " returned " + std::string(py::str(result.get_type())) + ", expected bytes");
-      }
-    }
-    return std::string(result.cast<std::string>());
+    return BytesResult(std::move(result), function, std::string(kDriverModule) + "." + kDriverFunction);
   } catch (py::error_already_set& e) {
-    return StatusFromPythonError(e, function);
+    return StatusFromPythonError(e, function,
+                                 std::string("the chip compiler (") + kDriverModule + "." + kDriverFunction + ")");
   } catch (const std::exception& e) {
     return Internal(std::string(function) + ": calling the chip compiler failed: " + e.what());
+  }
+}
+
+StatusOr<std::string> XSpaceWithPython(std::string_view chrome_json, int64_t session_start_ns,
+                                       const char* function) {
+  if (!PythonHostAvailable()) return std::string();
+  const std::string callee = std::string(kXSpaceModule) + "." + kXSpaceFunction;
+  py::gil_scoped_acquire gil;
+  try {
+    py::module_ module = py::module_::import(kXSpaceModule);
+    py::object result = module.attr(kXSpaceFunction)(py::str(chrome_json.data(), chrome_json.size()),
+                                                     py::int_(session_start_ns));
+    return BytesResult(std::move(result), function, callee);
+  } catch (py::error_already_set& e) {
+    return StatusFromPythonError(e, function, callee);
+  } catch (const std::exception& e) {
+    return Internal(std::string(function) + ": calling " + callee + " failed: " + e.what());
   }
 }
 

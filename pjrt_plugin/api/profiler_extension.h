@@ -3,9 +3,10 @@
 // 0.6.2, dereferences the extension's API without checking it is there: a plugin without this
 // extension crashes jax.profiler.trace in any process that loaded it, whatever JAX_PLATFORMS is.
 //
-// Today a session contributes no planes of its own (CollectData returns an empty XSpace, which
-// serializes to zero bytes); the chip's modeled timeline is recorded by jax_chip.profiler
-// (docs/profiling.md). Putting the chip's kernels into the XSpace is the next step (issue 13).
+// A session records the chip's events (runtime/trace.h's TraceSession) between Start and Stop;
+// CollectData returns them as an XSpace built in Python by jax_chip.xspace (one device plane per
+// chip, "/device:CUSTOM:<id>", with executions, kernels and transfers lines; docs/profiling.md has
+// the timestamp convention). Without a Python interpreter in the process the XSpace is empty.
 #pragma once
 
 #include "xla/pjrt/c/pjrt_c_api.h"

@@ -1,5 +1,5 @@
-// Every Python C-API symbol the compiler bridge references, declared weak. The plugin is loaded
-// into a Python process whose interpreter provides these symbols; in a process without Python
+// Every Python C-API symbol the Python bridge (compiler_bridge.cc: compiling, and the jax.profiler
+// XSpace) references, declared weak. The plugin is loaded into a Python process whose interpreter provides these symbols; in a process without Python
 // (a C++ PJRT host, the API tests) they resolve to null instead of failing dlopen, and the bridge
 // checks &Py_IsInitialized before touching any of them.
 //
@@ -70,6 +70,7 @@
 #pragma weak PyList_Append
 #pragma weak PyList_New
 #pragma weak PyList_Size
+#pragma weak PyLong_FromLong
 #pragma weak PyLong_FromSsize_t
 #pragma weak PyMem_Calloc
 #pragma weak PyMem_Free

@@ -81,6 +81,7 @@ void ChipDevice::RecordHostToDevice(int64_t bytes, std::string what) {
 
 void ChipDevice::RecordTransfer(const char* name, const char* bound, std::string what,
                                 double seconds, double bytes_read, double bytes_written) {
+  const int64_t host_start_ns = HostWallClockNs();
   double start;
   {
     std::lock_guard<std::mutex> lock(clock_mu_);
@@ -89,6 +90,7 @@ void ChipDevice::RecordTransfer(const char* name, const char* bound, std::string
   }
   if (!TraceRecorder::Global().enabled()) return;
   TraceEvent e;
+  e.host_start_ns = host_start_ns;
   e.kind = TraceEvent::Kind::kTransfer;
   e.device_id = id_;
   e.name = name;
@@ -219,6 +221,7 @@ std::shared_ptr<AsyncEvent> ChipDevice::EnqueueExecute(std::shared_ptr<const Loa
       }
       if (status.ok()) {
         const int64_t launch_id = executions_.fetch_add(1);
+        const int64_t host_start_ns = HostWallClockNs();
         double start;
         {
           std::lock_guard<std::mutex> lock(clock_mu_);
@@ -239,6 +242,7 @@ std::shared_ptr<AsyncEvent> ChipDevice::EnqueueExecute(std::shared_ptr<const Loa
             e.program = name;
             e.launch_id = launch_id;
             e.start_s = start;
+            e.host_start_ns = host_start_ns;
             e.time.total_s = result->modeled_s;
             e.time.launch_s = 0;
             e.time.bound = "execution";

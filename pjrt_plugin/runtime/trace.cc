@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -147,10 +149,26 @@ void AppendEventJson(std::string* out_ptr, const TraceEvent& e) {
   out.append(",");
   AppendKey(&out, "matrix_dtype");
   AppendJsonString(&out, DTypeName(e.work.matrix_dtype));
+  if (e.kind != TraceEvent::Kind::kKernel) {
+    out.append(",");
+    AppendKey(&out, "host_start_ns");
+    out.append(std::to_string(e.host_start_ns));
+  }
   out.append("}}");
 }
 
 }  // namespace
+
+int64_t HostWallClockNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<TraceEvent> TraceSession::Events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_;
+}
 
 TraceRecorder& TraceRecorder::Global() {
   static TraceRecorder* recorder = [] {
@@ -201,7 +219,21 @@ TraceRecorder::ScopedSuppression::~ScopedSuppression() { --trace_suppressed; }
 bool TraceRecorder::enabled() const {
   if (trace_suppressed > 0) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  return enabled_ || stream_ != nullptr;
+  return enabled_ || stream_ != nullptr || !sessions_.empty();
+}
+
+void TraceRecorder::Attach(std::shared_ptr<TraceSession> session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (std::find(sessions_.begin(), sessions_.end(), session) == sessions_.end()) {
+    sessions_.push_back(std::move(session));
+  }
+}
+
+void TraceRecorder::Detach(const TraceSession* session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(),
+                                 [&](const std::shared_ptr<TraceSession>& s) { return s.get() == session; }),
+                  sessions_.end());
 }
 
 void TraceRecorder::Record(TraceEvent event) {
@@ -214,6 +246,10 @@ void TraceRecorder::Record(TraceEvent event) {
     // One flush per execution (or transfer) keeps the file complete if the process is killed.
     if (event.kind != TraceEvent::Kind::kKernel) std::fflush(stream_.get());
   }
+  for (const std::shared_ptr<TraceSession>& session : sessions_) {
+    std::lock_guard<std::mutex> session_lock(session->mu_);
+    session->events_.push_back(event);
+  }
   if (!enabled_) return;
   events_.push_back(std::move(event));
 }
@@ -223,8 +259,9 @@ std::vector<TraceEvent> TraceRecorder::Events() const {
   return events_;
 }
 
-std::string TraceRecorder::ToChromeJson() const {
-  const std::vector<TraceEvent> events = Events();
+std::string TraceRecorder::ToChromeJson() const { return ChromeJson(Events()); }
+
+std::string TraceRecorder::ChromeJson(const std::vector<TraceEvent>& events) {
   std::string out;
   out.reserve(256 + events.size() * 400);
   out.append("{\"traceEvents\":[");

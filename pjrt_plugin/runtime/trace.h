@@ -6,6 +6,8 @@
 // the start of the process and whether or not profiling is on, as one JSON object per line,
 // flushed after each execution: a process that is killed (sglang-jax's scheduler) still leaves
 // a complete trace. jax_chip.profiler.load_stream() reads it back.
+// Sessions (TraceSession) record independently of Start/Stop and of each other: jax.profiler's
+// sessions (api/profiler_extension.cc) and jax_chip.profiler's recording can overlap.
 #pragma once
 
 #include <cstdint>
@@ -29,8 +31,24 @@ struct TraceEvent {
   std::string program;    // the executable the kernel belongs to
   int64_t launch_id = 0;  // which execution
   double start_s = 0;     // modeled device clock
+  int64_t host_start_ns = 0;  // executions and transfers: host wall clock (ns since the Unix
+                              // epoch) when the device began them; 0 for kernels
   ModeledTime time;
   KernelWork work;
+};
+
+// A host wall-clock time (ns since the Unix epoch; the clock jax.profiler's host events use).
+int64_t HostWallClockNs();
+
+// One independent recording: every event recorded while it is attached to the recorder.
+class TraceSession {
+ public:
+  std::vector<TraceEvent> Events() const;
+
+ private:
+  friend class TraceRecorder;
+  mutable std::mutex mu_;
+  std::vector<TraceEvent> events_;
 };
 
 class TraceRecorder {
@@ -52,12 +70,18 @@ class TraceRecorder {
   bool enabled() const;               // recording in memory (Start) or streaming to a file
   void Record(TraceEvent event);      // no-op when disabled; thread-safe
   std::vector<TraceEvent> Events() const;
+  // Starts recording into `session` until Detach (or until the recorder drops it: never before
+  // Detach). Attaching a session twice records it once.
+  void Attach(std::shared_ptr<TraceSession> session);
+  void Detach(const TraceSession* session);
   // {"traceEvents": [...], "displayTimeUnit": "ns", "metadata": {...}}; timestamps in us.
   // pid = device id (named "chip:N"), tid 1 = executions, tid 2 = kernels, tid 3 = transfers.
   // Each kernel event's args: category, source, program, modeled_us, bound, bytes_read,
   // bytes_written (HBM), sram_bytes_read, sram_bytes_written, matrix_flops, vector_flops,
   // transcendentals.
+  // Executions and transfers carry host_start_ns in their args.
   std::string ToChromeJson() const;
+  static std::string ChromeJson(const std::vector<TraceEvent>& events);
 
  private:
   void OpenStream(const std::string& pattern);
@@ -66,6 +90,7 @@ class TraceRecorder {
   bool enabled_ = false;
   std::unique_ptr<std::FILE, FileCloser> stream_;
   std::vector<TraceEvent> events_;
+  std::vector<std::shared_ptr<TraceSession>> sessions_;
 };
 
 }  // namespace chip

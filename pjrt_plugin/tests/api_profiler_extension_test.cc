@@ -1,7 +1,8 @@
 // The PJRT profiler extension (api/profiler_extension.h): present in the PJRT_Api extension chain
 // (jaxlib 0.6.2 crashes jax.profiler.trace for plugins without it), and its session life cycle
-// through the profiler plugin C API: create, start, stop, collect (an empty XSpace), destroy, and
-// errors for out-of-order calls that name the call.
+// through the profiler plugin C API: create, start, stop, collect, destroy, and errors for
+// out-of-order calls that name the call. This process has no Python interpreter, so a session's
+// XSpace is empty here (jax_chip.xspace builds the chip's planes: tests/test_jax_profiler.py).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -65,6 +66,12 @@ TEST(ProfilerExtensionTest, SessionLifeCycle) {
   PLUGIN_Profiler_CollectData_Args collect{PLUGIN_Profiler_CollectData_Args_STRUCT_SIZE, create.profiler, nullptr, 99};
   ASSERT_EQ(p->collect_data(&collect), nullptr);
   EXPECT_EQ(collect.buffer_size_in_bytes, 0u);  // an empty XSpace serializes to no bytes
+  EXPECT_NE(collect.buffer, nullptr);            // the session's own bytes (jaxlib 0.6.2 reads them)
+  uint8_t mine[4] = {7, 7, 7, 7};
+  collect.buffer = mine;                         // the header's second call: copied into the caller's
+  ASSERT_EQ(p->collect_data(&collect), nullptr);
+  EXPECT_EQ(collect.buffer_size_in_bytes, 0u);
+  EXPECT_EQ(mine[0], 7);
 
   PLUGIN_Profiler_Destroy_Args destroy{PLUGIN_Profiler_Destroy_Args_STRUCT_SIZE, create.profiler};
   EXPECT_EQ(p->destroy(&destroy), nullptr);

@@ -14,16 +14,14 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import signal
-import socket
 import subprocess
-import time
 import urllib.request
 from collections import Counter
 from typing import Any, Dict
 
 import pytest
 
+from sgl_server import chip_server
 from test_engine_vs_hf import COMPARE, DATA, MIN_CHECKED, SGL_PYTHON, model_dirs  # noqa: F401
 
 CHIP_KERNELS = ("paged_kv_write", "paged_attention_decode", "radix_attention_extend")
@@ -86,12 +84,6 @@ def test_engine_on_chip_matches_hf(model_dirs, tmp_path, model: str, page: int) 
     assert kernels["execution:jit_run_model"] > 0, kernels
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _post(url: str, payload: Dict[str, Any], timeout: float = 120) -> Dict[str, Any]:
     req = urllib.request.Request(url, data=json.dumps(payload).encode(),
                                  headers={"Content-Type": "application/json"})
@@ -101,29 +93,9 @@ def _post(url: str, payload: Dict[str, Any], timeout: float = 120) -> Dict[str, 
 
 def test_launch_server_on_chip(model_dirs, tmp_path) -> None:  # noqa: F811
     ref = json.loads((DATA / "ref-a.json").read_text())
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen(
-        [SGL_PYTHON, "-m", "sgl_jax.launch_server", "--model-path", str(model_dirs["a"]),
-         "--device", "chip", "--attention-backend", "chip", "--host", "127.0.0.1",
-         "--port", str(port), "--page-size", "16", "--max-total-tokens", "4096",
-         "--mem-fraction-static", "0.1", "--disable-jax-precompile", "--random-seed", "0",
-         "--log-level", "error"],
-        env=_chip_env(tmp_path), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.time() + 300
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-4000:]
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.time() < deadline, "server did not become healthy in 300 s"
-            time.sleep(1)
-
+    with chip_server(SGL_PYTHON, model_dirs["a"], tmp_path / "server.log", _chip_env(tmp_path),
+                     ["--page-size", "16", "--max-total-tokens", "4096", "--mem-fraction-static", "0.1",
+                      "--disable-jax-precompile", "--random-seed", "0", "--log-level", "error"]) as base:
         prompt = ref["prompts"][0]
         n = next((i for i, m in enumerate(prompt["margins"]) if m < 0.6), len(prompt["margins"]))
         out = _post(f"{base}/generate", {
@@ -144,14 +116,6 @@ def test_launch_server_on_chip(model_dirs, tmp_path) -> None:  # noqa: F811
         assert comp["object"] == "text_completion"
         assert isinstance(comp["choices"][0]["text"], str) and comp["choices"][0]["text"]
         assert comp["usage"]["completion_tokens"] == 6
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
-        log.close()
     kernels = _chip_kernel_counts(tmp_path)
     assert kernels["paged_attention_decode"] > 0 and kernels["radix_attention_extend"] > 0, kernels
 
