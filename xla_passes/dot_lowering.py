@@ -3,7 +3,11 @@ dot_general kernel (output order [batch..., lhs free..., rhs free...], as in Sta
 
 - stablehlo.dot (vector/matrix forms) -> dot_general contracting lhs' last and rhs' first dim.
 - operands of different element types are converted to the wider one (the matrix unit takes
-  one input type).
+  one input type), except fp8 and int4 operands: the matrix unit reads them as they are.
+- low-precision weights: an operand that is an exact convert from int4 or fp8 (jax converts
+  int4 weights to the activations' type before the dot) is read from the convert's source, so
+  the matrix unit reads the packed int4 / fp8 bytes (weight-only quantization) and the wide copy
+  is never materialized. The products are the same exact values.
 - layout: an operand that is a transpose is read directly, the permutation folded into the
   dimension numbers, when that keeps the operand's free dimensions in order (the output layout
   is unchanged); the dot_general kernel reads any batch/contracting dims, so no transposed copy
@@ -32,6 +36,23 @@ def _common_type(a: str, b: str) -> str:
         if t in (a, b):
             return t
     return a
+
+
+def _exact_narrow_source(v: Value) -> Value | None:
+    """The int4/fp8 source of `v` when `v` is a value-preserving convert of one, else None."""
+    node = v.producer
+    if node is None or node.op != "stablehlo.convert":
+        return None
+    src, dst = node.operands[0].type.dtype, v.type.dtype
+    if src not in dtypes.LOW_PRECISION or not dtypes.is_chip_dtype(dst) or dst in dtypes.LOW_PRECISION:
+        return None
+    d = dtypes.info(dst)
+    if src in dtypes.FP8:
+        return node.operands[0] if d.is_float and d.bits >= 16 else None
+    if d.is_float:
+        return node.operands[0]
+    # int4 -> a wider integer that holds every value (u4 -> any; s4 -> signed only)
+    return node.operands[0] if d.is_int and (src == "u4" or d.is_signed) else None
 
 
 def _convert(graph: Graph, v: Value, dtype: str, loc: str, new_nodes: list[Node]) -> Value:
@@ -83,8 +104,13 @@ def run(graph: Graph, ctx: PassContext) -> bool:
             node.attrs = {"lhs_batch": (), "rhs_batch": (),
                           "lhs_contracting": (lhs.type.rank - 1,), "rhs_contracting": (0,)}
         if node.op == "stablehlo.dot_general":
+            narrowed = [_exact_narrow_source(v) or v for v in node.operands]
+            if narrowed != node.operands:
+                node.operands = narrowed
+                changed = True
             lhs, rhs = node.operands
-            if lhs.type.dtype != rhs.type.dtype:
+            low = dtypes.LOW_PRECISION
+            if lhs.type.dtype != rhs.type.dtype and not (lhs.type.dtype in low or rhs.type.dtype in low):
                 t = _common_type(lhs.type.dtype, rhs.type.dtype)
                 if lhs.type.dtype != t:
                     lhs = _convert(graph, lhs, t, node.loc, out)

@@ -96,6 +96,9 @@ SINTS = dt.ALL_SINT
 NUMERIC = dt.ALL_FLOAT | dt.ALL_INT
 ALL = dt.ALL_TYPES
 BITWISE = dt.ALL_INT_PRED
+# fp8 and int4 are taken only by the ops that list them: converts, bitcasts, data movement,
+# constants, dot_general (docs/numerics.md).
+LOWP = dt.LOW_PRECISION
 
 
 def _ew(name: str, ewop: str, types: frozenset[str], notes: str = "") -> None:
@@ -149,35 +152,40 @@ _ew("stablehlo.compare", "CMP_*", ALL,
     "(-NaN < -inf < -0 < +0 < +inf < +NaN)")
 _ew("stablehlo.select", "SELECT", ALL, "scalar (0-d) predicate allowed")
 _ew("stablehlo.clamp", "MAX+MIN", ALL, "scalar (0-d) bounds allowed; lowered to MAX then MIN")
-_ew("stablehlo.convert", "CONVERT", ALL,
-    "between all chip types; float->int truncates and saturates, NaN -> 0")
-_ew("stablehlo.bitcast_convert", "BITCAST_CONVERT", ALL, "same bit width only")
+_ew("stablehlo.convert", "CONVERT", ALL | LOWP,
+    "between all chip types; float->int truncates and saturates, NaN -> 0; to fp8 with XLA's "
+    "rounding (docs/numerics.md)")
+_ew("stablehlo.bitcast_convert", "BITCAST_CONVERT", ALL | LOWP,
+    "same bit width; 8-bit <-> 4-bit with a trailing dimension of 2 (low nibble first, "
+    "xla_passes/bitcast_lowering.py)")
 _ew("stablehlo.reduce_precision", "REDUCE_PRECISION", FLOATS)
 _ew("chlo.erf", "ERF", FLOATS, "computed in f32, rounded once")
 _ew("chlo.erfc", "ERF", FLOATS, "1 - erf(x), computed in f32 (loses relative accuracy for x > 3)")
 
 # ---- data movement, generators ---------------------------------------------------------------
 
-register(OpSpec("stablehlo.broadcast_in_dim", "movement", ALL, kernel="view",
+register(OpSpec("stablehlo.broadcast_in_dim", "movement", ALL | LOWP, kernel="view",
                 notes="a stride-0 view; standalone: an Elementwise copy"))
-register(OpSpec("stablehlo.transpose", "movement", ALL, kernel="view",
+register(OpSpec("stablehlo.transpose", "movement", ALL | LOWP, kernel="view",
                 notes="a permuted-stride view; standalone: an Elementwise copy"))
-register(OpSpec("stablehlo.slice", "movement", ALL, kernel="view",
+register(OpSpec("stablehlo.slice", "movement", ALL | LOWP, kernel="view",
                 notes="an offset/strided view; standalone: an Elementwise copy"))
-register(OpSpec("stablehlo.reshape", "movement", ALL, kernel="view / alias",
+register(OpSpec("stablehlo.reshape", "movement", ALL | LOWP, kernel="view / alias",
                 notes="row-major reshape: a zero-copy alias of a materialized value"))
 register(OpSpec("stablehlo.iota", "iota", NUMERIC, ewop="IOTA",
                 notes="computed in s32, converted to the result type"))
-register(OpSpec("stablehlo.constant", "constant", ALL, kernel="CONSTANT / CONST",
+register(OpSpec("stablehlo.constant", "constant", ALL | LOWP, kernel="CONSTANT / CONST",
                 notes="splats become CONST instructions; others CONSTANT storage"))
 
 # ---- kernels --------------------------------------------------------------------------------
 
-register(OpSpec("stablehlo.dot_general", "dot", NUMERIC,
-                notes="bf16/f16: f32 accumulation; f32: f32 accumulation; integers: s32 "
-                      "accumulation; mixed operand types are converted to the wider type",
+register(OpSpec("stablehlo.dot_general", "dot", NUMERIC | LOWP | {"pred"},
+                notes="bf16/f16/fp8: f32 accumulation; f32: f32 accumulation; integers: s32 "
+                      "accumulation; pred: logical or of ands (XLA); mixed operand types are "
+                      "converted to the wider type, except int4 weights (and an operand that "
+                      "is an exact convert from int4/fp8), which the matrix unit reads packed",
                 fusible=False))
-register(OpSpec("stablehlo.dot", "rewritten", NUMERIC, becomes="stablehlo.dot_general",
+register(OpSpec("stablehlo.dot", "rewritten", NUMERIC | LOWP | {"pred"}, becomes="stablehlo.dot_general",
                 notes="rewritten to dot_general", fusible=False))
 register(OpSpec("stablehlo.reduce", "reduce", ALL,
                 notes="one operand with body add/multiply/maximum/minimum/and/or/xor; other "
@@ -201,9 +209,9 @@ register(OpSpec("stablehlo.if", "control", ALL, becomes="stablehlo.case",
 
 # ---- structure / annotations ------------------------------------------------------------------
 
-register(OpSpec("func.return", "structural", ALL, notes="several results allowed", fusible=False))
-register(OpSpec("func.call", "structural", ALL, notes="inlined by the frontend", fusible=False))
-register(OpSpec("stablehlo.return", "structural", ALL, notes="region terminator", fusible=False))
+register(OpSpec("func.return", "structural", ALL | LOWP, notes="several results allowed", fusible=False))
+register(OpSpec("func.call", "structural", ALL | LOWP, notes="inlined by the frontend", fusible=False))
+register(OpSpec("stablehlo.return", "structural", ALL | LOWP, notes="region terminator", fusible=False))
 register(OpSpec("stablehlo.custom_call", "annotation", ALL, status="partial",
                 notes="the sharding annotations @Sharding, @SPMDFullToShardShape and "
                       "@SPMDShardToFullShape (removed for one device), and the chip's native "
@@ -211,9 +219,9 @@ register(OpSpec("stablehlo.custom_call", "annotation", ALL, status="partial",
                       "@chip.radix_attention_extend, and XLA FFI handlers registered with "
                       "jax.ffi.register_ffi_target(..., platform=\"chip\") (become chip.custom_call)",
                 fusible=False))
-register(OpSpec("stablehlo.optimization_barrier", "annotation", ALL,
+register(OpSpec("stablehlo.optimization_barrier", "annotation", ALL | LOWP,
                 notes="removed (the chip schedules in program order)", fusible=False))
-register(OpSpec("sdy.sharding_constraint", "annotation", ALL,
+register(OpSpec("sdy.sharding_constraint", "annotation", ALL | LOWP,
                 notes="removed for one device", fusible=False))
 
 # ---- data movement, indexing and sorting kernels (kernels/<kind>.py) -----------------------------
@@ -249,7 +257,7 @@ _INDEXING = [
 for _name, _kind, _types, _notes in _INDEXING:
     register(OpSpec(_name, _kind, _types, notes=_notes, foldable=False, fusible=False,
                     becomes="chip.top_k" if _name == "chlo.top_k" else ""))
-register(OpSpec("stablehlo.reverse", "movement", ALL, kernel="view",
+register(OpSpec("stablehlo.reverse", "movement", ALL | LOWP, kernel="view",
                 notes="a negative-stride view; standalone: an Elementwise copy"))
 
 # ---- custom calls to the chip's native kernels (ir/custom_calls.py) ------------------------------

@@ -3,7 +3,8 @@
 Numerics: bf16/f16/f32 operands accumulate in f32, integers in s32 (docs/numerics.md); the
 reference interpreter sums exact (float64 / int64) products and rounds once.
 Cost: matrix_flops = 2 * B * pad(M, 8) * pad(N, tile) * pad(K, tile), tile = the chip's
-matrix_tile (128), matrix_dtype = the lhs element type.
+matrix_tile (128), matrix_dtype = the lhs element type (the rhs one when the lhs is int4: int4
+weights are widened to the other operand's type on their way into the array).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def dot_cost(node: Node, tile: int) -> KernelCost:
     n = math.prod(s for d, s in enumerate(rhs.type.shape) if d not in rb and d not in rc)
     return KernelCost(
         matrix_flops=float(2 * b * pad(m, 8) * pad(n, tile) * pad(k, tile)),
-        matrix_dtype=lhs.type.dtype,
+        matrix_dtype=rhs.type.dtype if lhs.type.dtype in dtypes.INT4 else lhs.type.dtype,
         bytes_read=float(lhs.type.nbytes + rhs.type.nbytes),
         bytes_written=float(node.result.type.nbytes))
 
@@ -101,7 +102,7 @@ def eval_dot_general(op: DotGeneralOp, lhs: np.ndarray, rhs: np.ndarray, lt: str
     lc, rc = list(op.lhs_contracting), list(op.rhs_contracting)
     lf = [d for d in range(lhs.ndim) if d not in lb and d not in lc]
     rf = [d for d in range(rhs.ndim) if d not in rb and d not in rc]
-    is_float = dtypes.info(lt).is_float
+    is_float = dtypes.info(lt).is_float or dtypes.info(rt).is_float
     work = np.float64 if is_float else np.int64
     L = as_compute(lhs, lt).astype(work).transpose(lb + lf + lc)
     R = as_compute(rhs, rt).astype(work).transpose(rb + rc + rf)
