@@ -109,6 +109,11 @@ def _low_precision_elements(attr: ir.DenseElementsAttr, t: TensorType) -> np.nda
 BUFFER_DTYPES = {"pred", "s8", "u8", "s16", "u16", "s32", "u32", "f16", "f32", "s64", "u64", "f64"}
 
 
+def constant_readable(dtype: str) -> bool:
+    """Whether read_constant reads constants of `dtype` (others are reported by check_types)."""
+    return dtype in BUFFER_DTYPES or dtype == "bf16" or dtype in dtypes.LOW_PRECISION
+
+
 def read_constant(attr: ir.Attribute, t: TensorType, loc: str) -> tuple[np.ndarray | None, bool]:
     """(value, splat): value is 0-d for splats, else of shape t.shape; None when the element type
     is not one the chip could ever hold (check_types reports it)."""
@@ -117,7 +122,7 @@ def read_constant(attr: ir.Attribute, t: TensorType, loc: str) -> tuple[np.ndarr
         raise UnsupportedError(f"stablehlo.constant with a {kind} value of type {t.mlir_str()} "
                                f"is not supported (only dense constants){at(loc)}")
     dense = ir.DenseElementsAttr(attr)
-    if t.dtype not in BUFFER_DTYPES and t.dtype != "bf16" and t.dtype not in dtypes.LOW_PRECISION:
+    if not constant_readable(t.dtype):
         return None, False
     if dense.is_splat:
         return _splat_scalar(dense, t.dtype), True

@@ -96,8 +96,8 @@ SINTS = dt.ALL_SINT
 NUMERIC = dt.ALL_FLOAT | dt.ALL_INT
 ALL = dt.ALL_TYPES
 BITWISE = dt.ALL_INT_PRED
-# fp8 and int4 are taken only by the ops that list them: converts, bitcasts, data movement,
-# constants, dot_general (docs/numerics.md).
+# fp8 and int4 are taken only by the ops that list them: converts, bitcasts, compare, select,
+# data movement, constants, dot_general (docs/numerics.md).
 LOWP = dt.LOW_PRECISION
 
 
@@ -146,11 +146,11 @@ _ew("stablehlo.shift_right_logical", "SHR_LOGICAL", INTS, "shift >= width gives 
 _ew("stablehlo.popcnt", "POPCNT", INTS)
 _ew("chip.mul_hi", "MUL_HI", INTS, "the chip's own op (no StableHLO spelling): high half of the "
     "double-width integer product; made by rng_bit_generator's expansion (Philox)")
-_ew("stablehlo.compare", "CMP_*", ALL,
+_ew("stablehlo.compare", "CMP_*", ALL | LOWP,
     "directions EQ/NE/LT/LE/GT/GE; float (IEEE, NaN unordered), signed and unsigned compare "
     "types; TOTALORDER on floats compares the bit patterns' total order "
     "(-NaN < -inf < -0 < +0 < +inf < +NaN)")
-_ew("stablehlo.select", "SELECT", ALL, "scalar (0-d) predicate allowed")
+_ew("stablehlo.select", "SELECT", ALL | LOWP, "scalar (0-d) predicate allowed")
 _ew("stablehlo.clamp", "MAX+MIN", ALL, "scalar (0-d) bounds allowed; lowered to MAX then MIN")
 _ew("stablehlo.convert", "CONVERT", ALL | LOWP,
     "between all chip types; float->int truncates and saturates, NaN -> 0; to fp8 with XLA's "

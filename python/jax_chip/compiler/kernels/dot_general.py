@@ -3,8 +3,8 @@
 Numerics: bf16/f16/f32 operands accumulate in f32, integers in s32 (docs/numerics.md); the
 reference interpreter sums exact (float64 / int64) products and rounds once.
 Cost: matrix_flops = 2 * B * pad(M, 8) * pad(N, tile) * pad(K, tile), tile = the chip's
-matrix_tile (128), matrix_dtype = the lhs element type (the rhs one when the lhs is int4: int4
-weights are widened to the other operand's type on their way into the array).
+matrix_tile (128), matrix_dtype = the operands' element type (mixed operands, i.e. quantized
+weights read narrow: the floating or else the wider one; `matrix_dtype`).
 """
 
 from __future__ import annotations
@@ -76,6 +76,17 @@ def pad(x: int, m: int) -> int:
     return (x + m - 1) // m * m
 
 
+def matrix_dtype(lhs: str, rhs: str) -> str:
+    """The type the matrix unit computes in: the operands' one, or for mixed operands (quantized
+    weights read narrow) the floating one, else the wider one."""
+    if lhs == rhs:
+        return lhs
+    a, b = dtypes.info(lhs), dtypes.info(rhs)
+    if a.is_float != b.is_float:
+        return lhs if a.is_float else rhs
+    return lhs if a.bits >= b.bits else rhs
+
+
 def dot_cost(node: Node, tile: int) -> KernelCost:
     lhs, rhs = node.operands
     a = node.attrs
@@ -87,7 +98,7 @@ def dot_cost(node: Node, tile: int) -> KernelCost:
     n = math.prod(s for d, s in enumerate(rhs.type.shape) if d not in rb and d not in rc)
     return KernelCost(
         matrix_flops=float(2 * b * pad(m, 8) * pad(n, tile) * pad(k, tile)),
-        matrix_dtype=rhs.type.dtype if lhs.type.dtype in dtypes.INT4 else lhs.type.dtype,
+        matrix_dtype=matrix_dtype(lhs.type.dtype, rhs.type.dtype),
         bytes_read=float(lhs.type.nbytes + rhs.type.nbytes),
         bytes_written=float(node.result.type.nbytes))
 
