@@ -203,8 +203,8 @@ TEST_F(BufferTest, UnsupportedTypesNameTheTypeAndTheAlternative) {
       {PJRT_Buffer_Type_U64, "uint64", "use uint32"},
       {PJRT_Buffer_Type_C64, "complex64", "float32"},
       {PJRT_Buffer_Type_C128, "complex128", "float32"},
-      {PJRT_Buffer_Type_F8E4M3FN, "float8_e4m3fn", "bfloat16"},
-      {PJRT_Buffer_Type_S4, "int4", "int8"},
+      {PJRT_Buffer_Type_F8E4M3B11FNUZ, "float8_e4m3b11fnuz", "bfloat16"},
+      {PJRT_Buffer_Type_S2, "int2", "int8"},
       {PJRT_Buffer_Type_TOKEN, "token", "supported types"},
   };
   std::vector<uint8_t> data(64, 1);

@@ -182,8 +182,9 @@ register(OpSpec("stablehlo.constant", "constant", ALL | LOWP, kernel="CONSTANT /
 register(OpSpec("stablehlo.dot_general", "dot", NUMERIC | LOWP | {"pred"},
                 notes="bf16/f16/fp8: f32 accumulation; f32: f32 accumulation; integers: s32 "
                       "accumulation; pred: logical or of ands (XLA); mixed operand types are "
-                      "converted to the wider type, except int4 weights (and an operand that "
-                      "is an exact convert from int4/fp8), which the matrix unit reads packed",
+                      "converted to the wider type, except that an operand converted exactly "
+                      "from int4, int8 or fp8 (quantized weights) is read as it is stored "
+                      "(int4 packed; xla_passes/dot_lowering.py)",
                 fusible=False))
 register(OpSpec("stablehlo.dot", "rewritten", NUMERIC | LOWP | {"pred"}, becomes="stablehlo.dot_general",
                 notes="rewritten to dot_general", fusible=False))
