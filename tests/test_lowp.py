@@ -152,6 +152,11 @@ def test_int4_converts_bitcasts_and_data_movement_match_cpu(t):
          for d in [jnp.float32, jnp.bfloat16, jnp.float16, jnp.int8, jnp.uint8, jnp.int32, other,
                    jnp.float8_e4m3fn, jnp.bool_]] + [
         (lambda v: lax.bitcast_convert_type(v, other), x, "bitcast s4 <-> u4"),
+        (lambda v: lax.bitcast_convert_type(v.reshape(9, 7, 2), jnp.uint8), x, "bitcast to u8"),
+        (lambda v: lax.bitcast_convert_type(v.reshape(9, 7, 2), jnp.float8_e5m2), x, "bitcast to f8"),
+        (lambda v: lax.bitcast_convert_type(v, t), rng.integers(-128, 128, (5, 3)).astype(np.int8),
+         "bitcast from s8"),
+        (lambda v: lax.bitcast_convert_type(v, t), _all_patterns(jnp.float8_e4m3fn), "bitcast from f8"),
         (lambda v: v.T, x, "transpose"),
         (lambda v: lax.slice(v, (1, 3), (8, 14), (2, 3)), x, "strided slice"),
         (lambda v: lax.rev(v.reshape(14, 9), (0, 1)), x, "reshape + reverse"),
@@ -162,9 +167,9 @@ def test_int4_converts_bitcasts_and_data_movement_match_cpu(t):
     for f, arg, what in cases:
         got, want = run(f, chip(), arg), run(f, cpu(), arg)
         assert got.dtype == want.dtype and got.shape == want.shape, what
-        np.testing.assert_array_equal(got.astype(np.int64) if got.dtype != np.float32 else got,
-                                      want.astype(np.int64) if want.dtype != np.float32 else want,
-                                      err_msg=what)
+        if jnp.issubdtype(got.dtype, jnp.floating):   # floats: their bits
+            got, want = _bits(got), _bits(want)
+        np.testing.assert_array_equal(got.astype(np.int64), want.astype(np.int64), err_msg=what)
 
 
 @pytest.mark.parametrize("t", INT4, ids=lambda t: np.dtype(t).name)
