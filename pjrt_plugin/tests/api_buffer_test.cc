@@ -66,6 +66,43 @@ TEST_F(BufferTest, RoundTripEveryChipType) {
   }
 }
 
+TEST_F(BufferTest, Fp8BitPatternsRoundTrip) {
+  std::vector<uint8_t> data(256);
+  for (int i = 0; i < 256; ++i) data[i] = static_cast<uint8_t>(i);
+  for (PJRT_Buffer_Type t : {PJRT_Buffer_Type_F8E4M3FN, PJRT_Buffer_Type_F8E5M2, PJRT_Buffer_Type_F8E4M3FNUZ,
+                             PJRT_Buffer_Type_F8E5M2FNUZ}) {
+    SCOPED_TRACE("type " + std::to_string(t));
+    BufferPtr b = FromHost(client_.get(), devices_[0], t, {16, 16}, data.data());
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(ToHost(b.get()), data);
+  }
+}
+
+TEST_F(BufferTest, Int4IsPackedOnTheDeviceAndOneValuePerHostByte) {
+  // jaxlib's host arrays hold one 4-bit value per byte (the low nibble); the device packs two
+  // per byte, element 2i in the low nibble, so 7 values take 4 bytes.
+  const std::vector<uint8_t> data = {0x1, 0x2, 0xF, 0x8, 0x7, 0x0, 0x9};
+  for (PJRT_Buffer_Type t : {PJRT_Buffer_Type_S4, PJRT_Buffer_Type_U4}) {
+    BufferPtr b = FromHost(client_.get(), devices_[0], t, {7}, data.data());
+    ASSERT_NE(b, nullptr);
+    auto sz = CHIP_ARGS(PJRT_Buffer_OnDeviceSizeInBytes_Args);
+    sz.buffer = b.get();
+    CHIP_ASSERT_OK(Api()->PJRT_Buffer_OnDeviceSizeInBytes(&sz));
+    EXPECT_EQ(sz.on_device_size_in_bytes, 4u);
+    EXPECT_EQ(ToHost(b.get()), data);
+    std::vector<uint8_t> raw(4, 0xAA);
+    auto r = CHIP_ARGS(PJRT_Buffer_CopyRawToHost_Args);
+    r.buffer = b.get();
+    r.dst = raw.data();
+    r.offset = 0;
+    r.transfer_size = 4;
+    CHIP_ASSERT_OK(Api()->PJRT_Buffer_CopyRawToHost(&r));
+    EventPtr done(r.event);
+    EXPECT_FALSE(AwaitEvent(done.get()).has_value());
+    EXPECT_EQ(raw, (std::vector<uint8_t>{0x21, 0x8F, 0x07, 0x09}));
+  }
+}
+
 TEST_F(BufferTest, ScalarAndEmptyArrays) {
   const float scalar = 3.25f;
   BufferPtr s = FromHost(client_.get(), devices_[0], PJRT_Buffer_Type_F32, {}, &scalar);
