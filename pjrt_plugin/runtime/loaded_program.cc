@@ -153,14 +153,16 @@ class KernelLoader final : public kernels::PrepareContext {
     if (out.kind == nullptr) {
       return Error(what + " uses kernel op " + std::to_string(op_type) + ", which this runtime does not implement");
     }
-    // Packed 4-bit values: only the kernels that read and write nibbles take them.
+    // fp8 and packed 4-bit values: only the kernels that read and write them take them (the
+    // compiler's op registry sends them nowhere else).
     const exe::KernelOp t = kernel.op_type();
     if (t != exe::KernelOp::Elementwise && t != exe::KernelOp::DotGeneral && t != exe::KernelOp::Copy &&
         t != exe::KernelOp::While && t != exe::KernelOp::Case) {
       for (const kernels::TensorInfos* side : {&ins, &outs}) {
         for (const TensorInfo* info : *side) {
-          if (IsInt4(info->dtype)) {
-            return Error(what + " (" + out.kind->category + ") does not take packed 4-bit values (" + info->ToString() + ")");
+          if (IsInt4(info->dtype) || IsFloat8(info->dtype)) {
+            return Error(what + " (" + out.kind->category + ") does not take fp8 or packed 4-bit values (" +
+                         info->ToString() + ")");
           }
         }
       }
