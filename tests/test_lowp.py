@@ -91,6 +91,45 @@ def test_fp8_from_wide_floats_rounds_like_cpu(t):
     _assert_bits_equal(lambda v: v.astype(t), ints, f"s32 -> {name}")
 
 
+_FP8_BINARY = [lax.add, lax.sub, lax.mul, lax.div, lax.rem, lax.atan2]
+_FP8_UNARY = [lax.neg, lax.abs, lax.sign, lax.sqrt, lax.rsqrt, lax.exp, lax.expm1, lax.logistic,
+              lax.sin, lax.cos, lax.tan, lax.floor, lax.ceil, lax.round, lax.cbrt, lax.erf,
+              lax.is_finite, lambda v: lax.round(v, lax.RoundingMethod.TO_NEAREST_EVEN)]
+
+
+@pytest.mark.parametrize("t", FP8, ids=lambda t: np.dtype(t).name)
+def test_fp8_elementwise_ops_match_cpu_on_every_input(t):
+    """The elementwise ops that take fp8 (ir/ops.py FP8_ELEMENTWISE), bit-identical to XLA:CPU
+    for every operand pair: computed in f32 and rounded as XLA does (through f16)."""
+    a = _all_patterns(t)
+    x, y = np.repeat(a, 256), np.tile(a, 256)
+
+    def f(p, q, u):
+        return [op(p, q) for op in _FP8_BINARY] + [op(u) for op in _FP8_UNARY] + [
+            lax.select(p > q, p, q), p == q]
+
+    got, want = run(f, chip(), x, y, a), run(f, cpu(), x, y, a)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g.dtype == w.dtype, i
+        bad = np.nonzero(_bits(g).reshape(-1) != _bits(w).reshape(-1))[0]
+        assert bad.size == 0, f"result {i}: {bad.size} differ, first at {bad[:4]}"
+
+
+@pytest.mark.parametrize("t", INT4, ids=lambda t: np.dtype(t).name)
+def test_int4_elementwise_ops_match_cpu_on_every_input(t):
+    v = np.arange(16, dtype=np.int8)
+    a = (((v ^ 8) - 8) if t == jnp.int4 else v).astype(t)
+    x, y = np.repeat(a, 16), np.tile(a, 16)
+    binary = [lax.add, lax.sub, lax.mul, lax.div, lax.rem, lax.max, lax.min, lax.bitwise_and,
+              lax.bitwise_or, lax.bitwise_xor, lax.shift_left, lax.shift_right_arithmetic,
+              lax.shift_right_logical, lax.lt, lax.ne]
+    unary = [lax.bitwise_not] + ([lax.neg, lax.sign] if t == jnp.int4 else [])
+    f = lambda p, q: [op(p, q) for op in binary] + [op(p) for op in unary]
+    got, want = run(f, chip(), x, y), run(f, cpu(), x, y)
+    for i, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_array_equal(g.astype(np.int64), w.astype(np.int64), err_msg=f"result {i}")
+
+
 def _scale_tol(got: np.ndarray, want: np.ndarray, rtol: float) -> None:
     g, w = got.astype(np.float64), want.astype(np.float64)
     assert np.abs(g - w).max(initial=0.0) <= rtol * np.abs(w).max(initial=0.0), "beyond tolerance"
@@ -234,8 +273,8 @@ def test_bool_dot_general_matches_cpu():
 
 def test_low_precision_on_an_unsupported_op_is_a_clear_error():
     x = np.arange(6).astype(jnp.int4)
-    with pytest.raises(Exception, match=r"stablehlo\.add on s4 is not supported on the chip"):
-        jax.jit(lambda v: v + v)(jax.device_put(x, chip())).block_until_ready()
+    with pytest.raises(Exception, match=r"stablehlo\.popcnt on s4 is not supported on the chip"):
+        jax.jit(lax.population_count)(jax.device_put(x, chip())).block_until_ready()
     y = np.ones(4, jnp.float8_e4m3fn)
     with pytest.raises(Exception, match=r"stablehlo\.sort on f8e4m3fn is not supported on the chip"):
         jax.jit(lambda v: jnp.sort(v))(jax.device_put(y, chip())).block_until_ready()

@@ -425,6 +425,7 @@ void Eval(const Decoded& p, const Binding& b, int reg, const DecodedInstr& in, i
       const int64_t* pr = R.I(in.a);
       if (rf) Map3(rF, pr, R.F(in.b), R.F(in.c), n, [](int64_t s, float x, float y) { return s ? x : y; });
       else Map3(rI, pr, R.I(in.b), R.I(in.c), n, [](int64_t s, int64_t x, int64_t y) { return s ? x : y; });
+      if (in.dt == DType::kF8E5M2) ConvertFloatQuirks(DType::kF8E5M2, DType::kF32, rF, n);  // XLA quiets e5m2 NaNs
       return;  // operands already have the result dtype
     }
     default:
@@ -574,7 +575,13 @@ void Eval(const Decoded& p, const Binding& b, int reg, const DecodedInstr& in, i
   if (rf) {
     if (in.dt == DType::kBF16) for (int j = 0; j < n; ++j) rF[j] = num::RoundBF16(rF[j]);
     else if (in.dt == DType::kF16) for (int j = 0; j < n; ++j) rF[j] = num::RoundF16(rF[j]);
-    else if (IsFloat8(in.dt)) for (int j = 0; j < n; ++j) rF[j] = num::RoundFp8(in.dt, rF[j]);
+    else if (IsFloat8(in.dt) && (in.op == EwOp::CONVERT || !num::Fp8Of(in.dt).fnuz)) {
+      for (int j = 0; j < n; ++j) rF[j] = num::RoundFp8(in.dt, rF[j]);
+    } else if (IsFloat8(in.dt)) {
+      // XLA computes fp8 arithmetic in f16: an fnuz result is rounded to f16 first (e4m3fn and
+      // e5m2 conversions go through f16 anyway).
+      for (int j = 0; j < n; ++j) rF[j] = num::RoundFp8(in.dt, num::RoundF16(rF[j]));
+    }
   } else {
     switch (in.dt) {
       case DType::kPred: for (int j = 0; j < n; ++j) rI[j] = rI[j] != 0; break;

@@ -97,11 +97,29 @@ NUMERIC = dt.ALL_FLOAT | dt.ALL_INT
 ALL = dt.ALL_TYPES
 BITWISE = dt.ALL_INT_PRED
 # fp8 and int4 are taken only by the ops that list them: converts, bitcasts, compare, select,
-# data movement, constants, dot_general (docs/numerics.md).
+# data movement, constants, dot_general and the elementwise ops below (docs/numerics.md).
 LOWP = dt.LOW_PRECISION
 
 
+# The elementwise ops that take fp8 / int4: XLA computes them in f16 (fp8) or at the type's width
+# (int4), bit-identically to the chip's registers (tests/test_lowp.py checks every input pair).
+# Not here: fp8 max/min/clamp, log/log1p, tanh and pow, whose NaN signs, -0 and signaling-NaN
+# results differ from XLA:CPU's; int4 popcnt (XLA:CPU counts the sign-extended byte).
+FP8_ELEMENTWISE = frozenset(
+    "add subtract multiply divide remainder negate abs sign sqrt rsqrt exponential "
+    "exponential_minus_one logistic sine cosine tan floor ceil round_nearest_even "
+    "round_nearest_afz cbrt is_finite atan2 erf".split())
+INT4_ELEMENTWISE = frozenset(
+    "add subtract multiply divide remainder maximum minimum negate abs sign and or xor not "
+    "shift_left shift_right_arithmetic shift_right_logical".split())
+
+
 def _ew(name: str, ewop: str, types: frozenset[str], notes: str = "") -> None:
+    short = name.split(".", 1)[1]
+    if short in FP8_ELEMENTWISE:
+        types = types | dt.FP8
+    if short in INT4_ELEMENTWISE:
+        types = types | dt.INT4
     register(OpSpec(name, "elementwise", frozenset(types), ewop=ewop,
                     notes=notes))
 
