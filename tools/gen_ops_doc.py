@@ -52,8 +52,9 @@ def render() -> str:
         "fp8 (" + ", ".join(sorted(dtypes.FP8)) + ") and int4 (" + ", ".join(sorted(dtypes.INT4))
         + ", packed two to a byte on the device) are taken only by the ops whose `fp8 / int4` "
         "column names them: converts (XLA's rounding, bit-identical to XLA:CPU), bitcasts, "
-        "compare, select, data movement, constants and dot_general (fp8 inputs, int4 weights); "
-        "see docs/numerics.md. Other ops on them are rejected naming the op and type.",
+        "compare, select, data movement, constants, dot_general (fp8 inputs, int4 weights) and "
+        "the elementwise ops that match XLA:CPU bit for bit; see docs/numerics.md. Other ops on "
+        "them are rejected naming the op and type.",
         "",
     ]
     for kind, title in op_registry.KIND_TITLES.items():

@@ -102,7 +102,7 @@ LOWP = dt.LOW_PRECISION
 
 
 # The elementwise ops that take fp8 / int4: XLA computes them in f16 (fp8) or at the type's width
-# (int4), bit-identically to the chip's registers (tests/test_lowp.py checks every input pair).
+# (int4), bit-identically to the chip's registers (tests/test_lowp_fp8.py, test_lowp_int4.py check every input pair).
 # Not here: fp8 max/min/clamp, log/log1p, tanh and pow, whose NaN signs, -0 and signaling-NaN
 # results differ from XLA:CPU's; int4 popcnt (XLA:CPU counts the sign-extended byte).
 FP8_ELEMENTWISE = frozenset(
