@@ -110,7 +110,7 @@ FP8_ELEMENTWISE = frozenset(
     "exponential_minus_one logistic sine cosine tan floor ceil round_nearest_even "
     "round_nearest_afz cbrt is_finite atan2 erf".split())
 INT4_ELEMENTWISE = frozenset(
-    "add subtract multiply divide remainder maximum minimum negate abs sign and or xor not "
+    "add subtract multiply divide remainder maximum minimum negate sign and or xor not "
     "shift_left shift_right_arithmetic shift_right_logical".split())
 
 
