@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from jax import lax
 
+from jax_chip import profiler
 from parity import chip, cpu, run
 
 FP8 = [jnp.float8_e4m3fn, jnp.float8_e5m2, jnp.float8_e4m3fnuz, jnp.float8_e5m2fnuz]
@@ -125,4 +126,21 @@ def test_fp8_dot_general_matches_cpu(ta, tb):
     a = (rng.standard_normal((2, 9, 40)) * 4).astype(ta)
     b = (rng.standard_normal((2, 40, 6)) * 4).astype(tb)
     f = lambda p, q: jnp.einsum("bik,bkj->bij", p, q, preferred_element_type=jnp.float32)
-    _scale_tol(run(f, chip(), a, b), run(f, cpu(), a, b), 1e-4)
+    _scale_tol(run(f, chip(), a, b), run(f, cpu(), a, b), 2e-6 * 40)
+
+
+def test_fp8_matmul_models_twice_the_bf16_rate():
+    """Compute-bound [2048, 1024] x [1024, 1024]: the fp8 matmul's modeled time is about half
+    the bf16 one's (matrix_fp8_flops = 2 x matrix_bf16_flops, docs/chip-model.md)."""
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((2048, 1024)), rng.standard_normal((1024, 1024))
+    times = {}
+    for t in (jnp.bfloat16, jnp.float8_e4m3fn):
+        args = [jax.device_put(x.astype(t), chip()) for x in (a, b)]
+        f = jax.jit(lambda p, q: jnp.dot(p, q, preferred_element_type=jnp.bfloat16)).lower(*args).compile()
+        with profiler.trace() as tr:
+            f(*args).block_until_ready()
+        (dot,) = [k for k in tr.summary().kernels if k.category == "dot_general"]
+        assert dot.bound == "matrix", dot
+        times[t] = dot.modeled_us
+    assert 0.45 <= times[jnp.float8_e4m3fn] / times[jnp.bfloat16] <= 0.56, times
