@@ -162,6 +162,9 @@ def test_bool_dot_general_matches_cpu():
 
 def test_low_precision_on_an_unsupported_op_is_a_clear_error():
     x = np.arange(6).astype(jnp.int4)
+    with pytest.raises(Exception, match=r"dot_general producing s4 is not supported on the chip"):
+        f = lambda v: lax.dot_general(v, v, (((0,), (0,)), ((), ())), preferred_element_type=jnp.int4)
+        jax.jit(f)(jax.device_put(x, chip())).block_until_ready()
     with pytest.raises(Exception, match=r"stablehlo\.popcnt on s4 is not supported on the chip"):
         jax.jit(lax.population_count)(jax.device_put(x, chip())).block_until_ready()
     y = np.ones(4, jnp.float8_e4m3fn)

@@ -293,6 +293,7 @@ Status ValidateDotGeneral(const exe::DotGeneral& op, const TensorInfos& inputs, 
   }
   for (int64_t d : FreeDims(static_cast<int>(lhs.dims.size()), lb, lc)) expect.push_back(lhs.dims[d]);
   for (int64_t d : FreeDims(static_cast<int>(rhs.dims.size()), rb, rc)) expect.push_back(rhs.dims[d]);
+  if (IsInt4(out.dtype)) return InvalidArgument(sig + ": output is " + out.ToString() + "; int4 results are not supported");
   if (out.dims != expect) {
     TensorInfo e{out.dtype, expect};
     return InvalidArgument(sig + ": output is " + out.ToString() + ", expected " + e.ToString());

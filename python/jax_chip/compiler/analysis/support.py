@@ -43,6 +43,10 @@ def check_node(node: Node) -> None:
     if dt and dtypes.is_chip_dtype(dt) and dt not in spec.dtypes:
         raise UnsupportedError(f"{node.op} on {dt} is not supported on the chip{at(node.loc)}; "
                                f"types {_types(node)}; supported: {', '.join(sorted(spec.dtypes))}")
+    if node.op in ("stablehlo.dot_general", "stablehlo.dot") and node.result.type.dtype in dtypes.INT4:
+        raise UnsupportedError(f"{node.op} producing {node.result.type.dtype} is not supported on "
+                               f"the chip{at(node.loc)}; types {_types(node)}; accumulate in s32 "
+                               f"(preferred_element_type=int32) and convert")
     if node.op == "stablehlo.bitcast_convert":
         src, dst = node.operands[0].type, node.result.type
         if (dtypes.is_chip_dtype(src.dtype) and dtypes.is_chip_dtype(dst.dtype)
