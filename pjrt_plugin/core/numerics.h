@@ -147,6 +147,26 @@ inline float Fp8ToF32(DType t, uint8_t b) {
   return neg ? -mag : mag;
 }
 
+// Fp8ToF32 of all 256 bit patterns of fp8 type t (built once), for loops over arrays.
+inline const float* Fp8Table(DType t) {
+  struct Table {
+    float v[4][256];
+    Table() {
+      const DType types[4] = {DType::kF8E4M3FN, DType::kF8E5M2, DType::kF8E4M3FNUZ, DType::kF8E5M2FNUZ};
+      for (int k = 0; k < 4; ++k) {
+        for (int b = 0; b < 256; ++b) v[k][b] = Fp8ToF32(types[k], static_cast<uint8_t>(b));
+      }
+    }
+  };
+  static const Table table;
+  switch (t) {
+    case DType::kF8E5M2: return table.v[1];
+    case DType::kF8E4M3FNUZ: return table.v[2];
+    case DType::kF8E5M2FNUZ: return table.v[3];
+    default: return table.v[0];
+  }
+}
+
 // Rounds a finite-or-infinite non-NaN f32 to f8 bits directly (nearest even).
 inline uint8_t F32ToFp8Direct(const Fp8Format& f, float x) {
   const uint8_t sign = std::signbit(x) ? 0x80 : 0;
@@ -294,7 +314,8 @@ inline bool FloatRowToF32(DType t, const void* src, int64_t n, float* dst) {
     case DType::kF8E4M3FNUZ:
     case DType::kF8E5M2FNUZ: {
       const uint8_t* s = static_cast<const uint8_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = Fp8ToF32(t, s[i]);
+      const float* table = Fp8Table(t);
+      for (int64_t i = 0; i < n; ++i) dst[i] = table[s[i]];
       return true;
     }
     default: return false;

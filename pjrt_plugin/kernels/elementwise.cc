@@ -272,8 +272,8 @@ void Gather(const Decoded& p, const DecodedView& v, const uint8_t* base, int64_t
                   [](uint16_t x) { return num::F16ToF32(x); });
         break;
       case DType::kF8E4M3FN: case DType::kF8E5M2: case DType::kF8E4M3FNUZ: case DType::kF8E5M2FNUZ: {
-        const DType t = v.dtype;
-        GatherRun(f + pos, src, inner_stride, len, [t](uint8_t x) { return num::Fp8ToF32(t, x); });
+        const float* table = num::Fp8Table(v.dtype);
+        GatherRun(f + pos, src, inner_stride, len, [table](uint8_t x) { return table[x]; });
         break;
       }
       case DType::kPred:
