@@ -155,9 +155,7 @@ class KernelLoader final : public kernels::PrepareContext {
     }
     // fp8 and packed 4-bit values: only the kernels that read and write them take them (the
     // compiler's op registry sends them nowhere else).
-    const exe::KernelOp t = kernel.op_type();
-    if (t != exe::KernelOp::Elementwise && t != exe::KernelOp::DotGeneral && t != exe::KernelOp::Copy &&
-        t != exe::KernelOp::While && t != exe::KernelOp::Case) {
+    if (!out.kind->low_precision) {
       for (const kernels::TensorInfos* side : {&ins, &outs}) {
         for (const TensorInfo* info : *side) {
           if (IsInt4(info->dtype) || IsFloat8(info->dtype)) {
