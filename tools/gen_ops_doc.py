@@ -21,7 +21,14 @@ from jax_chip.compiler.kernels import registry as kernel_registry  # noqa: E402
 
 
 
+def _low_precision(types: frozenset[str]) -> str:
+    """The op's fp8 / int4 support (docs/numerics.md has their rules)."""
+    kinds = [k for k, group in (("fp8", dtypes.FP8), ("int4", dtypes.INT4)) if group <= types]
+    return ", ".join(kinds) or "-"
+
+
 def _types(types: frozenset[str]) -> str:
+    types = types - dtypes.LOW_PRECISION
     if types == dtypes.ALL_TYPES:
         return "all"
     if types == dtypes.ALL_FLOAT:
@@ -42,17 +49,26 @@ def render() -> str:
         "round to the result type after every op; integers wrap. Any op not listed is rejected "
         "with an UNIMPLEMENTED error naming the op, its types and the JAX source line.",
         "",
+        "fp8 (" + ", ".join(sorted(dtypes.FP8)) + ") and int4 (" + ", ".join(sorted(dtypes.INT4))
+        + ", packed two to a byte on the device) are taken only by the ops whose `fp8 / int4` "
+        "column names them: converts (XLA's rounding, bit-identical to XLA:CPU), bitcasts, "
+        "compare, select, data movement, constants, dot_general (fp8 inputs, int4 weights) and "
+        "the elementwise ops that match XLA:CPU bit for bit; see docs/numerics.md. Other ops on "
+        "them are rejected naming the op and type.",
+        "",
     ]
     for kind, title in op_registry.KIND_TITLES.items():
         specs = sorted((s for s in op_registry.REGISTRY.values() if s.kind == kind),
                        key=lambda s: s.name)
         if not specs:
             continue
-        lines += [f"## {title}", "", "| op | element types | kernel / EwOp | status | notes |",
-                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"## {title}", "",
+                  "| op | element types | fp8 / int4 | kernel / EwOp | status | notes |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for s in specs:
             how = s.ewop or kernel_registry.doc_kernel(s)
-            lines.append(f"| `{s.name}` | {_types(s.dtypes)} | {how} | {s.status} | {s.notes} |")
+            lines.append(f"| `{s.name}` | {_types(s.dtypes)} | {_low_precision(s.dtypes)} | {how} "
+                         f"| {s.status} | {s.notes} |")
         lines.append("")
     return "\n".join(lines)
 

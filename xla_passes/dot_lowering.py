@@ -3,7 +3,12 @@ dot_general kernel (output order [batch..., lhs free..., rhs free...], as in Sta
 
 - stablehlo.dot (vector/matrix forms) -> dot_general contracting lhs' last and rhs' first dim.
 - operands of different element types are converted to the wider one (the matrix unit takes
-  one input type).
+  one input type), except fp8, int4 and int8 operands: the matrix unit reads them as they are.
+- quantized weights: an operand that is an exact convert from int4, int8 or fp8 (jax converts
+  int4/int8 weights to the activations' type before the dot) is read from the convert's source,
+  so the matrix unit reads the packed int4 / int8 / fp8 bytes (weight-only quantization) and the
+  wide copy is never materialized. The products are the same exact values; a floating dot keeps
+  one floating operand (its f32 accumulation).
 - layout: an operand that is a transpose is read directly, the permutation folded into the
   dimension numbers, when that keeps the operand's free dimensions in order (the output layout
   is unchanged); the dot_general kernel reads any batch/contracting dims, so no transposed copy
@@ -32,6 +37,44 @@ def _common_type(a: str, b: str) -> str:
         if t in (a, b):
             return t
     return a
+
+
+_NARROW_SOURCES = dtypes.LOW_PRECISION | {"s8", "u8"}
+
+
+def _exact_narrow_source(v: Value) -> Value | None:
+    """The int4/int8/fp8 source of `v` when `v` is a value-preserving convert of one, else None."""
+    node = v.producer
+    if node is None or node.op != "stablehlo.convert":
+        return None
+    src, dst = node.operands[0].type.dtype, v.type.dtype
+    if src not in _NARROW_SOURCES or not dtypes.is_chip_dtype(dst) or dst in dtypes.LOW_PRECISION:
+        return None
+    s, d = dtypes.info(src), dtypes.info(dst)
+    if d.is_float:  # every fp8, int8 and int4 value is exact in f32, bf16 and f16
+        return node.operands[0] if d.bits >= 16 else None
+    if s.is_float or not d.is_int or d.bits <= s.bits:
+        return None
+    # an integer to a wider one that holds every value (unsigned -> any; signed -> signed)
+    return node.operands[0] if (s.is_unsigned or d.is_signed) else None
+
+
+def _narrow_operands(node: Node) -> bool:
+    """Reads exact converts' narrow sources; a floating dot keeps a floating operand."""
+    changed = False
+    for i in (0, 1):
+        src = _exact_narrow_source(node.operands[i])
+        if src is None:
+            continue
+        other = node.operands[1 - i].type.dtype
+        if dtypes.info(node.operands[i].type.dtype).is_float and not dtypes.info(src.type.dtype).is_float \
+                and not (dtypes.is_chip_dtype(other) and dtypes.info(other).is_float):
+            continue
+        ops = list(node.operands)
+        ops[i] = src
+        node.operands = ops
+        changed = True
+    return changed
 
 
 def _convert(graph: Graph, v: Value, dtype: str, loc: str, new_nodes: list[Node]) -> Value:
@@ -83,8 +126,10 @@ def run(graph: Graph, ctx: PassContext) -> bool:
             node.attrs = {"lhs_batch": (), "rhs_batch": (),
                           "lhs_contracting": (lhs.type.rank - 1,), "rhs_contracting": (0,)}
         if node.op == "stablehlo.dot_general":
+            changed |= _narrow_operands(node)
             lhs, rhs = node.operands
-            if lhs.type.dtype != rhs.type.dtype:
+            narrow = _NARROW_SOURCES
+            if lhs.type.dtype != rhs.type.dtype and not (lhs.type.dtype in narrow or rhs.type.dtype in narrow):
                 t = _common_type(lhs.type.dtype, rhs.type.dtype)
                 if lhs.type.dtype != t:
                     lhs = _convert(graph, lhs, t, node.loc, out)

@@ -173,6 +173,12 @@ PJRT_Error* ClientBufferFromHostBuffer(PJRT_Client_BufferFromHostBuffer_Args* ar
     }
     static const char kEmpty[1] = {0};
     if (bytes == 0) host = kEmpty;
+    std::vector<uint8_t> packed;
+    if (IsInt4(info.dtype) && bytes > 0) {  // one value per host byte -> two per device byte
+      packed.resize(static_cast<size_t>(bytes));
+      PackNibbles(static_cast<const uint8_t*>(host), info.num_elements(), packed.data());
+      host = packed.data();
+    }
 
     // The copy is made now, whatever the host buffer semantics: the host buffer is free at once.
     const MemorySpace space = args->memory != nullptr ? args->memory->space : MemorySpace::kDevice;
@@ -368,10 +374,11 @@ namespace {
 // array to a strided host array at `dst`, once the array is ready. Returns the completion event.
 std::shared_ptr<AsyncEvent> EnqueueToHost(std::shared_ptr<DeviceArray> array, ChipDevice* chip, void* dst,
                                           int64_t offset, int64_t size,
-                                          std::vector<int64_t> strides /* empty: dense */) {
+                                          std::vector<int64_t> strides /* empty: dense */,
+                                          bool to_host_array) {
   auto done = AsyncEvent::Create();
   std::shared_ptr<AsyncEvent> ready = array->ready;
-  ready->OnReady([array = std::move(array), chip, dst, offset, size, strides = std::move(strides),
+  ready->OnReady([array = std::move(array), chip, dst, offset, size, strides = std::move(strides), to_host_array,
                   done](const Status& status) {
     if (!status.ok()) {
       done->SetReady(status);
@@ -382,8 +389,18 @@ std::shared_ptr<AsyncEvent> EnqueueToHost(std::shared_ptr<DeviceArray> array, Ch
       return;
     }
     const char* src = static_cast<const char*>(array->allocation->data());
+    std::vector<uint8_t> unpacked;
+    int64_t copy_size = size;
+    if (to_host_array && IsInt4(array->info.dtype)) {
+      // A host array holds one 4-bit value per byte (raw copies stay packed); the link carries
+      // the packed bytes.
+      unpacked.resize(static_cast<size_t>(array->info.num_elements()));
+      UnpackNibbles(reinterpret_cast<const uint8_t*>(src), array->info.num_elements(), unpacked.data());
+      src = reinterpret_cast<const char*>(unpacked.data());
+      copy_size = static_cast<int64_t>(unpacked.size());
+    }
     if (strides.empty()) {
-      if (size > 0) std::memcpy(dst, src + offset, static_cast<size_t>(size));
+      if (copy_size > 0) std::memcpy(dst, src + offset, static_cast<size_t>(copy_size));
     } else {
       CopyDenseToStrided(src, array->info.dims, DTypeByteSize(array->info.dtype), strides, dst);
     }
@@ -406,7 +423,9 @@ PJRT_Error* BufferToHostBuffer(PJRT_Buffer_ToHostBuffer_Args* args) {
     CHIP_ASSIGN_OR_RETURN(std::vector<int64_t> strides,
                           LayoutByteStrides(args->host_layout, info.dims, element_size, kFn));
     const bool dense = IsDenseRowMajor(info.dims, strides, element_size);
-    const int64_t needed = dense ? info.byte_size() : StridedByteSpan(info.dims, strides, element_size).size();
+    // Host arrays hold one element per byte_size unit (4-bit types: one per byte, unpacked).
+    const int64_t host_bytes = info.num_elements() * element_size;
+    const int64_t needed = dense ? host_bytes : StridedByteSpan(info.dims, strides, element_size).size();
     if (args->dst == nullptr) {
       // A size query. For an empty array it is also the copy itself (callers pass the null data
       // pointer of an empty host array and then wait on the event), so that gets a ready event.
@@ -425,7 +444,7 @@ PJRT_Error* BufferToHostBuffer(PJRT_Buffer_ToHostBuffer_Args* args) {
     CHIP_ASSIGN_OR_RETURN(std::shared_ptr<DeviceArray> array, buffer->array(kFn));
     std::shared_ptr<AsyncEvent> done =
         EnqueueToHost(std::move(array), &buffer->device->chip(), args->dst, 0, info.byte_size(),
-                      dense ? std::vector<int64_t>() : std::move(strides));
+                      dense ? std::vector<int64_t>() : std::move(strides), /*to_host_array=*/true);
     args->event = NewEvent(std::move(done));
     return Status::Ok();
   });
@@ -446,7 +465,7 @@ PJRT_Error* BufferCopyRawToHost(PJRT_Buffer_CopyRawToHost_Args* args) {
     if (args->transfer_size > 0 && args->dst == nullptr) return InvalidArgument(std::string(kFn) + ": dst is null");
     CHIP_ASSIGN_OR_RETURN(std::shared_ptr<DeviceArray> array, buffer->array(kFn));
     args->event = NewEvent(EnqueueToHost(std::move(array), &buffer->device->chip(), args->dst, args->offset,
-                                         args->transfer_size, {}));
+                                         args->transfer_size, {}, /*to_host_array=*/false));
     return Status::Ok();
   });
 }

@@ -50,20 +50,14 @@ const char* Suggestion(PJRT_Buffer_Type type) {
     case PJRT_Buffer_Type_F64: return "use float32 (jax_enable_x64 off)";
     case PJRT_Buffer_Type_C64:
     case PJRT_Buffer_Type_C128: return "keep real and imaginary parts as separate float32 arrays";
-    case PJRT_Buffer_Type_F8E5M2:
-    case PJRT_Buffer_Type_F8E4M3FN:
     case PJRT_Buffer_Type_F8E4M3B11FNUZ:
-    case PJRT_Buffer_Type_F8E5M2FNUZ:
-    case PJRT_Buffer_Type_F8E4M3FNUZ:
     case PJRT_Buffer_Type_F8E4M3:
     case PJRT_Buffer_Type_F8E3M4:
     case PJRT_Buffer_Type_F8E8M0FNU:
     case PJRT_Buffer_Type_F4E2M1FN: return "use bfloat16 or float16";
-    case PJRT_Buffer_Type_S4:
-    case PJRT_Buffer_Type_S2: return "use int8";
-    case PJRT_Buffer_Type_U4:
-    case PJRT_Buffer_Type_U2: return "use uint8";
-    default: return "supported types are bool, int8, uint8, int16, uint16, int32, uint32, float16, bfloat16, float32";
+    case PJRT_Buffer_Type_S2: return "use int4 or int8";
+    case PJRT_Buffer_Type_U2: return "use uint4 or uint8";
+    default: return "supported types are bool, int4, uint4, int8, uint8, int16, uint16, int32, uint32, float16, bfloat16, float32, float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz";
   }
 }
 
@@ -81,6 +75,12 @@ StatusOr<DType> FromPjrtType(PJRT_Buffer_Type type, const char* context) {
     case PJRT_Buffer_Type_F16: return DType::kF16;
     case PJRT_Buffer_Type_BF16: return DType::kBF16;
     case PJRT_Buffer_Type_F32: return DType::kF32;
+    case PJRT_Buffer_Type_F8E4M3FN: return DType::kF8E4M3FN;
+    case PJRT_Buffer_Type_F8E5M2: return DType::kF8E5M2;
+    case PJRT_Buffer_Type_F8E4M3FNUZ: return DType::kF8E4M3FNUZ;
+    case PJRT_Buffer_Type_F8E5M2FNUZ: return DType::kF8E5M2FNUZ;
+    case PJRT_Buffer_Type_S4: return DType::kS4;
+    case PJRT_Buffer_Type_U4: return DType::kU4;
     default: break;
   }
   return InvalidArgument(std::string(context) + ": " + PjrtTypeName(type) +
@@ -100,6 +100,12 @@ PJRT_Buffer_Type ToPjrtType(DType dtype) {
     case DType::kF16: return PJRT_Buffer_Type_F16;
     case DType::kBF16: return PJRT_Buffer_Type_BF16;
     case DType::kF32: return PJRT_Buffer_Type_F32;
+    case DType::kF8E4M3FN: return PJRT_Buffer_Type_F8E4M3FN;
+    case DType::kF8E5M2: return PJRT_Buffer_Type_F8E5M2;
+    case DType::kF8E4M3FNUZ: return PJRT_Buffer_Type_F8E4M3FNUZ;
+    case DType::kF8E5M2FNUZ: return PJRT_Buffer_Type_F8E5M2FNUZ;
+    case DType::kS4: return PJRT_Buffer_Type_S4;
+    case DType::kU4: return PJRT_Buffer_Type_U4;
     case DType::kInvalid: break;
   }
   return PJRT_Buffer_Type_INVALID;

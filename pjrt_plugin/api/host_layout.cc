@@ -170,4 +170,15 @@ void CopyDenseToStrided(const void* dense, const std::vector<int64_t>& dims, int
   });
 }
 
+void PackNibbles(const uint8_t* host, int64_t n, uint8_t* packed) {
+  for (int64_t i = 0; i + 1 < n; i += 2) {
+    packed[i / 2] = static_cast<uint8_t>((host[i] & 0xF) | ((host[i + 1] & 0xF) << 4));
+  }
+  if (n % 2) packed[n / 2] = static_cast<uint8_t>(host[n - 1] & 0xF);
+}
+
+void UnpackNibbles(const uint8_t* packed, int64_t n, uint8_t* host) {
+  for (int64_t i = 0; i < n; ++i) host[i] = static_cast<uint8_t>((packed[i / 2] >> ((i & 1) * 4)) & 0xF);
+}
+
 }  // namespace chip::api

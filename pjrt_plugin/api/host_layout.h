@@ -40,4 +40,9 @@ void CopyStridedToDense(const void* strided, const std::vector<int64_t>& byte_st
 void CopyDenseToStrided(const void* dense, const std::vector<int64_t>& dims, int64_t element_size,
                         const std::vector<int64_t>& byte_strides, void* strided);
 
+// 4-bit arrays: jaxlib's host arrays hold one value per byte (ml_dtypes' int4/uint4: the low
+// nibble); device memory packs two per byte, element 2i in the low nibble.
+void PackNibbles(const uint8_t* host, int64_t n, uint8_t* packed);
+void UnpackNibbles(const uint8_t* packed, int64_t n, uint8_t* host);
+
 }  // namespace chip::api

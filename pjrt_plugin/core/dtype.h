@@ -20,10 +20,25 @@ enum class DType : uint8_t {
   kF16 = 8,
   kBF16 = 9,
   kF32 = 10,
+  // Low-precision types (numbered apart from the others so that other additions merge).
+  kF8E4M3FN = 20,
+  kF8E5M2 = 21,
+  kF8E4M3FNUZ = 22,
+  kF8E5M2FNUZ = 23,
+  kS4 = 24,  // packed two to a byte in device memory (element 2i in the low nibble)
+  kU4 = 25,
 };
 
-// Bytes per element (PRED is one byte). 0 for kInvalid.
+// Bytes per element (PRED is one byte; the 4-bit types: 1, the byte that holds one, although
+// arrays of them are packed: use DTypeBits / PackedByteSize for sizes). 0 for kInvalid.
 int DTypeByteSize(DType t);
+// Bits per element in memory: 4 for s4/u4, else 8 * DTypeByteSize.
+int DTypeBits(DType t);
+// Bytes of n elements as they lie in device memory (4-bit types packed two to a byte).
+int64_t PackedByteSize(DType t, int64_t n);
+bool IsValidDType(DType t);
+bool IsFloat8(DType t);
+bool IsInt4(DType t);
 // "bf16", "s32", ...
 const char* DTypeName(DType t);
 bool IsFloat(DType t);

@@ -102,11 +102,141 @@ inline float RoundF16(float f) {
   return BitsFloat(sign | r);
 }
 
+// ---- fp8 (float8_e4m3fn, float8_e5m2 and their fnuz variants) ---------------------------------
+//
+// XLA's semantics (what XLA:CPU computes, tests/test_lowp.py): round to nearest even; e4m3fn has
+// no infinity (overflow and +-inf become NaN, sign kept), e5m2 overflows to +-inf, the fnuz types
+// have one NaN (0x80: overflow, inf and NaN) and no -0. XLA converts f32 to e4m3fn and e5m2
+// through f16 (two roundings); to the fnuz types directly. Any NaN becomes e4m3fn/e5m2's
+// sign|0x7F (e4m3fn); e5m2 truncates f16's NaN bits and sets the quiet bit. An f8 register holds
+// the f32 value; an e5m2 NaN keeps its payload as f16 would (converting it to f32/bf16 quiets it).
+
+struct Fp8Format {
+  int mbits;        // mantissa bits
+  int bias;
+  int emax_field;   // largest exponent field of a finite value
+  uint8_t max_mag;  // bits of the largest finite magnitude
+  bool ieee;        // infinities and NaNs like IEEE (e5m2)
+  bool fnuz;        // NaN is 0x80; no -0
+};
+
+inline const Fp8Format& Fp8Of(DType t) {
+  static constexpr Fp8Format kE4M3FN{3, 7, 15, 0x7E, false, false};
+  static constexpr Fp8Format kE5M2{2, 15, 30, 0x7B, true, false};
+  static constexpr Fp8Format kE4M3FNUZ{3, 8, 15, 0x7F, false, true};
+  static constexpr Fp8Format kE5M2FNUZ{2, 16, 31, 0x7F, false, true};
+  switch (t) {
+    case DType::kF8E5M2: return kE5M2;
+    case DType::kF8E4M3FNUZ: return kE4M3FNUZ;
+    case DType::kF8E5M2FNUZ: return kE5M2FNUZ;
+    default: return kE4M3FN;
+  }
+}
+
+// The value of f8 bits (NaN: sign|quiet NaN; e5m2 NaNs keep their f16 payload).
+inline float Fp8ToF32(DType t, uint8_t b) {
+  if (t == DType::kF8E5M2) return F16ToF32(static_cast<uint16_t>(b) << 8);
+  const Fp8Format& f = Fp8Of(t);
+  if (f.fnuz && b == 0x80) return BitsFloat(0x7FC00000u);
+  const bool neg = (b & 0x80u) != 0;
+  if (!f.fnuz && (b & 0x7Fu) == 0x7Fu) return BitsFloat((neg ? 0x80000000u : 0u) | 0x7FC00000u);
+  const int e = (b & 0x7F) >> f.mbits;
+  const int m = b & ((1 << f.mbits) - 1);
+  const float mag = e == 0 ? std::ldexp(static_cast<float>(m), 1 - f.bias - f.mbits)
+                           : std::ldexp(static_cast<float>(m + (1 << f.mbits)), e - f.bias - f.mbits);
+  return neg ? -mag : mag;
+}
+
+// Fp8ToF32 of all 256 bit patterns of fp8 type t (built once), for loops over arrays.
+inline const float* Fp8Table(DType t) {
+  struct Table {
+    float v[4][256];
+    Table() {
+      const DType types[4] = {DType::kF8E4M3FN, DType::kF8E5M2, DType::kF8E4M3FNUZ, DType::kF8E5M2FNUZ};
+      for (int k = 0; k < 4; ++k) {
+        for (int b = 0; b < 256; ++b) v[k][b] = Fp8ToF32(types[k], static_cast<uint8_t>(b));
+      }
+    }
+  };
+  static const Table table;
+  switch (t) {
+    case DType::kF8E5M2: return table.v[1];
+    case DType::kF8E4M3FNUZ: return table.v[2];
+    case DType::kF8E5M2FNUZ: return table.v[3];
+    default: return table.v[0];
+  }
+}
+
+// Rounds a finite-or-infinite non-NaN f32 to f8 bits directly (nearest even).
+inline uint8_t F32ToFp8Direct(const Fp8Format& f, float x) {
+  const uint8_t sign = std::signbit(x) ? 0x80 : 0;
+  const uint8_t overflow = f.fnuz ? 0x80 : f.ieee ? static_cast<uint8_t>(sign | 0x7C) : static_cast<uint8_t>(sign | 0x7F);
+  const float a = std::fabs(x);
+  if (std::isinf(a)) return overflow;
+  const int emin = 1 - f.bias;
+  int e = 0;
+  std::frexp(a, &e);
+  e -= 1;  // a = 1.m * 2^e
+  const int qexp = (e < emin ? emin : e) - f.mbits;
+  const double r = std::nearbyint(std::ldexp(static_cast<double>(a), -qexp));  // default mode: even
+  if (r == 0) return f.fnuz ? 0 : sign;
+  const double v = std::ldexp(r, qexp);
+  int ve = 0;
+  std::frexp(v, &ve);
+  ve -= 1;
+  if (ve < emin) return static_cast<uint8_t>(sign | static_cast<int>(r));  // subnormal
+  const int field = ve + f.bias;
+  const int mant = static_cast<int>(std::ldexp(v, f.mbits - ve)) - (1 << f.mbits);
+  const int bits = (field << f.mbits) | mant;
+  if (field > f.emax_field || bits > f.max_mag) return overflow;
+  return static_cast<uint8_t>(sign | bits);
+}
+
+// XLA's f32 -> f8 conversion.
+inline uint8_t F32ToFp8(DType t, float x) {
+  const Fp8Format& f = Fp8Of(t);
+  if (std::isnan(x)) {
+    if (f.fnuz) return 0x80;
+    const uint8_t sign = std::signbit(x) ? 0x80 : 0;
+    // e5m2: f16's NaN bits truncated, quiet bit set (f32 bit 21 is the kept payload bit).
+    if (f.ieee) return static_cast<uint8_t>(sign | 0x7E | ((FloatBits(x) >> 21) & 1u));
+    return static_cast<uint8_t>(sign | 0x7F);
+  }
+  if (!f.fnuz) x = F16ToF32(F32ToF16(x));  // XLA:CPU rounds to f16 first
+  return F32ToFp8Direct(f, x);
+}
+
+// Stores an f8 register value (already an f8 value, or NaN) as bits; e5m2 NaNs keep their payload.
+inline uint8_t StoreFp8Bits(DType t, float x) {
+  if (t == DType::kF8E5M2 && std::isnan(x)) return static_cast<uint8_t>(F32ToF16(x) >> 8);
+  return F32ToFp8(t, x);
+}
+
+// Rounds f32 to the value of f8 type t as XLA's conversion does (NaN: the f8's canonical NaN).
+inline float RoundFp8(DType t, float x) { return Fp8ToF32(t, F32ToFp8(t, x)); }
+
+// ---- 4-bit integers: element i of a packed array is the low nibble of byte i/2 for even i, the
+// high nibble for odd i.
+
+inline int64_t LoadInt4(DType t, const uint8_t* base, int64_t i) {
+  const int nib = (base[i >> 1] >> ((i & 1) * 4)) & 0xF;
+  return t == DType::kS4 ? static_cast<int64_t>((nib ^ 8) - 8) : nib;
+}
+inline void StoreInt4(uint8_t* base, int64_t i, int64_t v) {
+  const int shift = static_cast<int>(i & 1) * 4;
+  uint8_t& byte = base[i >> 1];
+  byte = static_cast<uint8_t>((byte & ~(0xF << shift)) | ((static_cast<int>(v) & 0xF) << shift));
+}
+
 // Rounds an f32 value to the precision of float dtype `t` (identity for f32).
 inline float RoundTo(DType t, float f) {
   switch (t) {
     case DType::kBF16: return RoundBF16(f);
     case DType::kF16: return RoundF16(f);
+    case DType::kF8E4M3FN:
+    case DType::kF8E5M2:
+    case DType::kF8E4M3FNUZ:
+    case DType::kF8E5M2FNUZ: return RoundFp8(t, f);
     default: return f;
   }
 }
@@ -121,17 +251,20 @@ inline int64_t WrapTo(DType t, int64_t v) {
     case DType::kU16: return static_cast<uint16_t>(v);
     case DType::kS32: return static_cast<int32_t>(v);
     case DType::kU32: return static_cast<uint32_t>(v);
+    case DType::kS4: return static_cast<int64_t>(((v & 0xF) ^ 8) - 8);
+    case DType::kU4: return v & 0xF;
     default: return v;
   }
 }
 
-inline int BitWidth(DType t) { return t == DType::kPred ? 1 : 8 * DTypeByteSize(t); }
+inline int BitWidth(DType t) { return t == DType::kPred ? 1 : DTypeBits(t); }
 
 inline int64_t MinValue(DType t) {
   switch (t) {
     case DType::kS8: return std::numeric_limits<int8_t>::min();
     case DType::kS16: return std::numeric_limits<int16_t>::min();
     case DType::kS32: return std::numeric_limits<int32_t>::min();
+    case DType::kS4: return -8;
     default: return 0;
   }
 }
@@ -144,6 +277,8 @@ inline int64_t MaxValue(DType t) {
     case DType::kU16: return std::numeric_limits<uint16_t>::max();
     case DType::kS32: return std::numeric_limits<int32_t>::max();
     case DType::kU32: return std::numeric_limits<uint32_t>::max();
+    case DType::kS4: return 7;
+    case DType::kU4: return 15;
     default: return 0;
   }
 }
@@ -174,6 +309,15 @@ inline bool FloatRowToF32(DType t, const void* src, int64_t n, float* dst) {
       for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(s[i]);
       return true;
     }
+    case DType::kF8E4M3FN:
+    case DType::kF8E5M2:
+    case DType::kF8E4M3FNUZ:
+    case DType::kF8E5M2FNUZ: {
+      const uint8_t* s = static_cast<const uint8_t*>(src);
+      const float* table = Fp8Table(t);
+      for (int64_t i = 0; i < n; ++i) dst[i] = table[s[i]];
+      return true;
+    }
     default: return false;
   }
 }
@@ -184,6 +328,10 @@ inline float LoadAsFloat(DType t, const void* p) {
     case DType::kF32: { float f; std::memcpy(&f, p, 4); return f; }
     case DType::kBF16: { uint16_t b; std::memcpy(&b, p, 2); return BF16ToF32(b); }
     case DType::kF16: { uint16_t b; std::memcpy(&b, p, 2); return F16ToF32(b); }
+    case DType::kF8E4M3FN:
+    case DType::kF8E5M2:
+    case DType::kF8E4M3FNUZ:
+    case DType::kF8E5M2FNUZ: return Fp8ToF32(t, *static_cast<const uint8_t*>(p));
     default: return 0.0f;
   }
 }
@@ -204,6 +352,10 @@ inline void StoreFloat(DType t, void* p, float f) {
     case DType::kF32: std::memcpy(p, &f, 4); break;
     case DType::kBF16: { uint16_t b = F32ToBF16(f); std::memcpy(p, &b, 2); break; }
     case DType::kF16: { uint16_t b = F32ToF16(f); std::memcpy(p, &b, 2); break; }
+    case DType::kF8E4M3FN:
+    case DType::kF8E5M2:
+    case DType::kF8E4M3FNUZ:
+    case DType::kF8E5M2FNUZ: *static_cast<uint8_t*>(p) = F32ToFp8(t, f); break;
     default: break;
   }
 }

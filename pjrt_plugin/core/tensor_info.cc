@@ -8,7 +8,7 @@ int64_t TensorInfo::num_elements() const {
   return n;
 }
 
-int64_t TensorInfo::byte_size() const { return num_elements() * DTypeByteSize(dtype); }
+int64_t TensorInfo::byte_size() const { return PackedByteSize(dtype, num_elements()); }
 
 std::string TensorInfo::ToString() const {
   std::string s = DTypeName(dtype);

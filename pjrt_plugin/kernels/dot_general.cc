@@ -88,6 +88,7 @@ std::vector<int64_t> GroupOffsets(const TensorInfo& t, const std::vector<int64_t
 
 template <typename T>
 T ConvertElement(DType t, const uint8_t* base, int64_t i) {
+  if (IsInt4(t)) return static_cast<T>(num::LoadInt4(t, base, i));  // packed: i is an element index
   const int size = DTypeByteSize(t);
   if constexpr (std::is_same_v<T, float>) {
     if (IsFloat(t)) return num::LoadAsFloat(t, base + i * size);
@@ -122,14 +123,14 @@ void Pack(const TensorRef& x, const OperandLayout& l, T* dst) {
   const TensorInfo& t = *x.info;
   const uint8_t* src = static_cast<const uint8_t*>(x.data);
   const int size = DTypeByteSize(t.dtype);
-  if (IsInOrder(l.batch, l.rows, l.cols)) {
+  if (IsInOrder(l.batch, l.rows, l.cols) && !IsInt4(t.dtype)) {
     ConvertRun<T>(t.dtype, src, l.B * l.R * l.C, dst);
     return;
   }
   const std::vector<int64_t> boff = GroupOffsets(t, l.batch);
   const std::vector<int64_t> roff = GroupOffsets(t, l.rows);
   const std::vector<int64_t> coff = GroupOffsets(t, l.cols);
-  bool cols_contiguous = true;
+  bool cols_contiguous = !IsInt4(t.dtype);  // packed int4 is read element by element
   for (size_t i = 0; i < coff.size(); ++i) cols_contiguous = cols_contiguous && coff[i] == static_cast<int64_t>(i);
   ThreadPool::Global().ParallelFor(l.B * l.R, std::max<int64_t>(1, 16384 / std::max<int64_t>(l.C, 1)),
                                    [&](int64_t begin, int64_t end) {
@@ -292,6 +293,7 @@ Status ValidateDotGeneral(const exe::DotGeneral& op, const TensorInfos& inputs, 
   }
   for (int64_t d : FreeDims(static_cast<int>(lhs.dims.size()), lb, lc)) expect.push_back(lhs.dims[d]);
   for (int64_t d : FreeDims(static_cast<int>(rhs.dims.size()), rb, rc)) expect.push_back(rhs.dims[d]);
+  if (IsInt4(out.dtype)) return InvalidArgument(sig + ": output is " + out.ToString() + "; int4 results are not supported");
   if (out.dims != expect) {
     TensorInfo e{out.dtype, expect};
     return InvalidArgument(sig + ": output is " + out.ToString() + ", expected " + e.ToString());

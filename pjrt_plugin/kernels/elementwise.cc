@@ -95,7 +95,6 @@ int NumOperands(Arity a) {
   return a == Arity::kUnary ? 1 : a == Arity::kBinary ? 2 : a == Arity::kTernary ? 3 : 0;
 }
 
-bool ValidDType(DType t) { return t >= DType::kPred && t <= DType::kF32; }
 DType ToDType(exe::DType t) { return static_cast<DType>(t); }
 
 // ---- float and integer semantics --------------------------------------------------------------
@@ -131,6 +130,8 @@ inline uint64_t FloatToBits(DType t, float f) {
   switch (t) {
     case DType::kBF16: return num::F32ToBF16(f);
     case DType::kF16: return num::F32ToF16(f);
+    case DType::kF8E4M3FN: case DType::kF8E5M2: case DType::kF8E4M3FNUZ: case DType::kF8E5M2FNUZ:
+      return num::StoreFp8Bits(t, f);
     default: return num::FloatBits(f);
   }
 }
@@ -138,7 +139,24 @@ inline float BitsToFloat(DType t, uint64_t bits) {
   switch (t) {
     case DType::kBF16: return num::BF16ToF32(static_cast<uint16_t>(bits));
     case DType::kF16: return num::F16ToF32(static_cast<uint16_t>(bits));
+    case DType::kF8E4M3FN: case DType::kF8E5M2: case DType::kF8E4M3FNUZ: case DType::kF8E5M2FNUZ:
+      return num::Fp8ToF32(t, static_cast<uint8_t>(bits));
     default: return num::BitsFloat(static_cast<uint32_t>(bits));
+  }
+}
+
+// XLA:CPU's float -> float conversions where they differ from "exact in f32, then rounded":
+// e5m2 NaNs become quiet NaNs in f32/bf16 (e5m2 widens through f16), and a negative value of an
+// fnuz type that underflows to zero in another fp8 type becomes +0.
+void ConvertFloatQuirks(DType from, DType to, float* r, int n) {
+  if (from == DType::kF8E5M2 && (to == DType::kF32 || to == DType::kBF16)) {
+    for (int j = 0; j < n; ++j) {
+      if (std::isnan(r[j])) r[j] = num::BitsFloat(num::FloatBits(r[j]) | 0x00400000u);
+    }
+  } else if (num::Fp8Of(from).fnuz && IsFloat8(from) && IsFloat8(to) && !num::Fp8Of(to).fnuz) {
+    for (int j = 0; j < n; ++j) {
+      if (num::RoundFp8(to, r[j]) == 0.0f) r[j] = 0.0f;
+    }
   }
 }
 
@@ -236,6 +254,10 @@ void Gather(const Decoded& p, const DecodedView& v, const uint8_t* base, int64_t
   WalkRuns(p.dims, start, n, idx, [&](int64_t pos, const int64_t* ix, int64_t len) {
     int64_t off = v.offset;
     for (int k = 0; k < rank; ++k) off += ix[k] * v.strides[k];
+    if (IsInt4(v.dtype)) {  // packed: element index -> nibble
+      for (int64_t j = 0; j < len; ++j) i[pos + j] = num::LoadInt4(v.dtype, base, off + j * inner_stride);
+      return;
+    }
     const uint8_t* src = base + off * DTypeByteSize(v.dtype);
     switch (v.dtype) {
       case DType::kF32:
@@ -249,6 +271,11 @@ void Gather(const Decoded& p, const DecodedView& v, const uint8_t* base, int64_t
         GatherRun(f + pos, reinterpret_cast<const uint16_t*>(src), inner_stride, len,
                   [](uint16_t x) { return num::F16ToF32(x); });
         break;
+      case DType::kF8E4M3FN: case DType::kF8E5M2: case DType::kF8E4M3FNUZ: case DType::kF8E5M2FNUZ: {
+        const float* table = num::Fp8Table(v.dtype);
+        GatherRun(f + pos, src, inner_stride, len, [table](uint8_t x) { return table[x]; });
+        break;
+      }
       case DType::kPred:
         GatherRun(i + pos, src, inner_stride, len, [](uint8_t x) { return int64_t{x != 0}; });
         break;
@@ -270,7 +297,7 @@ void Gather(const Decoded& p, const DecodedView& v, const uint8_t* base, int64_t
       case DType::kU32:
         GatherRun(i + pos, reinterpret_cast<const uint32_t*>(src), inner_stride, len, [](uint32_t x) { return int64_t{x}; });
         break;
-      case DType::kInvalid:
+      case DType::kS4: case DType::kU4: case DType::kInvalid:
         break;
     }
   });
@@ -339,6 +366,7 @@ void Eval(const Decoded& p, const Binding& b, int reg, const DecodedInstr& in, i
       if (in.invariant) {  // every element reads the same one (a broadcast scalar)
         const uint8_t* src = b.base[in.a] + v.offset * DTypeByteSize(v.dtype);
         if (rf) std::fill(rF, rF + n, num::LoadAsFloat(v.dtype, src));
+        else if (IsInt4(v.dtype)) std::fill(rI, rI + n, num::LoadInt4(v.dtype, b.base[in.a], v.offset));
         else std::fill(rI, rI + n, num::LoadAsInt(v.dtype, src));
       } else {
         Gather(p, v, b.base[in.a], start, n, idx, R.Raw(reg));
@@ -355,6 +383,7 @@ void Eval(const Decoded& p, const Binding& b, int reg, const DecodedInstr& in, i
     case EwOp::CONVERT:
       if (af && rf) {
         std::memcpy(rF, R.F(in.a), sizeof(float) * n);
+        ConvertFloatQuirks(in.adt, in.dt, rF, n);
       } else if (af) {
         const DType dt = in.dt;
         Map1(rI, R.F(in.a), n, [dt](float x) { return num::FloatToInt(dt, x); });
@@ -396,6 +425,7 @@ void Eval(const Decoded& p, const Binding& b, int reg, const DecodedInstr& in, i
       const int64_t* pr = R.I(in.a);
       if (rf) Map3(rF, pr, R.F(in.b), R.F(in.c), n, [](int64_t s, float x, float y) { return s ? x : y; });
       else Map3(rI, pr, R.I(in.b), R.I(in.c), n, [](int64_t s, int64_t x, int64_t y) { return s ? x : y; });
+      if (in.dt == DType::kF8E5M2) ConvertFloatQuirks(DType::kF8E5M2, DType::kF32, rF, n);  // XLA quiets e5m2 NaNs
       return;  // operands already have the result dtype
     }
     default:
@@ -551,6 +581,13 @@ void Eval(const Decoded& p, const Binding& b, int reg, const DecodedInstr& in, i
   if (rf) {
     if (in.dt == DType::kBF16) for (int j = 0; j < n; ++j) rF[j] = num::RoundBF16(rF[j]);
     else if (in.dt == DType::kF16) for (int j = 0; j < n; ++j) rF[j] = num::RoundF16(rF[j]);
+    else if (IsFloat8(in.dt) && (in.op == EwOp::CONVERT || !num::Fp8Of(in.dt).fnuz)) {
+      for (int j = 0; j < n; ++j) rF[j] = num::RoundFp8(in.dt, rF[j]);
+    } else if (IsFloat8(in.dt)) {
+      // XLA computes fp8 arithmetic in f16: an fnuz result is rounded to f16 first (e4m3fn and
+      // e5m2 conversions go through f16 anyway).
+      for (int j = 0; j < n; ++j) rF[j] = num::RoundFp8(in.dt, num::RoundF16(rF[j]));
+    }
   } else {
     switch (in.dt) {
       case DType::kPred: for (int j = 0; j < n; ++j) rI[j] = rI[j] != 0; break;
@@ -560,6 +597,7 @@ void Eval(const Decoded& p, const Binding& b, int reg, const DecodedInstr& in, i
       case DType::kU16: for (int j = 0; j < n; ++j) rI[j] = static_cast<uint16_t>(rI[j]); break;
       case DType::kS32: for (int j = 0; j < n; ++j) rI[j] = static_cast<int32_t>(rI[j]); break;
       case DType::kU32: for (int j = 0; j < n; ++j) rI[j] = static_cast<uint32_t>(rI[j]); break;
+      case DType::kS4: case DType::kU4: for (int j = 0; j < n; ++j) rI[j] = num::WrapTo(in.dt, rI[j]); break;
       default: break;
     }
   }
@@ -570,6 +608,12 @@ void StoreResult(const DecodedResult& res, uint8_t* base, int64_t start, int n, 
   const float* f = R.F(res.reg);
   const int64_t* v = R.I(res.reg);
   switch (res.dtype) {
+    case DType::kF8E4M3FN: case DType::kF8E5M2: case DType::kF8E4M3FNUZ: case DType::kF8E5M2FNUZ:
+      for (int j = 0; j < n; ++j) out[j] = num::StoreFp8Bits(res.dtype, f[j]);
+      break;
+    case DType::kS4: case DType::kU4:  // packed; tiles start at even elements (kTile is even)
+      for (int j = 0; j < n; ++j) num::StoreInt4(base, start + j, v[j]);
+      break;
     case DType::kF32: std::memcpy(out, f, sizeof(float) * n); break;
     case DType::kBF16: {
       // Registers hold values already rounded to bf16: storing them is taking the top half.
@@ -658,7 +702,7 @@ Status CheckInstrs(const flatbuffers::Vector<const exe::Instr*>* instrs, int ran
     }
     const std::string what = where + " (" + info->name + ")";
     const DType dt = ToDType(in->dtype());
-    if (!ValidDType(dt)) {
+    if (!IsValidDType(dt)) {
       return InvalidArgument(what + " has invalid result dtype " + std::to_string(static_cast<int>(in->dtype())));
     }
     reg_dtypes[r] = dt;
@@ -731,7 +775,7 @@ Status CheckInstrs(const flatbuffers::Vector<const exe::Instr*>* instrs, int ran
         if (!IsFloat(odt[0]) || dt != DType::kPred) return bad("is_finite maps a floating value to pred");
         break;
       case Rule::kBitcast:
-        if (DTypeByteSize(odt[0]) != DTypeByteSize(dt) || odt[0] == DType::kPred || dt == DType::kPred) {
+        if (DTypeBits(odt[0]) != DTypeBits(dt) || odt[0] == DType::kPred || dt == DType::kPred) {
           return bad("bitcast_convert needs equal bit widths and no pred");
         }
         break;

@@ -78,6 +78,8 @@ struct KernelKind {
   // Control flow: the kernel runs nested kernels, each traced and costed on its own, and records
   // no event itself; its errors are its nested kernels', which already name them.
   bool control_flow = false;
+  // The kernel reads and writes fp8 and packed 4-bit values (the loader rejects them elsewhere).
+  bool low_precision = false;
 };
 
 // The kind of `op`, or nullptr when this runtime does not implement it.

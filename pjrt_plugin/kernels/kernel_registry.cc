@@ -57,15 +57,16 @@ class OpTable final : public PreparedOp {
 
 // ---- the kinds ----------------------------------------------------------------------------------
 const KernelKind kKinds[] = {
-    {KernelOp::Elementwise, "elementwise", Staging::kNone, PrepareElementwise},
+    {KernelOp::Elementwise, "elementwise", Staging::kNone, PrepareElementwise, false, /*low_precision=*/true},
     {KernelOp::DotGeneral, "dot_general", Staging::kStaged,
-     OpTable<exe::DotGeneral, ValidateDotGeneral, RunDotGeneral>::Prepare},
+     OpTable<exe::DotGeneral, ValidateDotGeneral, RunDotGeneral>::Prepare, false, /*low_precision=*/true},
     {KernelOp::Reduce, "reduce", Staging::kStaged, PrepareReduce},
     {KernelOp::Concatenate, "concatenate", Staging::kStaged,
      OpTable<exe::Concatenate, ValidateConcatenate, RunConcatenate>::Prepare},
-    {KernelOp::Copy, "copy", Staging::kNone, OpTable<exe::Copy, ValidateCopy, RunCopy>::Prepare},
-    {KernelOp::While, "while", Staging::kNone, PrepareWhile, /*control_flow=*/true},
-    {KernelOp::Case, "case", Staging::kNone, PrepareCase, /*control_flow=*/true},
+    {KernelOp::Copy, "copy", Staging::kNone, OpTable<exe::Copy, ValidateCopy, RunCopy>::Prepare, false,
+     /*low_precision=*/true},
+    {KernelOp::While, "while", Staging::kNone, PrepareWhile, /*control_flow=*/true, /*low_precision=*/true},
+    {KernelOp::Case, "case", Staging::kNone, PrepareCase, /*control_flow=*/true, /*low_precision=*/true},
     {KernelOp::CustomCall, "custom_call", Staging::kNone, PrepareCustomCall},
     {KernelOp::Gather, "gather", Staging::kStaged, OpTable<exe::Gather, ValidateGather, RunGather>::Prepare},
     {KernelOp::Scatter, "scatter", Staging::kInPlace, OpTable<exe::Scatter, ValidateScatter, RunScatter>::Prepare},

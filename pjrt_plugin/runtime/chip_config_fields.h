@@ -17,6 +17,8 @@
   X(matrix_bf16_flops, double, 197e12, "flop/s", 0, false, 1e30,                                      \
     "matrix unit rate, bf16/f16 in, f32 accumulate")                                                   \
   X(matrix_int8_ops, double, 394e12, "op/s", 0, false, 1e30, "matrix unit rate, int8 in, int32 accumulate") \
+  X(matrix_fp8_flops, double, 197e12 * 2, "flop/s", 0, false, 1e30,                                       \
+    "matrix unit rate, fp8 in, f32 accumulate (twice the bf16 rate)")                                  \
   X(matrix_f32_flops, double, 197e12 / 4, "flop/s", 0, false, 1e30,                                   \
     "matrix unit rate, f32 in, f32 accuracy (a quarter of the bf16 rate)")                             \
   X(vector_flops, double, 12e12, "flop/s", 0, false, 1e30, "vector unit rate, f32 elementwise")        \

@@ -10,9 +10,16 @@ double MatrixRate(DType t, const ChipConfig& c) {
     case DType::kBF16:
     case DType::kF16:
       return c.matrix_bf16_flops;
+    case DType::kF8E4M3FN:
+    case DType::kF8E5M2:
+    case DType::kF8E4M3FNUZ:
+    case DType::kF8E5M2FNUZ:
+      return c.matrix_fp8_flops;
     case DType::kS8:
     case DType::kU8:
     case DType::kPred:
+    case DType::kS4:  // int4 weights are widened to int8 on their way into the array
+    case DType::kU4:
       return c.matrix_int8_ops;
     default:  // f32 and wider integers run at the f32 rate
       return c.matrix_f32_flops;

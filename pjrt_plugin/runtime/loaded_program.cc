@@ -20,7 +20,7 @@ std::string Quote(const flatbuffers::String* s) { return s ? "'" + s->str() + "'
 Status DecodeType(const exe::TensorType* t, const std::string& what, TensorInfo* out) {
   if (t == nullptr) return InvalidArgument(what + " has no type");
   const int dt = static_cast<int>(t->dtype());
-  if (dt < static_cast<int>(DType::kPred) || dt > static_cast<int>(DType::kF32)) {
+  if (dt < 0 || dt > 255 || !IsValidDType(static_cast<DType>(dt))) {
     return InvalidArgument(what + " has invalid dtype " + std::to_string(dt));
   }
   out->dtype = static_cast<DType>(dt);
@@ -136,7 +136,7 @@ class KernelLoader final : public kernels::PrepareContext {
         return Error(what + " has a negative or non-finite cost");
       }
       const int mdt = static_cast<int>(cost->matrix_dtype());
-      if (mdt < 0 || mdt > static_cast<int>(DType::kF32)) {
+      if (mdt != 0 && !IsValidDType(static_cast<DType>(mdt))) {
         return Error(what + " has invalid matrix_dtype " + std::to_string(mdt));
       }
       totals_.flops += cost->matrix_flops() + cost->vector_flops();
@@ -152,6 +152,18 @@ class KernelLoader final : public kernels::PrepareContext {
     out.kind = kernels::FindKernelKind(kernel.op_type());
     if (out.kind == nullptr) {
       return Error(what + " uses kernel op " + std::to_string(op_type) + ", which this runtime does not implement");
+    }
+    // fp8 and packed 4-bit values: only the kernels that read and write them take them (the
+    // compiler's op registry sends them nowhere else).
+    if (!out.kind->low_precision) {
+      for (const kernels::TensorInfos* side : {&ins, &outs}) {
+        for (const TensorInfo* info : *side) {
+          if (IsInt4(info->dtype) || IsFloat8(info->dtype)) {
+            return Error(what + " (" + out.kind->category + ") does not take fp8 or packed 4-bit values (" +
+                         info->ToString() + ")");
+          }
+        }
+      }
     }
     StatusOr<kernels::PreparedOpPtr> op = out.kind->prepare(kernel, ins, outs, *this);
     if (!op.ok()) {

@@ -66,6 +66,34 @@ TEST_F(BufferTest, RoundTripEveryChipType) {
   }
 }
 
+TEST_F(BufferTest, Fp8BitPatternsRoundTrip) {
+  std::vector<uint8_t> data(256);
+  for (int i = 0; i < 256; ++i) data[i] = static_cast<uint8_t>(i);
+  for (PJRT_Buffer_Type t : {PJRT_Buffer_Type_F8E4M3FN, PJRT_Buffer_Type_F8E5M2, PJRT_Buffer_Type_F8E4M3FNUZ,
+                             PJRT_Buffer_Type_F8E5M2FNUZ}) {
+    SCOPED_TRACE("type " + std::to_string(t));
+    BufferPtr b = FromHost(client_.get(), devices_[0], t, {16, 16}, data.data());
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(ToHost(b.get()), data);
+  }
+}
+
+TEST_F(BufferTest, Int4IsPackedOnTheDeviceAndOneValuePerHostByte) {
+  // jaxlib's host arrays hold one 4-bit value per byte (the low nibble); the device packs two
+  // per byte, element 2i in the low nibble, so 7 values take 4 bytes.
+  const std::vector<uint8_t> data = {0x1, 0x2, 0xF, 0x8, 0x7, 0x0, 0x9};
+  for (PJRT_Buffer_Type t : {PJRT_Buffer_Type_S4, PJRT_Buffer_Type_U4}) {
+    BufferPtr b = FromHost(client_.get(), devices_[0], t, {7}, data.data());
+    ASSERT_NE(b, nullptr);
+    auto sz = CHIP_ARGS(PJRT_Buffer_OnDeviceSizeInBytes_Args);
+    sz.buffer = b.get();
+    CHIP_ASSERT_OK(Api()->PJRT_Buffer_OnDeviceSizeInBytes(&sz));
+    EXPECT_EQ(sz.on_device_size_in_bytes, 4u);
+    EXPECT_EQ(ToHost(b.get()), data);
+    EXPECT_EQ(RawBytes(b.get(), 0, 4), (std::vector<uint8_t>{0x21, 0x8F, 0x07, 0x09}));
+  }
+}
+
 TEST_F(BufferTest, ScalarAndEmptyArrays) {
   const float scalar = 3.25f;
   BufferPtr s = FromHost(client_.get(), devices_[0], PJRT_Buffer_Type_F32, {}, &scalar);
@@ -203,8 +231,8 @@ TEST_F(BufferTest, UnsupportedTypesNameTheTypeAndTheAlternative) {
       {PJRT_Buffer_Type_U64, "uint64", "use uint32"},
       {PJRT_Buffer_Type_C64, "complex64", "float32"},
       {PJRT_Buffer_Type_C128, "complex128", "float32"},
-      {PJRT_Buffer_Type_F8E4M3FN, "float8_e4m3fn", "bfloat16"},
-      {PJRT_Buffer_Type_S4, "int4", "int8"},
+      {PJRT_Buffer_Type_F8E4M3B11FNUZ, "float8_e4m3b11fnuz", "bfloat16"},
+      {PJRT_Buffer_Type_S2, "int2", "int8"},
       {PJRT_Buffer_Type_TOKEN, "token", "supported types"},
   };
   std::vector<uint8_t> data(64, 1);

@@ -365,6 +365,26 @@ inline PJRT_Error* ToHostRaw(PJRT_Buffer* buffer, std::vector<uint8_t>* out,
   return Api()->PJRT_Event_Await(&await_args);
 }
 
+// Bytes [offset, offset + size) of the buffer's device storage (PJRT_Buffer_CopyRawToHost).
+inline std::vector<uint8_t> RawBytes(PJRT_Buffer* buffer, int64_t offset, int64_t size) {
+  std::vector<uint8_t> out(static_cast<size_t>(size), 0xEE);
+  auto r = CHIP_ARGS(PJRT_Buffer_CopyRawToHost_Args);
+  r.buffer = buffer;
+  r.dst = out.data();
+  r.offset = offset;
+  r.transfer_size = size;
+  auto err = TakeError(Api()->PJRT_Buffer_CopyRawToHost(&r));
+  EXPECT_FALSE(err.has_value()) << Describe(err);
+  EventPtr event(r.event);
+  if (event != nullptr) {
+    auto await_args = CHIP_ARGS(PJRT_Event_Await_Args);
+    await_args.event = event.get();
+    auto done = TakeError(Api()->PJRT_Event_Await(&await_args));
+    EXPECT_FALSE(done.has_value()) << Describe(done);
+  }
+  return out;
+}
+
 inline std::vector<uint8_t> ToHost(PJRT_Buffer* buffer) {
   std::vector<uint8_t> out;
   auto err = TakeError(ToHostRaw(buffer, &out));

@@ -215,6 +215,25 @@ TEST(Loader, RejectsBadKernels) {
   }
 }
 
+TEST(Loader, OnlyNibbleAwareKernelsTakeLowPrecisionValues) {
+  for (DType t : {DType::kS4, DType::kU4, DType::kF8E4M3FN, DType::kF8E5M2FNUZ}) {
+    ProgramBuilder pb;
+    const int a = pb.Param(t, {3, 5});
+    const int b = pb.Param(t, {3, 5});
+    const int y = pb.Output(t, {6, 5});
+    pb.Op(testing::ConcatSpec{0}, {a, b}, {y});
+    ExpectRejected(pb.Finish(), "does not take fp8 or packed 4-bit values");
+  }
+  // int4 sizes are packed: a parameter of 7 s4 values is 4 bytes.
+  ProgramBuilder pb;
+  const int x = pb.Param(DType::kS4, {7});
+  const int y = pb.Output(DType::kS4, {7});
+  pb.Op(testing::CopySpec{}, {x}, {y});
+  auto p = LoadedProgram::Load(pb.Finish());
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p.value()->parameter(0).byte_size(), 4);
+}
+
 TEST(Loader, RejectsBadElementwisePrograms) {
   auto with = [](const std::function<void(testing::ElementwiseSpec&)>& edit) {
     ProgramBuilder pb = ValidProgram();

@@ -28,16 +28,24 @@ BACKEND_PASSES = ("elementwise_fusion", "output_aliasing", "memory_planning", "c
 
 
 def storage_array(value: np.ndarray, t: TensorType) -> np.ndarray:
-    """`value` as the chip stores a `t` (C-contiguous, pred as one byte per element)."""
+    """`value` as the chip stores a `t` (C-contiguous, pred as one byte per element, s4/u4
+    packed two to a byte)."""
     arr = np.broadcast_to(np.asarray(value), t.shape)
+    if t.dtype in dtypes.INT4:
+        packed = dtypes.pack_int4(np.asarray(arr, dtype=dtypes.numpy_dtype(t.dtype)))
+        return np.frombuffer(packed, np.uint8).copy()
     return np.array(arr, dtype=dtypes.storage_dtype(t.dtype), order="C")
 
 
 def _empty(t: TensorType) -> np.ndarray:
+    if t.dtype in dtypes.INT4:
+        return np.empty(t.nbytes, np.uint8)
     return np.empty(t.shape, dtypes.storage_dtype(t.dtype))
 
 
 def _from_storage(arr: np.ndarray, t: TensorType) -> np.ndarray:
+    if t.dtype in dtypes.INT4:
+        return dtypes.unpack_int4(arr.tobytes(), t.dtype, t.shape)
     return arr.astype(np.bool_) if t.dtype == "pred" else arr
 
 

@@ -33,6 +33,7 @@ from jax_chip.compiler.ir.graph import Graph, VerificationError
 from jax_chip.compiler.ir.pass_api import Pass, Scope
 from xla_passes import (
     algebraic_simplify,
+    bitcast_lowering,
     check_supported,
     check_types,
     common_subexpression,
@@ -85,6 +86,7 @@ PIPELINE: list[Pass] = [
     rng_bit_generator_expansion.PASS,
     narrow_64bit.PASS,
     check_types.PASS,
+    bitcast_lowering.PASS,
     indexing_lowering.PASS,
     custom_call_lowering.PASS,
     mhlo_custom_calls.PASS,

@@ -66,4 +66,6 @@ def constant_bytes(value: np.ndarray, t: TensorType) -> bytes:
     arr = np.broadcast_to(np.asarray(value), t.shape)
     if t.dtype == "pred":
         return np.ascontiguousarray(arr.astype(np.uint8)).tobytes()
+    if t.dtype in dtypes.INT4:
+        return dtypes.pack_int4(np.asarray(arr, dtype=dtypes.numpy_dtype(t.dtype)))
     return np.ascontiguousarray(arr.astype(dtypes.numpy_dtype(t.dtype).newbyteorder("<"))).tobytes()

@@ -35,12 +35,22 @@ def check_node(node: Node) -> None:
     if spec.kind == "annotation":
         raise AssertionError(f"{node.op} should have been removed by strip_sharding")
     dt = _checked_dtype(node)
+    if node.op not in ("stablehlo.convert", "stablehlo.bitcast_convert"):
+        # fp8/int4 operands too: only the ops that list them take them.
+        low = [v.type.dtype for v in node.operands if v.type.dtype in dtypes.LOW_PRECISION
+               and v.type.dtype not in spec.dtypes]
+        dt = low[0] if low else dt
     if dt and dtypes.is_chip_dtype(dt) and dt not in spec.dtypes:
         raise UnsupportedError(f"{node.op} on {dt} is not supported on the chip{at(node.loc)}; "
                                f"types {_types(node)}; supported: {', '.join(sorted(spec.dtypes))}")
+    if node.op in ("stablehlo.dot_general", "stablehlo.dot") and node.result.type.dtype in dtypes.INT4:
+        raise UnsupportedError(f"{node.op} producing {node.result.type.dtype} is not supported on "
+                               f"the chip{at(node.loc)}; types {_types(node)}; accumulate in s32 "
+                               f"(preferred_element_type=int32) and convert")
     if node.op == "stablehlo.bitcast_convert":
         src, dst = node.operands[0].type, node.result.type
         if (dtypes.is_chip_dtype(src.dtype) and dtypes.is_chip_dtype(dst.dtype)
-                and (src.itemsize != dst.itemsize or src.shape != dst.shape)):
+                and (dtypes.info(src.dtype).bits != dtypes.info(dst.dtype).bits
+                     or src.shape != dst.shape)):
             raise UnsupportedError(f"stablehlo.bitcast_convert between different bit widths is "
                                    f"not supported on the chip{at(node.loc)}; types {_types(node)}")

@@ -16,7 +16,7 @@ from jaxlib.mlir.dialects import stablehlo
 from jax_chip.compiler.frontend import attributes, region_import
 from jax_chip.compiler.frontend.layout_modes import check_layout_modes
 from jax_chip.compiler.frontend.mlir_types import (
-    BUFFER_DTYPES,
+    constant_readable,
     i64s,
     int_attr,
     mlir_element_type_name,
@@ -142,7 +142,7 @@ def _import_generic(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any
 
 def _import_constant(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
     t = tensor_type(op.results[0].type, "constant", loc)
-    if t.dtype not in BUFFER_DTYPES and t.dtype != "bf16":
+    if not constant_readable(t.dtype):
         # Not readable (and never accepted: check_types reports the type). Do not even touch
         # the attribute: jaxlib aborts the process when it downcasts e.g. a complex dense attr.
         return {"value": None, "splat": False}

@@ -29,6 +29,9 @@ def mlir_element_type_name(t) -> str:
         return "f32"
     if ir.F64Type.isinstance(t):
         return "f64"
+    for name, mlir_name in dtypes.MLIR_NAMES.items():
+        if str(t) == mlir_name and name in dtypes.FP8:
+            return name
     if ir.ComplexType.isinstance(t):
         et = mlir_element_type_name(ir.ComplexType(t).element_type)
         return {"f32": "c64", "f64": "c128"}.get(et, f"complex<{et}>")
@@ -68,24 +71,47 @@ def _splat_scalar(attr: ir.DenseElementsAttr, dtype: str) -> np.ndarray:
     return np.asarray(x, dtype=np.float64).astype(dtypes.numpy_dtype(dtype))
 
 
-def _bf16_elements(attr: ir.DenseElementsAttr, shape: tuple[int, ...]) -> np.ndarray:
-    """Exact bits of a non-splat bf16 constant, via StableHLO's interpreter (bitcast to i16)."""
+def _elements_via_interpreter(attr: ir.DenseElementsAttr, shape: tuple[int, ...], width: int,
+                              bitcast: bool) -> np.ndarray:
+    """A non-splat constant's elements as signless integers of `width` bits, via StableHLO's
+    interpreter: its exact bits (bitcast_convert) or its integer values (convert)."""
     with ir.Location.unknown():
         module = ir.Module.create()
-        t_out = ir.RankedTensorType.get(list(shape), ir.IntegerType.get_signless(16))
+        t_out = ir.RankedTensorType.get(list(shape), ir.IntegerType.get_signless(width))
         with ir.InsertionPoint(module.body):
             fn = func_dialect.FuncOp("main", ir.FunctionType.get([], [t_out]))
             block = fn.add_entry_block()
             with ir.InsertionPoint(block):
                 c = stablehlo.ConstantOp(attr)
-                b = stablehlo.BitcastConvertOp(t_out, c.result)
+                op = stablehlo.BitcastConvertOp if bitcast else stablehlo.ConvertOp
+                b = op(t_out, c.result)
                 func_dialect.ReturnOp([b.result])
         (res,) = stablehlo.eval_module(module, [])
-    bits = np.array(ir.DenseElementsAttr(res), copy=True).astype(np.int16).reshape(shape)
-    return bits.view(ml_dtypes.bfloat16)
+    return np.array(ir.DenseElementsAttr(res), copy=True).reshape(shape)
+
+
+def _bf16_elements(attr: ir.DenseElementsAttr, shape: tuple[int, ...]) -> np.ndarray:
+    """Exact bits of a non-splat bf16 constant (bitcast to i16)."""
+    return _elements_via_interpreter(attr, shape, 16, True).astype(np.int16).view(ml_dtypes.bfloat16)
+
+
+def _low_precision_elements(attr: ir.DenseElementsAttr, t: TensorType) -> np.ndarray:
+    """A non-splat fp8 constant's exact bits (bitcast to i8) or an int4 one's values (convert)."""
+    if t.dtype in dtypes.FP8:
+        bits = _elements_via_interpreter(attr, t.shape, 8, True).astype(np.int8)
+        return bits.view(dtypes.numpy_dtype(t.dtype))
+    values = _elements_via_interpreter(attr, t.shape, 8, False).astype(np.int8)
+    if t.dtype == "u4":
+        values = values.view(np.uint8)
+    return values.astype(dtypes.numpy_dtype(t.dtype))
 
 
 BUFFER_DTYPES = {"pred", "s8", "u8", "s16", "u16", "s32", "u32", "f16", "f32", "s64", "u64", "f64"}
+
+
+def constant_readable(dtype: str) -> bool:
+    """Whether read_constant reads constants of `dtype` (others are reported by check_types)."""
+    return dtype in BUFFER_DTYPES or dtype == "bf16" or dtype in dtypes.LOW_PRECISION
 
 
 def read_constant(attr: ir.Attribute, t: TensorType, loc: str) -> tuple[np.ndarray | None, bool]:
@@ -96,12 +122,14 @@ def read_constant(attr: ir.Attribute, t: TensorType, loc: str) -> tuple[np.ndarr
         raise UnsupportedError(f"stablehlo.constant with a {kind} value of type {t.mlir_str()} "
                                f"is not supported (only dense constants){at(loc)}")
     dense = ir.DenseElementsAttr(attr)
-    if t.dtype not in BUFFER_DTYPES and t.dtype != "bf16":
+    if not constant_readable(t.dtype):
         return None, False
     if dense.is_splat:
         return _splat_scalar(dense, t.dtype), True
     if t.dtype == "bf16":
         return _bf16_elements(dense, t.shape), False
+    if t.dtype in dtypes.LOW_PRECISION:
+        return _low_precision_elements(dense, t), False
     arr = np.array(dense, copy=True)
     if t.dtype == "pred":
         arr = arr.astype(np.bool_)

@@ -44,7 +44,7 @@ class TensorType:
 
     @property
     def nbytes(self) -> int:
-        return self.num_elements * self.itemsize
+        return dtypes.packed_nbytes(self.dtype, self.num_elements)
 
     def with_dtype(self, dtype: str) -> "TensorType":
         return TensorType(dtype, self.shape)
@@ -57,7 +57,7 @@ class TensorType:
         names = {"pred": "i1", "s8": "i8", "s16": "i16", "s32": "i32", "s64": "i64",
                  "u8": "ui8", "u16": "ui16", "u32": "ui32", "u64": "ui64",
                  "c64": "complex<f32>", "c128": "complex<f64>"}
-        et = names.get(self.dtype, self.dtype)
+        et = names.get(self.dtype, dtypes.MLIR_NAMES.get(self.dtype, self.dtype))
         return "tensor<" + "".join(f"{d}x" for d in self.shape) + et + ">"
 
     def __str__(self) -> str:

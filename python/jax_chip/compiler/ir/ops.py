@@ -96,9 +96,30 @@ SINTS = dt.ALL_SINT
 NUMERIC = dt.ALL_FLOAT | dt.ALL_INT
 ALL = dt.ALL_TYPES
 BITWISE = dt.ALL_INT_PRED
+# fp8 and int4 are taken only by the ops that list them: converts, bitcasts, compare, select,
+# data movement, constants, dot_general and the elementwise ops below (docs/numerics.md).
+LOWP = dt.LOW_PRECISION
+
+
+# The elementwise ops that take fp8 / int4: XLA computes them in f16 (fp8) or at the type's width
+# (int4), bit-identically to the chip's registers (tests/test_lowp_fp8.py, test_lowp_int4.py check every input pair).
+# Not here: fp8 max/min/clamp, log/log1p, tanh and pow, whose NaN signs, -0 and signaling-NaN
+# results differ from XLA:CPU's; int4 popcnt (XLA:CPU counts the sign-extended byte).
+FP8_ELEMENTWISE = frozenset(
+    "add subtract multiply divide remainder negate abs sign sqrt rsqrt exponential "
+    "exponential_minus_one logistic sine cosine tan floor ceil round_nearest_even "
+    "round_nearest_afz cbrt is_finite atan2 erf".split())
+INT4_ELEMENTWISE = frozenset(
+    "add subtract multiply divide remainder maximum minimum negate sign and or xor not "
+    "shift_left shift_right_arithmetic shift_right_logical".split())
 
 
 def _ew(name: str, ewop: str, types: frozenset[str], notes: str = "") -> None:
+    short = name.split(".", 1)[1]
+    if short in FP8_ELEMENTWISE:
+        types = types | dt.FP8
+    if short in INT4_ELEMENTWISE:
+        types = types | dt.INT4
     register(OpSpec(name, "elementwise", frozenset(types), ewop=ewop,
                     notes=notes))
 
@@ -144,41 +165,47 @@ _ew("stablehlo.popcnt", "POPCNT", INTS)
 _ew("stablehlo.count_leading_zeros", "CLZ", INTS, "the type's width for 0")
 _ew("chip.mul_hi", "MUL_HI", INTS, "the chip's own op (no StableHLO spelling): high half of the "
     "double-width integer product; made by rng_bit_generator's expansion (Philox)")
-_ew("stablehlo.compare", "CMP_*", ALL,
+_ew("stablehlo.compare", "CMP_*", ALL | LOWP,
     "directions EQ/NE/LT/LE/GT/GE; float (IEEE, NaN unordered), signed and unsigned compare "
     "types; TOTALORDER on floats compares the bit patterns' total order "
     "(-NaN < -inf < -0 < +0 < +inf < +NaN)")
-_ew("stablehlo.select", "SELECT", ALL, "scalar (0-d) predicate allowed")
+_ew("stablehlo.select", "SELECT", ALL | LOWP, "scalar (0-d) predicate allowed")
 _ew("stablehlo.clamp", "MAX+MIN", ALL, "scalar (0-d) bounds allowed; lowered to MAX then MIN")
-_ew("stablehlo.convert", "CONVERT", ALL,
-    "between all chip types; float->int truncates and saturates, NaN -> 0")
-_ew("stablehlo.bitcast_convert", "BITCAST_CONVERT", ALL, "same bit width only")
+_ew("stablehlo.convert", "CONVERT", ALL | LOWP,
+    "between all chip types; float->int truncates and saturates, NaN -> 0; to fp8 with XLA's "
+    "rounding (docs/numerics.md)")
+_ew("stablehlo.bitcast_convert", "BITCAST_CONVERT", ALL | LOWP,
+    "same bit width; 8-bit <-> 4-bit with a trailing dimension of 2 (low nibble first, "
+    "xla_passes/bitcast_lowering.py)")
 _ew("stablehlo.reduce_precision", "REDUCE_PRECISION", FLOATS)
 _ew("chlo.erf", "ERF", FLOATS, "computed in f32, rounded once")
 _ew("chlo.erfc", "ERF", FLOATS, "1 - erf(x), computed in f32 (loses relative accuracy for x > 3)")
 
 # ---- data movement, generators ---------------------------------------------------------------
 
-register(OpSpec("stablehlo.broadcast_in_dim", "movement", ALL, kernel="view",
+register(OpSpec("stablehlo.broadcast_in_dim", "movement", ALL | LOWP, kernel="view",
                 notes="a stride-0 view; standalone: an Elementwise copy"))
-register(OpSpec("stablehlo.transpose", "movement", ALL, kernel="view",
+register(OpSpec("stablehlo.transpose", "movement", ALL | LOWP, kernel="view",
                 notes="a permuted-stride view; standalone: an Elementwise copy"))
-register(OpSpec("stablehlo.slice", "movement", ALL, kernel="view",
+register(OpSpec("stablehlo.slice", "movement", ALL | LOWP, kernel="view",
                 notes="an offset/strided view; standalone: an Elementwise copy"))
-register(OpSpec("stablehlo.reshape", "movement", ALL, kernel="view / alias",
+register(OpSpec("stablehlo.reshape", "movement", ALL | LOWP, kernel="view / alias",
                 notes="row-major reshape: a zero-copy alias of a materialized value"))
 register(OpSpec("stablehlo.iota", "iota", NUMERIC, ewop="IOTA",
                 notes="computed in s32, converted to the result type"))
-register(OpSpec("stablehlo.constant", "constant", ALL, kernel="CONSTANT / CONST",
+register(OpSpec("stablehlo.constant", "constant", ALL | LOWP, kernel="CONSTANT / CONST",
                 notes="splats become CONST instructions; others CONSTANT storage"))
 
 # ---- kernels --------------------------------------------------------------------------------
 
-register(OpSpec("stablehlo.dot_general", "dot", NUMERIC,
-                notes="bf16/f16: f32 accumulation; f32: f32 accumulation; integers: s32 "
-                      "accumulation; mixed operand types are converted to the wider type",
+register(OpSpec("stablehlo.dot_general", "dot", NUMERIC | LOWP | {"pred"},
+                notes="bf16/f16/fp8: f32 accumulation; f32: f32 accumulation; integers: s32 "
+                      "accumulation; pred: logical or of ands (XLA); mixed operand types are "
+                      "converted to the wider type, except that an operand converted exactly "
+                      "from int4, int8 or fp8 (quantized weights) is read as it is stored "
+                      "(int4 packed; xla_passes/dot_lowering.py)",
                 fusible=False))
-register(OpSpec("stablehlo.dot", "rewritten", NUMERIC, becomes="stablehlo.dot_general",
+register(OpSpec("stablehlo.dot", "rewritten", NUMERIC | LOWP | {"pred"}, becomes="stablehlo.dot_general",
                 notes="rewritten to dot_general", fusible=False))
 register(OpSpec(
     "chlo.ragged_dot", "dot", frozenset({"f32", "bf16", "f16"}),
@@ -208,9 +235,9 @@ register(OpSpec("stablehlo.if", "control", ALL, becomes="stablehlo.case",
 
 # ---- structure / annotations ------------------------------------------------------------------
 
-register(OpSpec("func.return", "structural", ALL, notes="several results allowed", fusible=False))
-register(OpSpec("func.call", "structural", ALL, notes="inlined by the frontend", fusible=False))
-register(OpSpec("stablehlo.return", "structural", ALL, notes="region terminator", fusible=False))
+register(OpSpec("func.return", "structural", ALL | LOWP, notes="several results allowed", fusible=False))
+register(OpSpec("func.call", "structural", ALL | LOWP, notes="inlined by the frontend", fusible=False))
+register(OpSpec("stablehlo.return", "structural", ALL | LOWP, notes="region terminator", fusible=False))
 register(OpSpec("stablehlo.custom_call", "annotation", ALL, status="partial",
                 notes="the sharding annotations @Sharding, @SPMDFullToShardShape and "
                       "@SPMDShardToFullShape (removed for one device), and the chip's native "
@@ -218,9 +245,9 @@ register(OpSpec("stablehlo.custom_call", "annotation", ALL, status="partial",
                       "@chip.radix_attention_extend, and XLA FFI handlers registered with "
                       "jax.ffi.register_ffi_target(..., platform=\"chip\") (become chip.custom_call)",
                 fusible=False))
-register(OpSpec("stablehlo.optimization_barrier", "annotation", ALL,
+register(OpSpec("stablehlo.optimization_barrier", "annotation", ALL | LOWP,
                 notes="removed (the chip schedules in program order)", fusible=False))
-register(OpSpec("sdy.sharding_constraint", "annotation", ALL,
+register(OpSpec("sdy.sharding_constraint", "annotation", ALL | LOWP,
                 notes="removed for one device", fusible=False))
 
 # ---- data movement, indexing and sorting kernels (kernels/<kind>.py) -----------------------------
@@ -256,7 +283,7 @@ _INDEXING = [
 for _name, _kind, _types, _notes in _INDEXING:
     register(OpSpec(_name, _kind, _types, notes=_notes, foldable=False, fusible=False,
                     becomes="chip.top_k" if _name == "chlo.top_k" else ""))
-register(OpSpec("stablehlo.reverse", "movement", ALL, kernel="view",
+register(OpSpec("stablehlo.reverse", "movement", ALL | LOWP, kernel="view",
                 notes="a negative-stride view; standalone: an Elementwise copy"))
 
 # ---- custom calls to the chip's native kernels (ir/custom_calls.py) ------------------------------

@@ -3,7 +3,8 @@
 Numerics: bf16/f16/f32 operands accumulate in f32, integers in s32 (docs/numerics.md); the
 reference interpreter sums exact (float64 / int64) products and rounds once.
 Cost: matrix_flops = 2 * B * pad(M, 8) * pad(N, tile) * pad(K, tile), tile = the chip's
-matrix_tile (128), matrix_dtype = the lhs element type.
+matrix_tile (128), matrix_dtype = the operands' element type (mixed operands, i.e. quantized
+weights read narrow: the floating or else the wider one; `matrix_dtype`).
 """
 
 from __future__ import annotations
@@ -78,6 +79,17 @@ def pad(x: int, m: int) -> int:
     return (x + m - 1) // m * m
 
 
+def matrix_dtype(lhs: str, rhs: str) -> str:
+    """The type the matrix unit computes in: the operands' one, or for mixed operands (quantized
+    weights read narrow) the floating one, else the wider one."""
+    if lhs == rhs:
+        return lhs
+    a, b = dtypes.info(lhs), dtypes.info(rhs)
+    if a.is_float != b.is_float:
+        return lhs if a.is_float else rhs
+    return lhs if a.bits >= b.bits else rhs
+
+
 def matrix_flops(b: int, m: int, n: int, k: int, tile: int) -> int:
     """The matrix unit's padded work for b products [m, k] x [k, n]."""
     return 2 * b * pad(m, ROW_PAD) * pad(n, tile) * pad(k, tile)
@@ -94,7 +106,7 @@ def dot_cost(node: Node, tile: int) -> KernelCost:
     n = math.prod(s for d, s in enumerate(rhs.type.shape) if d not in rb and d not in rc)
     return KernelCost(
         matrix_flops=float(matrix_flops(b, m, n, k, tile)),
-        matrix_dtype=lhs.type.dtype,
+        matrix_dtype=matrix_dtype(lhs.type.dtype, rhs.type.dtype),
         bytes_read=float(lhs.type.nbytes + rhs.type.nbytes),
         bytes_written=float(node.result.type.nbytes))
 
@@ -109,7 +121,7 @@ def eval_dot_general(op: DotGeneralOp, lhs: np.ndarray, rhs: np.ndarray, lt: str
     lc, rc = list(op.lhs_contracting), list(op.rhs_contracting)
     lf = [d for d in range(lhs.ndim) if d not in lb and d not in lc]
     rf = [d for d in range(rhs.ndim) if d not in rb and d not in rc]
-    is_float = dtypes.info(lt).is_float
+    is_float = dtypes.info(lt).is_float or dtypes.info(rt).is_float
     work = np.float64 if is_float else np.int64
     L = as_compute(lhs, lt).astype(work).transpose(lb + lf + lc)
     R = as_compute(rhs, rt).astype(work).transpose(rb + rc + rf)

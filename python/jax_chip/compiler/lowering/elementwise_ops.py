@@ -22,7 +22,7 @@ def _total_order_key(b: InstrBuilder, dtype: str, x: int) -> int:
     """Signed integer whose order is the float's total order (-NaN < -inf < -0 < +0 < +NaN):
     the bits, with all but the sign flipped for negative values."""
     bits = dt.info(dtype).bits
-    it = {16: "s16", 32: "s32"}[bits]
+    it = {8: "s8", 16: "s16", 32: "s32"}[bits]
     s = b.emit("BITCAST_CONVERT", it, x)
     sign = b.emit("SHR_ARITHMETIC", it, s, b.const(it, bits - 1))
     flip = b.emit("AND", it, sign, b.const(it, (1 << (bits - 1)) - 1))
