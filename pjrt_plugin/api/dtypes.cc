@@ -48,8 +48,7 @@ const char* Suggestion(PJRT_Buffer_Type type) {
     case PJRT_Buffer_Type_S64: return "use int32 (jax_enable_x64 off)";
     case PJRT_Buffer_Type_U64: return "use uint32 (jax_enable_x64 off)";
     case PJRT_Buffer_Type_F64: return "use float32 (jax_enable_x64 off)";
-    case PJRT_Buffer_Type_C64:
-    case PJRT_Buffer_Type_C128: return "keep real and imaginary parts as separate float32 arrays";
+    case PJRT_Buffer_Type_C128: return "use complex64 (jax_enable_x64 off)";
     case PJRT_Buffer_Type_F8E5M2:
     case PJRT_Buffer_Type_F8E4M3FN:
     case PJRT_Buffer_Type_F8E4M3B11FNUZ:
@@ -63,7 +62,7 @@ const char* Suggestion(PJRT_Buffer_Type type) {
     case PJRT_Buffer_Type_S2: return "use int8";
     case PJRT_Buffer_Type_U4:
     case PJRT_Buffer_Type_U2: return "use uint8";
-    default: return "supported types are bool, int8, uint8, int16, uint16, int32, uint32, float16, bfloat16, float32";
+    default: return "supported types are bool, int8, uint8, int16, uint16, int32, uint32, float16, bfloat16, float32, complex64";
   }
 }
 
@@ -81,6 +80,7 @@ StatusOr<DType> FromPjrtType(PJRT_Buffer_Type type, const char* context) {
     case PJRT_Buffer_Type_F16: return DType::kF16;
     case PJRT_Buffer_Type_BF16: return DType::kBF16;
     case PJRT_Buffer_Type_F32: return DType::kF32;
+    case PJRT_Buffer_Type_C64: return DType::kC64;
     default: break;
   }
   return InvalidArgument(std::string(context) + ": " + PjrtTypeName(type) +
@@ -100,6 +100,7 @@ PJRT_Buffer_Type ToPjrtType(DType dtype) {
     case DType::kF16: return PJRT_Buffer_Type_F16;
     case DType::kBF16: return PJRT_Buffer_Type_BF16;
     case DType::kF32: return PJRT_Buffer_Type_F32;
+    case DType::kC64: return PJRT_Buffer_Type_C64;
     case DType::kInvalid: break;
   }
   return PJRT_Buffer_Type_INVALID;

@@ -19,6 +19,8 @@ int DTypeByteSize(DType t) {
     case DType::kU32:
     case DType::kF32:
       return 4;
+    case DType::kC64:
+      return 8;
     case DType::kInvalid:
       return 0;
   }
@@ -37,6 +39,7 @@ const char* DTypeName(DType t) {
     case DType::kF16: return "f16";
     case DType::kBF16: return "bf16";
     case DType::kF32: return "f32";
+    case DType::kC64: return "c64";
     case DType::kInvalid: return "invalid";
   }
   return "invalid";

@@ -20,13 +20,16 @@ enum class DType : uint8_t {
   kF16 = 8,
   kBF16 = 9,
   kF32 = 10,
+  // complex64: (real, imag) f32 pairs. Only parameters, outputs and their storage aliases have
+  // it: the compiler lowers complex computations to f32 programs (docs/compiler.md).
+  kC64 = 20,
 };
 
 // Bytes per element (PRED is one byte). 0 for kInvalid.
 int DTypeByteSize(DType t);
 // "bf16", "s32", ...
 const char* DTypeName(DType t);
-bool IsFloat(DType t);
+bool IsFloat(DType t);  // real floating point (not complex)
 bool IsSignedInt(DType t);
 bool IsUnsignedInt(DType t);  // includes PRED
 

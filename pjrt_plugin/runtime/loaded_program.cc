@@ -20,7 +20,7 @@ std::string Quote(const flatbuffers::String* s) { return s ? "'" + s->str() + "'
 Status DecodeType(const exe::TensorType* t, const std::string& what, TensorInfo* out) {
   if (t == nullptr) return InvalidArgument(what + " has no type");
   const int dt = static_cast<int>(t->dtype());
-  if (dt < static_cast<int>(DType::kPred) || dt > static_cast<int>(DType::kF32)) {
+  if (DTypeByteSize(static_cast<DType>(dt)) == 0) {  // not a DType member
     return InvalidArgument(what + " has invalid dtype " + std::to_string(dt));
   }
   out->dtype = static_cast<DType>(dt);

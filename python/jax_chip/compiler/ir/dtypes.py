@@ -18,13 +18,17 @@ class DTypeInfo:
     name: str
     itemsize: int           # bytes per element in memory (pred: 1)
     bits: int               # value bits (pred: 1)
-    kind: str               # "pred", "sint", "uint", "float"
+    kind: str               # "pred", "sint", "uint", "float", "complex"
     numpy: np.dtype
     schema: int             # chip.exe.DType value
 
     @property
     def is_float(self) -> bool:
         return self.kind == "float"
+
+    @property
+    def is_complex(self) -> bool:
+        return self.kind == "complex"
 
     @property
     def is_int(self) -> bool:
@@ -52,6 +56,9 @@ CHIP_DTYPES: dict[str, DTypeInfo] = {
         DTypeInfo("f16", 2, 16, "float", np.dtype(np.float16), 8),
         DTypeInfo("bf16", 2, 16, "float", np.dtype(ml_dtypes.bfloat16), 9),
         DTypeInfo("f32", 4, 32, "float", np.dtype(np.float32), 10),
+        # (real, imag) f32 pairs; computations on it are lowered to f32 by complex_lowering, so
+        # only parameters, outputs and their reshape aliases have it (not in ALL_TYPES)
+        DTypeInfo("c64", 8, 64, "complex", np.dtype(np.complex64), 20),
     )
 }
 
@@ -64,7 +71,8 @@ ALL_FLOAT = frozenset(n for n, d in CHIP_DTYPES.items() if d.is_float)
 ALL_INT = frozenset(n for n, d in CHIP_DTYPES.items() if d.is_int)
 ALL_SINT = frozenset(n for n, d in CHIP_DTYPES.items() if d.is_signed)
 ALL_INT_PRED = ALL_INT | {"pred"}
-ALL_TYPES = frozenset(CHIP_DTYPES)
+ALL_COMPLEX = frozenset(n for n, d in CHIP_DTYPES.items() if d.kind == "complex")
+ALL_TYPES = frozenset(CHIP_DTYPES) - ALL_COMPLEX   # the types kernels compute on
 
 
 def is_chip_dtype(name: str) -> bool:

@@ -23,6 +23,7 @@ from jax_chip.compiler.kernels import (
     dynamic_slice,
     dynamic_update_slice,
     elementwise,
+    fft,
     gather,
     pad,
     reduce,
@@ -55,6 +56,7 @@ KINDS: tuple[KernelKind, ...] = (
     custom_call.KIND,
     convolution.KIND,
     triangular_solve.KIND,
+    fft.KIND,
 )
 
 BY_OP: dict[str, KernelKind] = {op: k for k in KINDS for op in k.ops}
