@@ -18,12 +18,15 @@ sys.path.insert(0, str(ROOT))
 from jax_chip.compiler.ir import dtypes  # noqa: E402
 from jax_chip.compiler.ir import ops as op_registry  # noqa: E402
 from jax_chip.compiler.kernels import registry as kernel_registry  # noqa: E402
+from jax_chip.compiler.lowering import complex_ops  # noqa: E402
 
 
 
 def _types(types: frozenset[str]) -> str:
     if types == dtypes.ALL_TYPES:
         return "all"
+    if types == dtypes.ALL_TYPES | dtypes.ALL_COMPLEX:
+        return "all, c64"
     if types == dtypes.ALL_FLOAT:
         return "float (f16, bf16, f32)"
     order = list(dtypes.CHIP_DTYPES)
@@ -42,17 +45,24 @@ def render() -> str:
         "round to the result type after every op; integers wrap. Any op not listed is rejected "
         "with an UNIMPLEMENTED error naming the op, its types and the JAX source line.",
         "",
+        "complex64 (c64) computations are lowered to f32 ops on (real, imaginary) parts by "
+        "`xla_passes/complex_lowering.py` before any kernel sees them; the complex64 column says "
+        "how each op does it (empty: not defined on complex, or not supported; complex128 is "
+        "rejected like every 64-bit type).",
+        "",
     ]
     for kind, title in op_registry.KIND_TITLES.items():
         specs = sorted((s for s in op_registry.REGISTRY.values() if s.kind == kind),
                        key=lambda s: s.name)
         if not specs:
             continue
-        lines += [f"## {title}", "", "| op | element types | kernel / EwOp | status | notes |",
-                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"## {title}", "",
+                  "| op | element types | kernel / EwOp | status | complex64 | notes |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for s in specs:
             how = s.ewop or kernel_registry.doc_kernel(s)
-            lines.append(f"| `{s.name}` | {_types(s.dtypes)} | {how} | {s.status} | {s.notes} |")
+            lines.append(f"| `{s.name}` | {_types(s.dtypes)} | {how} | {s.status} | "
+                         f"{complex_ops.note(s.name)} | {s.notes} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ def test_every_op_has_kind_types_and_lowering():
     for name, spec in op_registry.REGISTRY.items():
         assert spec.name == name
         assert spec.kind in op_registry.KIND_TITLES
-        assert spec.dtypes and spec.dtypes <= dtypes.ALL_TYPES
+        assert spec.dtypes and spec.dtypes <= dtypes.ALL_TYPES | dtypes.ALL_COMPLEX
         if spec.kind == "elementwise":     # one instruction, or lowered by elementwise_ops
             assert name in elementwise_ops.LOWERINGS or spec.ewop in ew_semantics.EWOPS, name
 

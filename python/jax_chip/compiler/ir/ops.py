@@ -284,11 +284,11 @@ register(OpSpec(
 # ---- complex numbers (xla_passes/complex_lowering.py) and the Fft kernel (kernels/fft.py) -------
 
 C64 = dt.ALL_COMPLEX
-register(OpSpec("stablehlo.real", "complex", C64 | FLOATS, becomes="(part)",
+register(OpSpec("stablehlo.real", "complex", C64 | FLOATS, kernel="(a part: no kernel)",
                 notes="the real part of the (real, imaginary) pair"))
-register(OpSpec("stablehlo.imag", "complex", C64 | FLOATS, becomes="(part)",
+register(OpSpec("stablehlo.imag", "complex", C64 | FLOATS, kernel="(a part: no kernel)",
                 notes="the imaginary part of the pair"))
-register(OpSpec("stablehlo.complex", "complex", C64, becomes="(pair)",
+register(OpSpec("stablehlo.complex", "complex", C64, kernel="(the pair: no kernel)",
                 notes="f32 real and imaginary parts -> complex64"))
 register(OpSpec("stablehlo.fft", "complex", C64 | {"f32"}, becomes="chip.fft",
                 notes="FFT, IFFT, RFFT, IRFFT over the last 1-3 dims (RFFT input, IRFFT "
