@@ -64,13 +64,6 @@ def test_complex128_names_type_and_suggests_complex64():
     assert "c128" in msg and "parameter 0" in msg and "use complex64" in msg, msg
 
 
-def test_complex_loop_carry_names_the_limitation():
-    # complex64 runs as f32 pairs; complex values carried by a loop are not split (yet)
-    msg = _compile_error(lambda z: jax.lax.fori_loop(0, 3, lambda i, c: c * z, z),
-                         np.ones(4, np.complex64))
-    assert "complex values carried by control flow" in msg and "UNIMPLEMENTED" in msg, msg
-
-
 def test_error_code_is_unimplemented_or_invalid_argument():
     with pytest.raises(Exception, match="UNIMPLEMENTED"):
         jax.jit(lambda x: jax.lax.clz(x)).lower(np.ones(8, np.int32)).compile()

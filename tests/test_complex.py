@@ -139,6 +139,17 @@ def test_sort_is_lexicographic_like_cpu():
     check_parity(lambda z: (jnp.sort(z, axis=-1), jnp.sort(z, axis=0), jnp.argsort(z[0])), z, what="sort")
 
 
+def test_control_flow_carrying_and_capturing_complex():
+    z = cx((4, 6))
+
+    def f(z):
+        carried = lax.fori_loop(0, 3, lambda i, c: c * z + 1j, z)            # carried and captured
+        scanned = lax.scan(lambda c, r: (c * r[0], jnp.conj(r)), jnp.ones((), z.dtype), z)
+        branch = lax.cond(jnp.real(z[0, 0]) > 0, lambda: jnp.exp(z), lambda: z * 2)
+        return carried, scanned, branch
+    check_accuracy(f, z, what="complex control flow")
+
+
 FFT_LENGTHS = [1, 2, 8, 12, 7, 64]
 
 

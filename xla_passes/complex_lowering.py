@@ -10,8 +10,10 @@ pairs (lowering/complex_ops.py has the per-op rules), so no kernel knows a compl
 - Ops with per-element regions (reduce, sort, scatter, reduce_window) take the parts as separate
   operands and their regions are lowered the same way.
 
-Complex values carried by while loops or case branches, and complex custom calls, are rejected
-(UNIMPLEMENTED, naming the op).
+- While loops and case branches carrying or capturing complex values: those operands, region
+  parameters and results are split in place (num_carried counts parts).
+
+Complex custom calls and ordering compares are rejected (UNIMPLEMENTED, naming the op).
 """
 
 from __future__ import annotations
@@ -179,13 +181,12 @@ def _output_value(g: Graph, p: Pair, nodes: list[Node]) -> Value:
 
 
 def _lower_graph(g: Graph, top: bool) -> bool:
-    complex_sig = any(_is_c64(p.value) for p in g.params) or any(_is_c64(o.value) for o in g.outputs)
+    complex_sig = _signature_is_complex(g)
     if not complex_sig and not any(_touches_complex(n) or n.regions for n in g.nodes):
         return False
     if complex_sig and not top:
-        raise UnsupportedError(f"complex values carried by control flow (region @{g.name}) are "
-                               f"not supported on the chip; keep real and imaginary parts as "
-                               f"separate float32 values in the loop")
+        raise AssertionError(f"region @{g.name} with a complex signature: its control-flow node "
+                             f"splits it")
     env: Env = {}
     head: list[Node] = []
     for p in g.params:
@@ -203,8 +204,29 @@ def _lower_graph(g: Graph, top: bool) -> bool:
     return True
 
 
+def _signature_is_complex(g: Graph) -> bool:
+    return any(_is_c64(p.value) for p in g.params) or any(_is_c64(o.value) for o in g.outputs)
+
+
+def _lower_control_flow(n: Node, args: list[Lowered], e: Emitter) -> list[Lowered]:
+    """while / case carrying or capturing complex values: every complex operand, region
+    parameter, region result and node result is split in place into its two parts."""
+    attrs = dict(n.attrs)
+    if "num_carried" in attrs:
+        attrs["num_carried"] = sum(2 if _is_c64(r) else 1 for r in n.results[:attrs["num_carried"]])
+    regions = [_lower_region(r, _in_place_order(r)) for r in n.regions]
+    types = [_f32(r.type) for r in n.results for _ in range(2 if _is_c64(r) else 1)]
+    outs = iter(e.emit(n.op, _flat(args), types, attrs, regions))
+    return [Pair(next(outs), next(outs)) if _is_c64(r) else next(outs) for r in n.results]
+
+
 def _lower_into(g: Graph, out: list[Node], env: Env, nodes: list[Node]) -> None:
     for n in nodes:
+        if n.regions and (_touches_complex(n) or any(_signature_is_complex(r) for r in n.regions)):
+            e = Emitter(g, out, n.loc)
+            lowered = _lower_control_flow(n, [env.get(o, o) for o in n.operands], e)
+            env.update(zip(n.results, lowered))
+            continue
         for r in n.regions:
             _lower_graph(r, top=False)
         if not _touches_complex(n):
