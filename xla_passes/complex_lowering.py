@@ -4,12 +4,12 @@ pairs (lowering/complex_ops.py has the per-op rules), so no kernel knows a compl
 - A complex parameter c64[S] is reinterpreted as f32[S, 2] (a reshape: the same bytes, no
   kernel) and its parts are the strided views [..., 0] and [..., 1].
 - A complex output is the concatenation of its parts along a new last dim, f32[S, 2], reshaped
-  (again the same bytes) to c64[S]: one Concatenate kernel writes it.
+  (again the same bytes) to c64[S]: a Concatenate kernel, then output_aliasing's copy into the
+  output buffer (an output that is a reshape alias is copied).
 - Complex constants become two f32 constants; `stablehlo.fft` becomes `chip.fft` (the Fft kernel
   on planar parts).
 - Ops with per-element regions (reduce, sort, scatter, reduce_window) take the parts as separate
   operands and their regions are lowered the same way.
-
 - While loops and case branches carrying or capturing complex values: those operands, region
   parameters and results are split in place (num_carried counts parts).
 
