@@ -3,8 +3,8 @@ pairs (lowering/complex_ops.py has the per-op rules), so no kernel knows a compl
 
 - A complex parameter c64[S] is reinterpreted as f32[S, 2] (a reshape: the same bytes, no
   kernel) and its parts are the strided views [..., 0] and [..., 1].
-- A complex output is the concatenation of its parts along a new last dim, f32[S, 2], reshaped
-  (again the same bytes) to c64[S]: a Concatenate kernel, then output_aliasing's copy into the
+- A complex output interleaves its parts into f32[S, 2] elementwise (fused with their
+  computation), reshaped (again the same bytes) to c64[S], then output_aliasing's copy into the
   output buffer (an output that is a reshape alias is copied).
 - Complex constants become two f32 constants; `stablehlo.fft` becomes `chip.fft` (the Fft kernel
   on planar parts).
@@ -172,12 +172,19 @@ def _param_parts(g: Graph, v: Value, nodes: list[Node]) -> Pair:
 
 
 def _output_value(g: Graph, p: Pair, nodes: list[Node]) -> Value:
-    """(re, im) f32[S] -> concatenate to f32[S, 2] -> c64[S] (same bytes)."""
+    """(re, im) f32[S] -> f32[S, 2] interleaved -> c64[S] (same bytes). The interleave is
+    elementwise (select on an iota of the new last dim between the parts broadcast along it), so
+    it fuses with the computation of the parts: one kernel writes the pairs."""
     s = p.re.type.shape
     e = Emitter(g, nodes, "")
-    cols = [e.op("stablehlo.reshape", x, shape=(*s, 1)) for x in (p.re, p.im)]
-    cat = e.op("stablehlo.concatenate", *cols, shape=(*s, 2), attrs={"dimension": len(s)})
-    return e.op("stablehlo.reshape", cat, dtype=C64, shape=s)
+    shape = (*s, 2)
+    dims = {"broadcast_dimensions": tuple(range(len(s)))}
+    re, im = (e.op("stablehlo.broadcast_in_dim", x, shape=shape, attrs=dims) for x in (p.re, p.im))
+    lane = e.op("stablehlo.iota", dtype="s32", shape=shape, attrs={"iota_dimension": len(s)})
+    zero = e.emit("stablehlo.constant", [], [TensorType("s32", shape)],
+                  {"value": np.asarray(0, np.int32), "splat": True})[0]
+    pairs = e.select(e.cmp("EQ", lane, zero), re, im)
+    return e.op("stablehlo.reshape", pairs, dtype=C64, shape=s)
 
 
 def _lower_graph(g: Graph, top: bool) -> bool:
