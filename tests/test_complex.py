@@ -228,15 +228,3 @@ def test_complex128_is_a_64bit_error():
             jax.device_put(z, chip()).block_until_ready()
         with pytest.raises(Exception, match="use complex64; the chip has no 64-bit types"):
             jax.jit(lambda z: z * 2).lower(z).compile()   # the compiler (default device: chip)
-
-
-def test_fft_cost_is_5_n_log2_n():
-    from compiler import helpers  # tests/compiler/helpers.py
-    g = helpers.compiled_graph(lambda z: jnp.fft.fft(z), cx((3, 64)))
-    ffts = [n for n in g.walk() if n.op == "chip.fft"]
-    assert len(ffts) == 1
-    cost = ffts[0].attrs["cost"]
-    assert cost.vector_flops == 3 * 5 * 64 * 6
-    moved = 2 * 3 * 64 * 4   # re and im parts, f32, in and out (HBM or SRAM)
-    assert cost.bytes_read + cost.sram_bytes_read == moved
-    assert cost.bytes_written + cost.sram_bytes_written == moved

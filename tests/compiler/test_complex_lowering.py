@@ -72,3 +72,17 @@ def test_constants_split_exactly():
     found = {v.tobytes() for v in values}
     assert c.real.astype(np.float32).tobytes() in found and c.imag.astype(np.float32).tobytes() in found
     assert np.float32(0.1).tobytes() in found and np.float32(-3e-7).tobytes() in found
+
+
+def test_fft_cost_is_5_n_log2_n_and_its_bytes():
+    g = compiled_graph(lambda z: jnp.fft.fft(z), cx(3, 64))
+    (fft,) = [n for n in g.walk() if n.op == "chip.fft"]
+    cost = fft.attrs["cost"]
+    assert cost.vector_flops == 3 * 5 * 64 * 6
+    moved = 2 * 3 * 64 * 4   # re and im parts, f32, in and out (HBM or SRAM)
+    assert cost.bytes_read + cost.sram_bytes_read == moved
+    assert cost.bytes_written + cost.sram_bytes_written == moved
+    # a length that is not a power of two: Bluestein's three transforms of m = 128 >= 2*60-1
+    g = compiled_graph(lambda z: jnp.fft.fft(z), cx(1, 60))
+    (fft,) = [n for n in g.walk() if n.op == "chip.fft"]
+    assert fft.attrs["cost"].vector_flops == 3 * 5 * 128 * 7 + 6 * (2 * 60 + 128)
