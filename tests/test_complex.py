@@ -79,11 +79,15 @@ def test_division_by_zero_and_integer_power():
                  what="division and integer powers")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::numpy.exceptions.ComplexWarning")
 def test_converts():
     x = RNG.uniform(-3, 3, (4, 5)).astype(np.float32)
     z = cx((4, 5))
+    z[0, :3] = [0, 2j, 3]     # zero, purely imaginary, real: complex -> bool is "nonzero"
     check_parity(lambda x, z: (x.astype(jnp.complex64), z.astype(jnp.float32), z.real.astype(jnp.bfloat16),
-                               x.astype(jnp.bfloat16).astype(jnp.complex64) * z),
+                               x.astype(jnp.bfloat16).astype(jnp.complex64) * z,
+                               lax.convert_element_type(z, jnp.bool_), lax.convert_element_type(z, jnp.int32),
+                               jnp.maximum(z, z[::-1]), jnp.max(z, axis=0)),
                  x, z, what="converts")
 
 

@@ -322,7 +322,8 @@ def _select(e: Emitter, n: Node, a: list[Lowered]) -> list[Lowered]:
     return [Pair(e.select(p, x.re, y.re), e.select(p, x.im, y.im))]
 
 
-@_rule("stablehlo.convert", "real -> complex: (x, 0); complex -> real: the real part, converted")
+@_rule("stablehlo.convert", "real -> complex: (x, 0); complex -> real: the real part, converted; "
+                            "complex -> pred: nonzero")
 def _convert(e: Emitter, n: Node, a: list[Lowered]) -> list[Lowered]:
     out = n.result.type
     x = a[0]
@@ -331,8 +332,11 @@ def _convert(e: Emitter, n: Node, a: list[Lowered]) -> list[Lowered]:
             return [x]
         re = x if x.type.dtype == F32 else e.op("stablehlo.convert", x)
         return [Pair(re, e.const(0.0, re))]
-    re = _pair(x, "operand", n).re
-    return [re if out.dtype == F32 else e.op("stablehlo.convert", re, dtype=out.dtype)]
+    z = _pair(x, "operand", n)
+    if out.dtype == "pred":     # nonzero
+        zero = e.const(0.0, z.re)
+        return [e.logic("or", e.cmp("NE", z.re, zero), e.cmp("NE", z.im, zero))]
+    return [z.re if out.dtype == F32 else e.op("stablehlo.convert", z.re, dtype=out.dtype)]
 
 
 def _per_part(name: str, note: str = "both parts (a view or copy each)") -> None:
