@@ -2,10 +2,12 @@
 (xla_passes/complex_lowering.py), one per StableHLO op, and their docs/ops.md notes (`RULES`).
 
 A complex value becomes a `Pair` of f32 values of its shape (planar: real parts, imaginary parts).
-The formulas follow XLA:CPU's elemental emitter where it has one: complex abs as a scaled hypot
-(max * sqrt(1 + (min/max)^2)), log as log|z| + i*atan2(im, re), Smith's division, sqrt after
-Kahan, pow as |x|^c e^(-d arg x) (cos q + i sin q), sin/cos through exp, with expm1 for small
-imaginary parts ([numerics.md](../../../../docs/numerics.md)).
+The formulas follow XLA:CPU's elemental emitter: complex abs as a scaled hypot
+(max * sqrt(1 + (min/max)^2)), log as log|z| + i*atan2(im, re), Smith's division, pow as
+|x|^c e^(-d arg x) (cos q + i sin q) with its 0^y cases; sqrt is Kahan's principal branch,
+sin/cos go through exp (sinh through expm1 for small imaginary parts) and tan is
+(tan a + i tanh b) / (1 - i tan a tanh b), each accurate to a few f32 ulps of the result's scale
+(the bounds: docs/numerics.md, tests/test_complex.py).
 """
 
 from __future__ import annotations
