@@ -144,6 +144,17 @@ def test_indexing_scatter_gather_and_movement():
     check_parity(f, z, idx, upd, what="indexing")
 
 
+def test_donated_complex_buffer_updated_in_place():
+    z = cx((3, 4))
+    d = jax.device_put(z, chip())
+    scaled, updated = jax.jit(lambda a: (a * 2j + 1, a.at[0].set(0)), donate_argnums=0)(d)
+    assert d.is_deleted()
+    want = z.copy()
+    want[0] = 0
+    np.testing.assert_array_equal(np.asarray(updated), want)
+    np.testing.assert_allclose(np.asarray(scaled), z * 2j + 1, rtol=1e-6)
+
+
 def test_sort_is_lexicographic_like_cpu():
     re = RNG.integers(-2, 3, (3, 9)).astype(np.float32)   # ties on the real part
     z = (re + 1j * RNG.uniform(-1, 1, (3, 9))).astype(np.complex64)
