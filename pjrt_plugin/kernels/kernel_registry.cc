@@ -21,6 +21,7 @@
 #include "pjrt_plugin/kernels/index_util.h"
 #include "pjrt_plugin/kernels/kernel.h"
 #include "pjrt_plugin/kernels/pad.h"
+#include "pjrt_plugin/kernels/ragged_dot.h"
 #include "pjrt_plugin/kernels/reduce.h"
 #include "pjrt_plugin/kernels/reduce_window.h"
 #include "pjrt_plugin/kernels/scatter.h"
@@ -84,6 +85,7 @@ const KernelKind kKinds[] = {
      OpTable<exe::Convolution, ValidateConvolution, RunConvolution>::Prepare},
     {KernelOp::TriangularSolve, "triangular_solve", Staging::kStaged,
      OpTable<exe::TriangularSolve, ValidateTriangularSolve, RunTriangularSolve>::Prepare},
+    {KernelOp::RaggedDot, "ragged_dot", Staging::kStaged, PrepareRaggedDot},
     {KernelOp::Fft, "fft", Staging::kStaged, OpTable<exe::Fft, ValidateFft, RunFft>::Prepare},
 };
 

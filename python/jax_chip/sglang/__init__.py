@@ -26,7 +26,7 @@ import os
 from typing import Iterable, List, Optional
 
 from jax_chip.sglang import patching
-from jax_chip.sglang.patches import PATCHES
+from jax_chip.sglang.patches import ALIASES, PATCHES
 from jax_chip.sglang.patching import PatchError
 
 ENV = "JAX_CHIP_SGLANG_FIXES"
@@ -67,6 +67,10 @@ def apply_here(names: Optional[Iterable[str]] = None) -> List[str]:
     selected = _resolve(names)
     patching.check_version(SUPPORTED_VERSION)
     importlib.import_module("sgl_jax")   # jax_chip._autoload, if active, applies its choice now
+    # Module aliases replace nothing (they provide a module name that does not exist): always,
+    # and first, since the patches' targets import the model registry, which imports the models.
+    for alias in ALIASES.values():
+        patching.provide(alias)
     patching.apply_all(PATCHES[n] for n in selected)
     _applied.extend(n for n in selected if n not in _applied)
     logger.info("jax_chip.sglang: applied %s", ", ".join(selected))
@@ -86,4 +90,5 @@ def applied() -> List[str]:
     return list(_applied)
 
 
-__all__ = ["apply", "apply_here", "applied", "PATCHES", "PatchError", "ENV", "SUPPORTED_VERSION"]
+__all__ = ["apply", "apply_here", "applied", "PATCHES", "ALIASES", "PatchError", "ENV",
+           "SUPPORTED_VERSION"]

@@ -79,6 +79,10 @@ class _Importer:
         if name in ("stablehlo.while", "stablehlo.case", "stablehlo.if"):
             region_import.import_region_op(self, op, loc)
             return
+        if name == "stablehlo.custom_call":
+            target = _str_attr(op.attributes["call_target_name"])
+            if target in attributes.CHLO_CUSTOM_CALLS:
+                name = target   # a CHLO op the StableHLO serializer carried as a custom call
         spec = op_registry.lookup(name)
         if spec is None:
             self._unsupported(op, loc)

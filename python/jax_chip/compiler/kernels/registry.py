@@ -26,6 +26,7 @@ from jax_chip.compiler.kernels import (
     fft,
     gather,
     pad,
+    ragged_dot,
     reduce,
     reduce_window,
     scatter,
@@ -56,6 +57,7 @@ KINDS: tuple[KernelKind, ...] = (
     custom_call.KIND,
     convolution.KIND,
     triangular_solve.KIND,
+    ragged_dot.KIND,
     fft.KIND,
 )
 
