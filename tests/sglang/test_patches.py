@@ -84,8 +84,11 @@ def test_every_patch_is_applied_marked_and_keeps_its_original() -> None:
 
 
 def _refers_to(fn: Any, target: Callable, seen: set) -> bool:
-    """Whether fn's closures (through nested functions and jit wrappers) hold target."""
+    """Whether fn's closures (through nested functions and jit wrappers) hold target; a class
+    builds on its target when it subclasses it."""
     if fn is target:
+        return True
+    if isinstance(fn, type) and isinstance(target, type) and issubclass(fn, target):
         return True
     if id(fn) in seen:
         return False

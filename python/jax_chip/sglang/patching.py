@@ -146,7 +146,11 @@ def apply(patch: Patch) -> None:
         if getattr(module, name, None) is not fn:
             raise PatchError(f"jax_chip.sglang: patch {patch.name!r}: {module.__name__}.{name} "
                              f"is not {patch.target} ({DISTRIBUTION} {installed_version()})")
-    new = functools.update_wrapper(patch.make(fn), fn)
+    new = patch.make(fn)
+    if isinstance(fn, type):   # a class: its replacement is a subclass (update_wrapper is for functions)
+        new.__wrapped__ = fn
+    else:
+        new = functools.update_wrapper(new, fn)
     setattr(new, MARK, patch.name)
     setattr(owner, name, _rewrap(raw, new))
     for module in aliases:

@@ -14,6 +14,7 @@ from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import stablehlo
 
 from jax_chip.compiler.frontend import attributes, region_import
+from jax_chip.compiler.frontend.layout_modes import check_layout_modes
 from jax_chip.compiler.frontend.mlir_types import (
     BUFFER_DTYPES,
     i64s,
@@ -285,6 +286,7 @@ def build_graph(module: ir.Module) -> Graph:
     block = fop.regions[0].blocks[0]
     args = list(block.arguments)
     arg_attrs = _dict_attrs(fop, "arg_attrs", len(args))
+    check_layout_modes("parameter", arg_attrs, [ir.RankedTensorType(a.type).rank for a in args])
     for i, a in enumerate(args):
         t = tensor_type(a.type, f"parameter {i}")
         v = graph.add_param(t, _name_of_loc(a.location) or f"arg{i}")
@@ -301,6 +303,7 @@ def build_graph(module: ir.Module) -> Graph:
     if ret.name != "func.return":
         raise CompileError(f"func.main does not end with func.return (found {ret.name})")
     res_attrs = _dict_attrs(fop, "res_attrs", len(ret.operands))
+    check_layout_modes("result", res_attrs, [ir.RankedTensorType(r.type).rank for r in ret.operands])
     for j, r in enumerate(ret.operands):
         d = res_attrs[j] if j < len(res_attrs) else None
         oname = ""

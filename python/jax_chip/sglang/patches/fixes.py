@@ -6,8 +6,9 @@ sgl_compare.py --fixes NAME,...).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, List, Optional, Union
 
 import numpy as np
 
@@ -129,6 +130,19 @@ ALIASES = (
             "skips it)"),
 )
 
+
+def _batch_input_ids(original: type) -> type:
+    @dataclasses.dataclass
+    class GenerateReqInput(original):  # type: ignore[misc, valid-type]
+        # The tokenizer manager handles a batch of token-id lists (_expand_inputs); the HTTP
+        # API must accept one (upstream's annotation, List[int], made FastAPI reject it).
+        input_ids: Optional[Union[List[List[int]], List[int]]] = None
+
+    GenerateReqInput.__module__ = original.__module__
+    GenerateReqInput.__qualname__ = original.__qualname__
+    return GenerateReqInput
+
+
 PATCHES = (
     Patch(
         name="qwen3_call", category=Category.FIX, module=QWEN3,
@@ -222,4 +236,11 @@ PATCHES = (
             "top_k_weights) wins: TypeError. Routes here as HF does (softmax in f32, top k, "
             "renormalized if norm_topk_prob), then calls it",
         make=_moe_routing),
+    Patch(
+        name="batch_input_ids", category=Category.FIX,
+        module="sgl_jax.srt.managers.io_struct", qualname="GenerateReqInput",
+        sha256="ba286a3026363a41dd911907d4f900d8c68ef217c15f3ddf4869e9fec72e3265",
+        why="/generate rejected a batch of token-id lists with 400 (input_ids annotated List[int]) "
+            "although the tokenizer manager batches them: bench_one_batch_server sends one",
+        make=_batch_input_ids),
 )
