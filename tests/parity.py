@@ -18,6 +18,7 @@ TOLERANCE: dict[Any, tuple[float, float]] = {
     np.dtype(np.float32): (1e-5, 1e-6),
     np.dtype(ml_dtypes.bfloat16): (1e-2, 1e-2),
     np.dtype(np.float16): (1e-3, 1e-3),
+    np.dtype(np.complex64): (1e-5, 1e-6),   # |chip - cpu| <= atol + rtol |cpu|
 }
 
 
@@ -77,6 +78,10 @@ def check_parity(f: Callable[..., Any], *args: Any, rtol: float | None = None,
     return got
 
 
+# f32 results (and complex64 ones, by the modulus of the error) are judged against f64 (complex128)
+_WIDE = {np.dtype(np.float32): np.float64, np.dtype(np.complex64): np.complex128}
+
+
 def check_accuracy(f: Callable[..., Any], *args: Any, factor: float = 2.0, what: str = "") -> Any:
     """The chip's f32 results are about as accurate as XLA:CPU's, measured against the exact result.
 
@@ -91,7 +96,8 @@ def check_accuracy(f: Callable[..., Any], *args: Any, factor: float = 2.0, what:
     got = run(f, chip(), *args)
     want = run(f, cpu(), *args)
     with enable_x64():
-        wide = [np.asarray(a, np.float64) if np.asarray(a).dtype == np.float32 else a for a in args]
+        wide = [np.asarray(a, _WIDE[np.asarray(a).dtype]) if np.asarray(a).dtype in _WIDE else a
+                for a in args]
         exact = run(f, cpu(), *wide)
     g_leaves, g_tree = jax.tree_util.tree_flatten(got)
     w_leaves, w_tree = jax.tree_util.tree_flatten(want)
@@ -100,10 +106,10 @@ def check_accuracy(f: Callable[..., Any], *args: Any, factor: float = 2.0, what:
     for i, (g, w, e) in enumerate(zip(g_leaves, w_leaves, e_leaves)):
         g, w, e = np.asarray(g), np.asarray(w), np.asarray(e)
         assert g.dtype == w.dtype and g.shape == w.shape, f"{what} output {i}: {g.dtype}{g.shape}"
-        if g.dtype != np.float32:
+        if g.dtype not in _WIDE:
             np.testing.assert_array_equal(g, w, err_msg=f"{what} output {i} (must be bit-exact)")
             continue
-        e = e.astype(np.float64)
+        e = e.astype(_WIDE[g.dtype])
         chip_err = float(np.abs(g - e).max(initial=0.0))
         cpu_err = float(np.abs(w - e).max(initial=0.0))
         floor = float(np.finfo(np.float32).eps) * float(np.abs(e).max(initial=0.0))

@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 from jax_chip.compiler.ir import dtypes  # noqa: E402
 from jax_chip.compiler.ir import ops as op_registry  # noqa: E402
 from jax_chip.compiler.kernels import registry as kernel_registry  # noqa: E402
+from jax_chip.compiler.lowering import complex_ops  # noqa: E402
 
 
 
@@ -31,6 +32,8 @@ def _types(types: frozenset[str]) -> str:
     types = types - dtypes.LOW_PRECISION
     if types == dtypes.ALL_TYPES:
         return "all"
+    if types == dtypes.ALL_TYPES | dtypes.ALL_COMPLEX:
+        return "all, c64"
     if types == dtypes.ALL_FLOAT:
         return "float (f16, bf16, f32)"
     order = list(dtypes.CHIP_DTYPES)
@@ -55,6 +58,10 @@ def render() -> str:
         "compare, select, data movement, constants, dot_general (fp8 inputs, int4 weights) and "
         "the elementwise ops that match XLA:CPU bit for bit; see docs/numerics.md. Other ops on "
         "them are rejected naming the op and type.",
+        "complex64 (c64) computations are lowered to f32 ops on (real, imaginary) parts by "
+        "`xla_passes/complex_lowering.py` before any kernel sees them; the complex64 column says "
+        "how each op does it (empty: not defined on complex, or not supported; complex128 is "
+        "rejected like every 64-bit type).",
         "",
     ]
     for kind, title in op_registry.KIND_TITLES.items():
@@ -63,12 +70,12 @@ def render() -> str:
         if not specs:
             continue
         lines += [f"## {title}", "",
-                  "| op | element types | fp8 / int4 | kernel / EwOp | status | notes |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+                  "| op | element types | fp8 / int4 | complex64 | kernel / EwOp | status | notes |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
         for s in specs:
             how = s.ewop or kernel_registry.doc_kernel(s)
-            lines.append(f"| `{s.name}` | {_types(s.dtypes)} | {_low_precision(s.dtypes)} | {how} "
-                         f"| {s.status} | {s.notes} |")
+            lines.append(f"| `{s.name}` | {_types(s.dtypes)} | {_low_precision(s.dtypes)} | "
+                         f"{complex_ops.note(s.name)} | {how} | {s.status} | {s.notes} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -48,8 +48,7 @@ const char* Suggestion(PJRT_Buffer_Type type) {
     case PJRT_Buffer_Type_S64: return "use int32 (jax_enable_x64 off)";
     case PJRT_Buffer_Type_U64: return "use uint32 (jax_enable_x64 off)";
     case PJRT_Buffer_Type_F64: return "use float32 (jax_enable_x64 off)";
-    case PJRT_Buffer_Type_C64:
-    case PJRT_Buffer_Type_C128: return "keep real and imaginary parts as separate float32 arrays";
+    case PJRT_Buffer_Type_C128: return "use complex64 (jax_enable_x64 off)";
     case PJRT_Buffer_Type_F8E4M3B11FNUZ:
     case PJRT_Buffer_Type_F8E4M3:
     case PJRT_Buffer_Type_F8E3M4:
@@ -57,7 +56,7 @@ const char* Suggestion(PJRT_Buffer_Type type) {
     case PJRT_Buffer_Type_F4E2M1FN: return "use bfloat16 or float16";
     case PJRT_Buffer_Type_S2: return "use int4 or int8";
     case PJRT_Buffer_Type_U2: return "use uint4 or uint8";
-    default: return "supported types are bool, int4, uint4, int8, uint8, int16, uint16, int32, uint32, float16, bfloat16, float32, float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz";
+    default: return "supported types are bool, int4, uint4, int8, uint8, int16, uint16, int32, uint32, float16, bfloat16, float32, float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, complex64";
   }
 }
 
@@ -81,6 +80,7 @@ StatusOr<DType> FromPjrtType(PJRT_Buffer_Type type, const char* context) {
     case PJRT_Buffer_Type_F8E5M2FNUZ: return DType::kF8E5M2FNUZ;
     case PJRT_Buffer_Type_S4: return DType::kS4;
     case PJRT_Buffer_Type_U4: return DType::kU4;
+    case PJRT_Buffer_Type_C64: return DType::kC64;
     default: break;
   }
   return InvalidArgument(std::string(context) + ": " + PjrtTypeName(type) +
@@ -106,6 +106,7 @@ PJRT_Buffer_Type ToPjrtType(DType dtype) {
     case DType::kF8E5M2FNUZ: return PJRT_Buffer_Type_F8E5M2FNUZ;
     case DType::kS4: return PJRT_Buffer_Type_S4;
     case DType::kU4: return PJRT_Buffer_Type_U4;
+    case DType::kC64: return PJRT_Buffer_Type_C64;
     case DType::kInvalid: break;
   }
   return PJRT_Buffer_Type_INVALID;

@@ -177,6 +177,7 @@ XLA_FFI_DataType FfiType(DType t) {
     case DType::kF16: return XLA_FFI_DataType_F16;
     case DType::kBF16: return XLA_FFI_DataType_BF16;
     case DType::kF32: return XLA_FFI_DataType_F32;
+    case DType::kC64: return XLA_FFI_DataType_C64;
     default: return XLA_FFI_DataType_INVALID;
   }
 }

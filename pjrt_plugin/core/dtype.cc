@@ -25,6 +25,8 @@ int DTypeByteSize(DType t) {
     case DType::kU32:
     case DType::kF32:
       return 4;
+    case DType::kC64:
+      return 8;
     case DType::kInvalid:
       return 0;
   }
@@ -49,6 +51,7 @@ const char* DTypeName(DType t) {
     case DType::kF8E5M2FNUZ: return "f8e5m2fnuz";
     case DType::kS4: return "s4";
     case DType::kU4: return "u4";
+    case DType::kC64: return "c64";
     case DType::kInvalid: return "invalid";
   }
   return "invalid";

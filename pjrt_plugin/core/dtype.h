@@ -27,6 +27,9 @@ enum class DType : uint8_t {
   kF8E5M2FNUZ = 23,
   kS4 = 24,  // packed two to a byte in device memory (element 2i in the low nibble)
   kU4 = 25,
+  // complex64: (real, imag) f32 pairs. Only parameters, outputs and their storage aliases have
+  // it: the compiler lowers complex computations to f32 programs (docs/compiler.md).
+  kC64 = 26,
 };
 
 // Bytes per element (PRED is one byte; the 4-bit types: 1, the byte that holds one, although
@@ -41,7 +44,7 @@ bool IsFloat8(DType t);
 bool IsInt4(DType t);
 // "bf16", "s32", ...
 const char* DTypeName(DType t);
-bool IsFloat(DType t);
+bool IsFloat(DType t);  // real floating point (not complex)
 bool IsSignedInt(DType t);
 bool IsUnsignedInt(DType t);  // includes PRED
 

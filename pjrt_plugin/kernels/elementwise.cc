@@ -298,6 +298,7 @@ void Gather(const Decoded& p, const DecodedView& v, const uint8_t* base, int64_t
         GatherRun(i + pos, reinterpret_cast<const uint32_t*>(src), inner_stride, len, [](uint32_t x) { return int64_t{x}; });
         break;
       case DType::kS4: case DType::kU4: case DType::kInvalid:
+      case DType::kC64:  // not a register type: rejected at load
         break;
     }
   });
@@ -639,7 +640,7 @@ void StoreResult(const DecodedResult& res, uint8_t* base, int64_t start, int n, 
       for (int j = 0; j < n; ++j) o[j] = static_cast<uint32_t>(v[j]);
       break;
     }
-    case DType::kInvalid: break;
+    case DType::kInvalid: case DType::kC64: break;  // not register types: rejected at load
   }
 }
 

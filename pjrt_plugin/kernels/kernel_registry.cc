@@ -16,6 +16,7 @@
 #include "pjrt_plugin/kernels/dot_general.h"
 #include "pjrt_plugin/kernels/dynamic_slice.h"
 #include "pjrt_plugin/kernels/elementwise.h"
+#include "pjrt_plugin/kernels/fft.h"
 #include "pjrt_plugin/kernels/gather.h"
 #include "pjrt_plugin/kernels/index_util.h"
 #include "pjrt_plugin/kernels/kernel.h"
@@ -86,6 +87,7 @@ const KernelKind kKinds[] = {
     {KernelOp::TriangularSolve, "triangular_solve", Staging::kStaged,
      OpTable<exe::TriangularSolve, ValidateTriangularSolve, RunTriangularSolve>::Prepare},
     {KernelOp::RaggedDot, "ragged_dot", Staging::kStaged, PrepareRaggedDot},
+    {KernelOp::Fft, "fft", Staging::kStaged, OpTable<exe::Fft, ValidateFft, RunFft>::Prepare},
 };
 
 // ---- the built-in custom-call targets -----------------------------------------------------------

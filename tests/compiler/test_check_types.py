@@ -55,10 +55,11 @@ def test_u64_suggests_uint32():
     assert "use uint32" in str(e.value)
 
 
-def test_complex_is_unsupported():
-    with pytest.raises(UnsupportedError) as e:
-        compile_program(lower_text(lambda x: x * 2, np.ones(3, np.complex64)), "mlir", b"", {})
-    assert "c64" in str(e.value) or "complex" in str(e.value)
+def test_complex128_suggests_complex64():
+    # complex64 is lowered to f32 pairs (xla_passes/complex_lowering.py); complex128 is 64-bit
+    with pytest.raises(CompileError) as e:
+        _compile_x64(lambda z: z * 2, np.ones(3, np.complex128))
+    assert "c128" in str(e.value) and "use complex64" in str(e.value)
 
 
 def test_fp8_without_chip_support_is_unsupported():

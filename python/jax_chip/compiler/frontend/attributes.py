@@ -218,6 +218,11 @@ def _import_ragged_dot(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
     return {"rhs_contracting": dims["rhs_contracting"][0]}
 
 
+def _import_fft(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
+    return {"fft_type": stablehlo.FftTypeAttr(op.attributes["fft_type"]).value,
+            "fft_length": i64s(op.attributes["fft_length"])}
+
+
 def _import_chlo_top_k(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
     return {"k": _int(op, "k"), "largest": True}
 
@@ -397,6 +402,7 @@ IMPORTERS: dict[str, Importer] = {
     "stablehlo.pad": _import_pad,
     "stablehlo.reverse": _import_reverse,
     "stablehlo.sort": _import_sort,
+    "stablehlo.fft": _import_fft,
     "stablehlo.reduce_window": _import_reduce_window,
     "chlo.top_k": _import_chlo_top_k,
     "chlo.ragged_dot": _import_ragged_dot,

@@ -20,6 +20,7 @@ from jax_chip.compiler.frontend.mlir_types import (
     i64s,
     int_attr,
     mlir_element_type_name,
+    read_complex_constant,
     read_constant,
     tensor_type,
 )
@@ -142,6 +143,9 @@ def _import_generic(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any
 
 def _import_constant(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
     t = tensor_type(op.results[0].type, "constant", loc)
+    if t.dtype == "c64":
+        value, splat = read_complex_constant(op, t)
+        return {"value": value, "splat": splat}
     if not constant_readable(t.dtype):
         # Not readable (and never accepted: check_types reports the type). Do not even touch
         # the attribute: jaxlib aborts the process when it downcasts e.g. a complex dense attr.

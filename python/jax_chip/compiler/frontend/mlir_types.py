@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import ml_dtypes
 import numpy as np
 from jaxlib.mlir import ir
@@ -104,6 +106,30 @@ def _low_precision_elements(attr: ir.DenseElementsAttr, t: TensorType) -> np.nda
     if t.dtype == "u4":
         values = values.view(np.uint8)
     return values.astype(dtypes.numpy_dtype(t.dtype))
+
+
+def read_complex_constant(op: ir.Operation, t: TensorType) -> tuple[np.ndarray, bool]:
+    """(value, splat) of a complex64 `stablehlo.constant`, value complex64 (0-d for splats).
+
+    jaxlib aborts the process when it downcasts a complex dense attribute, so the attribute is
+    never touched from Python: the constant's own text is evaluated with stablehlo.real/imag by
+    StableHLO's interpreter (a splat as a 0-d constant)."""
+    text = str(op)
+    m = re.search(r"stablehlo\.constant (dense<.*>) : tensor<([0-9x]*)complex<f32>>", text, re.S)
+    if m is None:
+        raise UnsupportedError(f"complex constant {t.mlir_str()} cannot be read")
+    value, dims = m.group(1), m.group(2)
+    splat = re.fullmatch(r"dense<\([^()]*\)>", value) is not None
+    shape = () if splat else t.shape
+    tc = "tensor<" + "".join(f"{d}x" for d in shape) + "complex<f32>>"
+    tf = tc.replace("complex<f32>", "f32")
+    module = ir.Module.parse(
+        f"func.func @main() -> ({tf}, {tf}) {{\n  %c = stablehlo.constant {value} : {tc}\n"
+        f"  %r = stablehlo.real %c : ({tc}) -> {tf}\n  %i = stablehlo.imag %c : ({tc}) -> {tf}\n"
+        f"  func.return %r, %i : {tf}, {tf}\n}}")
+    re_, im = (np.array(ir.DenseElementsAttr(r), copy=True).astype(np.float32).reshape(shape)
+               for r in stablehlo.eval_module(module, []))
+    return (re_ + np.complex64(1j) * im).astype(np.complex64), splat
 
 
 BUFFER_DTYPES = {"pred", "s8", "u8", "s16", "u16", "s32", "u32", "f16", "f32", "s64", "u64", "f64"}

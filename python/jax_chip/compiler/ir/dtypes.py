@@ -22,13 +22,17 @@ class DTypeInfo:
     name: str
     itemsize: int           # bytes per element in memory (pred: 1; s4/u4: 1 unpacked, see packed_nbytes)
     bits: int               # value bits (pred: 1)
-    kind: str               # "pred", "sint", "uint", "float"
+    kind: str               # "pred", "sint", "uint", "float", "complex"
     numpy: np.dtype
     schema: int             # chip.exe.DType value
 
     @property
     def is_float(self) -> bool:
         return self.kind == "float"
+
+    @property
+    def is_complex(self) -> bool:
+        return self.kind == "complex"
 
     @property
     def is_int(self) -> bool:
@@ -62,6 +66,9 @@ CHIP_DTYPES: dict[str, DTypeInfo] = {
         DTypeInfo("f8e5m2fnuz", 1, 8, "float", np.dtype(ml_dtypes.float8_e5m2fnuz), 23),
         DTypeInfo("s4", 1, 4, "sint", np.dtype(ml_dtypes.int4), 24),
         DTypeInfo("u4", 1, 4, "uint", np.dtype(ml_dtypes.uint4), 25),
+        # (real, imag) f32 pairs; computations on it are lowered to f32 by complex_lowering, so
+        # only parameters, outputs and their reshape aliases have it (not in ALL_TYPES)
+        DTypeInfo("c64", 8, 64, "complex", np.dtype(np.complex64), 26),
     )
 }
 
@@ -83,7 +90,8 @@ ALL_FLOAT = frozenset(n for n, d in _FULL.items() if d.is_float)
 ALL_INT = frozenset(n for n, d in _FULL.items() if d.is_int)
 ALL_SINT = frozenset(n for n, d in _FULL.items() if d.is_signed)
 ALL_INT_PRED = ALL_INT | {"pred"}
-ALL_TYPES = frozenset(_FULL)
+ALL_COMPLEX = frozenset(n for n, d in CHIP_DTYPES.items() if d.kind == "complex")
+ALL_TYPES = frozenset(_FULL) - ALL_COMPLEX   # the types kernels compute on
 
 
 def is_chip_dtype(name: str) -> bool:

@@ -12,6 +12,9 @@ Op kinds:
 - "dot", "reduce", "concatenate": their own kernels.
 - "indexing": gather, scatter, dynamic slices, pad, sort, top_k, variadic reduce, reduce_window.
 - "linalg": triangular_solve, its own kernel.
+- "complex": real / imag / complex / fft, lowered with every complex64 computation to f32 ops on
+  (real, imaginary) parts by xla_passes/complex_lowering.py (per-op rules:
+  lowering/complex_ops.py); "signal": chip.fft, the Fft kernel.
 - "custom_call": the chip's native kernels called by name.
 - "control": while / case / if, kernels with nested kernel lists.
 - "convolution": stablehlo.convolution, the Convolution kernel.
@@ -60,6 +63,8 @@ KIND_TITLES: dict[str, str] = {
     "convolution": "Convolution",
     "indexing": "Indexing, sorting and data-movement kernels",
     "linalg": "Linear algebra kernels",
+    "complex": "Complex numbers (lowered to f32 parts by complex_lowering)",
+    "signal": "Signal processing kernels",
     "control": "Control flow",
     "custom_call": "Native chip kernels (custom calls; docs/attention.md)",
     "collective": "Collectives",
@@ -189,8 +194,9 @@ register(OpSpec("stablehlo.transpose", "movement", ALL | LOWP, kernel="view",
                 notes="a permuted-stride view; standalone: an Elementwise copy"))
 register(OpSpec("stablehlo.slice", "movement", ALL | LOWP, kernel="view",
                 notes="an offset/strided view; standalone: an Elementwise copy"))
-register(OpSpec("stablehlo.reshape", "movement", ALL | LOWP, kernel="view / alias",
-                notes="row-major reshape: a zero-copy alias of a materialized value"))
+register(OpSpec("stablehlo.reshape", "movement", ALL | LOWP | dt.ALL_COMPLEX, kernel="view / alias",
+                notes="row-major reshape: a zero-copy alias of a materialized value; also "
+                      "c64[S] <-> f32[S, 2] at complex parameters and outputs (same bytes)"))
 register(OpSpec("stablehlo.iota", "iota", NUMERIC, ewop="IOTA",
                 notes="computed in s32, converted to the result type"))
 register(OpSpec("stablehlo.constant", "constant", ALL | LOWP, kernel="CONSTANT / CONST",
@@ -308,6 +314,23 @@ register(OpSpec(
     notes="left or right side, lower or upper, transposed (ADJOINT = TRANSPOSE for real types), "
           "unit diagonal, batched; substitution in f32 in a fixed order, rounded once",
     foldable=False, fusible=False))
+
+# ---- complex numbers (xla_passes/complex_lowering.py) and the Fft kernel (kernels/fft.py) -------
+
+C64 = dt.ALL_COMPLEX
+register(OpSpec("stablehlo.real", "complex", C64 | FLOATS, kernel="(a part: no kernel)",
+                notes="the real part of the (real, imaginary) pair"))
+register(OpSpec("stablehlo.imag", "complex", C64 | FLOATS, kernel="(a part: no kernel)",
+                notes="the imaginary part of the pair"))
+register(OpSpec("stablehlo.complex", "complex", C64, kernel="(the pair: no kernel)",
+                notes="f32 real and imaginary parts -> complex64"))
+register(OpSpec("stablehlo.fft", "complex", C64 | {"f32"}, becomes="chip.fft",
+                notes="FFT, IFFT, RFFT, IRFFT over the last 1-3 dims (RFFT input, IRFFT "
+                      "result f32)", foldable=False, fusible=False))
+register(OpSpec("chip.fft", "signal", frozenset({"f32"}),
+                notes="the Fft kernel on planar f32 parts: radix-2 for powers of two, "
+                      "Bluestein otherwise; computed in f32, twiddles from f64; IFFT/IRFFT "
+                      "scaled by 1/N", foldable=False, fusible=False))
 
 # ---- random bits (lowering/rng_algorithms.py, xla_passes/rng_bit_generator_expansion.py) ---------
 

@@ -23,6 +23,7 @@ from jax_chip.compiler.kernels import (
     dynamic_slice,
     dynamic_update_slice,
     elementwise,
+    fft,
     gather,
     pad,
     ragged_dot,
@@ -57,6 +58,7 @@ KINDS: tuple[KernelKind, ...] = (
     convolution.KIND,
     triangular_solve.KIND,
     ragged_dot.KIND,
+    fft.KIND,
 )
 
 BY_OP: dict[str, KernelKind] = {op: k for k in KINDS for op in k.ops}
