@@ -8,10 +8,29 @@ from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
 import sys
 
 
+def preload_asan_runtime() -> None:
+    """Under `bazel test --config=asan` (CHIP_SANITIZER=asan) the plugin is built with
+    AddressSanitizer and UBSan. The ASan runtime must be the first library in the process, so the
+    test re-executes itself with it preloaded into CPython (which is not instrumented; its
+    interned objects look like leaks, so leak detection is off)."""
+    if os.environ.get("CHIP_SANITIZER") != "asan" or "libasan" in os.environ.get("LD_PRELOAD", ""):
+        return
+    runtime = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    if not os.path.isabs(runtime):
+        raise SystemExit(f"CHIP_SANITIZER=asan: gcc does not know libasan.so ({runtime!r})")
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = " ".join(p for p in (runtime, env.get("LD_PRELOAD", "")) if p)
+    env["ASAN_OPTIONS"] = ":".join(p for p in (env.get("ASAN_OPTIONS", ""), "detect_leaks=0") if p)
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
 def main() -> int:
+    preload_asan_runtime()
     runfiles = os.environ.get("TEST_SRCDIR")
     if runfiles:
         lib = pathlib.Path(runfiles) / "chip" / "pjrt_plugin" / "pjrt_plugin_chip.so"
