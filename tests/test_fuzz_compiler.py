@@ -12,7 +12,8 @@ import fuzz_compiler  # noqa: E402
 
 
 def test_mutants_compile_or_fail_cleanly(tmp_path):
-    report = fuzz_compiler.fuzz(budget=200, seed=11, timeout=60, out=tmp_path, log=lambda _: None)
+    # 120 s per compile: generous on a loaded 2-core host; a real hang never answers.
+    report = fuzz_compiler.fuzz(budget=200, seed=11, timeout=120, out=tmp_path, log=lambda _: None)
     assert sum(report.counts.values()) == 200
     assert not report.bad, "\n".join(f"{b['outcome']} ({b['program']}, {b['mutations']}): {b['message'][:500]}"
                                      for b in report.bad[:5])
@@ -24,3 +25,17 @@ def test_an_internal_error_is_not_a_clean_rejection():
     assert fuzz_compiler.classify("INTERNAL: PJRT_Compile: internal compiler error: KeyError: 'x'") == "internal"
     assert fuzz_compiler.classify("INVALID_ARGUMENT: PJRT_Compile: f64 tensor<4xf64> of parameter 0") == "rejected"
     assert fuzz_compiler.classify("UNKNOWN: -:2:105: error: expected '}' in attribute dictionary") == "parse"
+
+
+def test_a_jaxlib_parser_hang_is_told_apart_from_a_chip_hang():
+    """A mutant jaxlib's own MLIR parser never finishes (a convolution spatial index of 2^31) is
+    'parse-hang', not the chip compiler's 'hang'; the worker is replaced and serves the next."""
+    text = (pathlib.Path(__file__).parent / "fuzz" / "jaxlib_parser_hang.mlir").read_text()
+    worker = fuzz_compiler.Worker()
+    try:
+        assert worker.run(0, "module {}", timeout=60)[0] == "rejected"   # started and warm
+        assert worker.run(1, text, timeout=5)[0] == "parse-hang"
+        outcome, message = worker.run(2, text.replace("2147483648", "1"), timeout=60)
+        assert outcome == "rejected" and "num_replicas=8" in message, message
+    finally:
+        worker.close()

@@ -8,7 +8,9 @@ attribute number changed, a constant made NaN/huge, a line deleted, the text tru
 compiled by the chip's plugin (PJRT_Client_Compile) in a worker process. Each outcome is one of
 
     compiled   the mutant is a valid program and compiled
-    parse      jaxlib's own parser/verifier rejected the text before the chip saw it
+    parse      jaxlib's MLIR parser/verifier rejected the text (the chip never saw it)
+    parse-hang jaxlib's MLIR parser did not finish (e.g. a convolution dim_numbers index of 2^31):
+               jaxlib's, not the chip's; JAX itself never sends text
     rejected   the chip compiler rejected it with a clean error (INVALID_ARGUMENT, UNIMPLEMENTED,
                ...) naming what it cannot compile
     internal   an internal compiler error: a Python exception inside the compiler surfaced as
@@ -215,11 +217,16 @@ def mutate(text: str, rng: random.Random) -> tuple[str, list[str]]:
 
 
 def classify(message: str) -> str:
+    """The outcome of a failed PJRT compile, from its message."""
     if "PJRT_Compile" not in message and "PJRT_Client_Compile" not in message:
         return "parse"     # jaxlib's parser or verifier: the chip never saw it
     if message.startswith("INTERNAL") or "internal compiler error" in message:
         return "internal"
     return "rejected"
+
+
+def _reply(job_id: int, **fields: str) -> None:
+    print(json.dumps({"id": job_id, **fields}), flush=True)
 
 
 def worker() -> int:
@@ -229,20 +236,34 @@ def worker() -> int:
     from jax._src import compiler
     from jax._src.lib import xla_client as xc
 
+    from jax._src.interpreters import mlir as jax_mlir
+    from jaxlib.mlir import ir
+
     backend = jax.extend.backend.get_backend("chip")
     devices = xc.DeviceList(tuple(jax.devices("chip")[:1]))
     options = compiler.get_compile_options(num_replicas=1, num_partitions=1)
+    context = jax_mlir.make_ir_context()
     for line in sys.stdin:
         job = json.loads(line)
+        # jaxlib parses and verifies the text first (as backend.compile would), then the chip
+        # compiles the module's bytecode, as JAX sends it.
         try:
-            backend.compile(job["text"], devices, options)
+            with context:
+                module = ir.Module.parse(job["text"])
+                code = jax_mlir.module_to_bytecode(module)
+        except Exception as e:  # noqa: BLE001 - jaxlib's parser rejected it
+            _reply(job["id"], outcome="parse", message=str(e)[:2000])
+            continue
+        _reply(job["id"], stage="parsed")
+        try:
+            backend.compile(code, devices, options)
             outcome, message = "compiled", ""
         except Exception as e:  # noqa: BLE001 - every failure is classified
             message = str(e)
             outcome = classify(message)
             if not isinstance(e, xc.XlaRuntimeError):
                 outcome, message = "internal", f"{type(e).__name__} escaped the PJRT call: {message}"
-        print(json.dumps({"id": job["id"], "outcome": outcome, "message": message[:2000]}), flush=True)
+        _reply(job["id"], outcome=outcome, message=message[:2000])
     return 0
 
 
@@ -251,9 +272,11 @@ class Worker:
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[str] | None = None
+        self.fresh = False
 
     def _start(self) -> subprocess.Popen[str]:
-        if self.proc is None or self.proc.poll() is not None:
+        self.fresh = self.proc is None or self.proc.poll() is not None
+        if self.fresh:
             self.proc = subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                          bufsize=1)
@@ -269,21 +292,28 @@ class Worker:
             return self._died(proc)
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
-        # The first job also pays for starting JAX and the plugin.
-        deadline = time.monotonic() + timeout + (60 if job_id == 0 else 0)
+        # The first job of a new worker also pays for starting JAX and the plugin.
+        deadline = time.monotonic() + timeout + (60 if self.fresh else 0)
+        parsed = False
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not sel.select(left):
                 proc.kill()
                 proc.wait()
                 self.proc = None
-                return "hang", f"no answer within {timeout:.0f} s"
+                if not parsed:
+                    return "parse-hang", f"jaxlib's parser gave no answer within {timeout:.0f} s"
+                return "hang", f"the chip compiler gave no answer within {timeout:.0f} s"
             line = proc.stdout.readline()
             if not line:
                 return self._died(proc)
             reply = json.loads(line)
-            if reply["id"] == job_id:
-                return reply["outcome"], reply["message"]
+            if reply["id"] != job_id:
+                continue
+            if reply.get("stage") == "parsed":
+                parsed = True
+                continue
+            return reply["outcome"], reply["message"]
 
     def _died(self, proc: subprocess.Popen[str]) -> tuple[str, str]:
         rc = proc.wait()
@@ -310,7 +340,7 @@ class Report:
     def table(self) -> str:
         total = sum(self.counts.values())
         rows = ["| outcome | mutants |", "|---|---|"]
-        for outcome in ("compiled", "parse", "rejected") + BAD:
+        for outcome in ("compiled", "parse", "parse-hang", "rejected") + BAD:
             rows.append(f"| {outcome} | {self.counts.get(outcome, 0)} |")
         rows.append(f"| total | {total} ({self.seconds:.0f} s) |")
         return "\n".join(rows)
@@ -330,10 +360,11 @@ def fuzz(budget: int, seed: int, timeout: float, out: pathlib.Path | None,
             mutant, applied = mutate(text, rng)
             outcome, message = worker_proc.run(i, mutant, timeout)
             counts[outcome] += 1
-            if outcome in BAD:
+            if outcome in BAD or outcome == "parse-hang":
                 record = {"id": str(i), "program": name, "mutations": ",".join(applied), "outcome": outcome,
                           "message": message}
-                bad.append(record)
+                if outcome in BAD:
+                    bad.append(record)
                 log(f"[{i}] {outcome}: {name} ({record['mutations']}): {message.splitlines()[0][:200]}")
                 if out is not None:
                     out.mkdir(parents=True, exist_ok=True)
