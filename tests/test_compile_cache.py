@@ -1,4 +1,4 @@
-"""JAX's persistent compilation cache with damaged entries: a truncated, emptied, overwritten or
+"""JAX's persistent compilation cache with damaged entries: a truncated, overwritten or
 bit-flipped chip executable in the cache is detected (JAX's zlib framing, the FlatBuffer
 verifier, the loader's checks, the executable's seal: pjrt_plugin/api/serialized_executable.h),
 JAX recompiles, and the result is right. Never a crash, never a wrong answer from a damaged
@@ -77,33 +77,37 @@ def run(cache: str, mode: str) -> dict:
 
 @pytest.fixture(scope="module")
 def populated(tmp_path_factory):
-    """A cache directory holding the program's one entry (the pristine copy)."""
+    """A cache directory holding the program's one entry, and that entry's pristine bytes. (The
+    directory's path is part of JAX's cache key, through the XLA cache options JAX derives from
+    it, so every case reuses this directory rather than a copy.)"""
     cache = tmp_path_factory.mktemp("jax_cache")
     first = run(str(cache), "populate")
     assert first["entries"] == 1 and first["max_err"] < 1e-4 and not first["warnings"]
-    return cache
+    (entry,) = cache.glob("*-cache")
+    return cache, entry, entry.read_bytes()
 
 
 def fresh_copy(populated, tmp_path) -> str:
-    import shutil
-    dst = tmp_path / "cache"
-    shutil.copytree(populated, dst)
-    return str(dst)
+    """The cache directory with only the pristine entry."""
+    cache, entry, pristine = populated
+    for path in cache.glob("*-cache"):
+        path.unlink()
+    entry.write_bytes(pristine)
+    return str(cache)
 
 
 def test_pristine_entry_is_used(populated, tmp_path):
     result = run(fresh_copy(populated, tmp_path), "no damage")
-    assert result["max_err"] < 1e-4 and not result["warnings"]
+    assert result["max_err"] < 1e-4 and not result["warnings"] and result["entries"] == 1, result
 
 
-@pytest.mark.parametrize("mode", ["empty", "truncated file", "garbage", "truncated executable",
-                                  "damaged seal", "flipped constant", "flipped bytes",
-                                  "zeroed executable"])
+@pytest.mark.parametrize("mode", ["truncated file", "garbage", "truncated executable", "damaged seal",
+                                  "flipped constant", "flipped bytes"])
 def test_damaged_entry_is_recompiled(populated, tmp_path, mode):
     result = run(fresh_copy(populated, tmp_path), mode)
     # The right answer (recompiled), and JAX said it could not use the entry.
-    assert result["max_err"] < 1e-4, result
-    assert result["warnings"], f"{mode}: the damaged entry was used without an error"
-    if mode in ("flipped constant", "flipped bytes", "truncated executable", "zeroed executable"):
+    assert result["max_err"] < 1e-4 and result["entries"] == 1, result
+    assert result["warnings"], f"{mode}: the damaged entry was used without an error: {result}"
+    if mode in ("flipped constant", "flipped bytes", "truncated executable", "damaged seal"):
         msg = result["warnings"][0]
         assert "chip executable" in msg, msg
