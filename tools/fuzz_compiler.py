@@ -31,11 +31,12 @@ import collections
 import json
 import os
 import pathlib
+import queue
 import random
 import re
-import selectors
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -268,10 +269,12 @@ def worker() -> int:
 
 
 class Worker:
-    """One worker process; restarted after a crash or a hang."""
+    """One worker process; restarted after a crash or a hang. A thread reads its replies into a
+    queue, so a reply is never left sitting in a pipe buffer while the parent waits."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[str] | None = None
+        self.replies: queue.Queue[str | None] = queue.Queue()
         self.fresh = False
 
     def _start(self) -> subprocess.Popen[str]:
@@ -280,32 +283,39 @@ class Worker:
             self.proc = subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                          bufsize=1)
+            self.replies = queue.Queue()
+            threading.Thread(target=self._read, args=(self.proc, self.replies), daemon=True).start()
         return self.proc
+
+    @staticmethod
+    def _read(proc: subprocess.Popen[str], replies: queue.Queue[str | None]) -> None:
+        assert proc.stdout
+        for line in proc.stdout:
+            replies.put(line)
+        replies.put(None)   # the worker exited
 
     def run(self, job_id: int, text: str, timeout: float) -> tuple[str, str]:
         proc = self._start()
-        assert proc.stdin and proc.stdout
+        assert proc.stdin
         try:
             proc.stdin.write(json.dumps({"id": job_id, "text": text}) + "\n")
             proc.stdin.flush()
         except BrokenPipeError:
             return self._died(proc)
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
         # The first job of a new worker also pays for starting JAX and the plugin.
         deadline = time.monotonic() + timeout + (60 if self.fresh else 0)
         parsed = False
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
+            try:
+                line = self.replies.get(timeout=max(deadline - time.monotonic(), 0.001))
+            except queue.Empty:
                 proc.kill()
                 proc.wait()
                 self.proc = None
                 if not parsed:
                     return "parse-hang", f"jaxlib's parser gave no answer within {timeout:.0f} s"
                 return "hang", f"the chip compiler gave no answer within {timeout:.0f} s"
-            line = proc.stdout.readline()
-            if not line:
+            if line is None:
                 return self._died(proc)
             reply = json.loads(line)
             if reply["id"] != job_id:
