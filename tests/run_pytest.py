@@ -19,12 +19,17 @@ def preload_asan_runtime() -> None:
     interned objects look like leaks, so leak detection is off)."""
     if os.environ.get("CHIP_SANITIZER") != "asan" or "libasan" in os.environ.get("LD_PRELOAD", ""):
         return
-    runtime = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-    if not os.path.isabs(runtime):
-        raise SystemExit(f"CHIP_SANITIZER=asan: gcc does not know libasan.so ({runtime!r})")
+    # libstdc++ too: CPython does not link it, and ASan must find the real __cxa_throw at start-up
+    # to intercept the C++ exceptions the plugin and jaxlib throw.
+    preload = []
+    for lib in ("libasan.so", "libstdc++.so.6"):
+        path = subprocess.run(["gcc", f"-print-file-name={lib}"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        if not os.path.isabs(path):
+            raise SystemExit(f"CHIP_SANITIZER=asan: gcc does not know {lib} ({path!r})")
+        preload.append(path)
     env = dict(os.environ)
-    env["LD_PRELOAD"] = " ".join(p for p in (runtime, env.get("LD_PRELOAD", "")) if p)
+    env["LD_PRELOAD"] = " ".join(preload + ([env["LD_PRELOAD"]] if env.get("LD_PRELOAD") else []))
     env["ASAN_OPTIONS"] = ":".join(p for p in (env.get("ASAN_OPTIONS", ""), "detect_leaks=0") if p)
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
