@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <string>
@@ -53,6 +54,21 @@ PJRT_Error* RunApi(const char* function, Args* args, size_t min_size, Body&& bod
   } catch (...) {
     return ToPjrtError(Internal(std::string(function) + ": unexpected C++ exception"));
   }
+}
+
+// A C enum field of the caller's struct, range-checked: the value is read as the int it is stored
+// as, because reading an out-of-range value through the enum type is undefined behaviour (UBSan's
+// -fsanitize=enum reports it). INVALID_ARGUMENT "<what> is <n>, not a <type_name>" outside
+// [first, last].
+template <typename E>
+StatusOr<E> CheckedEnum(const E& field, E first, E last, const std::string& what, const char* type_name) {
+  static_assert(sizeof(E) == sizeof(int), "C enums are stored as int");
+  int v;
+  std::memcpy(&v, &field, sizeof(v));
+  if (v < static_cast<int>(first) || v > static_cast<int>(last)) {
+    return InvalidArgument(what + " is " + std::to_string(v) + ", not a " + type_name);
+  }
+  return static_cast<E>(v);
 }
 
 // "PJRT_Buffer_Device: buffer is null" when `ptr` is null.

@@ -141,7 +141,10 @@ PJRT_Error* ClientBufferFromHostBuffer(PJRT_Client_BufferFromHostBuffer_Args* ar
   return RunApi(kFn, args, CHIP_MIN_ARGS_SIZE(PJRT_Client_BufferFromHostBuffer_Args, device_layout), [&]() -> Status {
     CHIP_REQUIRE_NON_NULL(kFn, args->client, "client");
     CHIP_ASSIGN_OR_RETURN(PJRT_Device * device, TargetDevice(args->client, args->device, args->memory, kFn));
-    CHIP_ASSIGN_OR_RETURN(TensorInfo info, MakeTensorInfo(args->type, args->dims, args->num_dims, kFn));
+    CHIP_ASSIGN_OR_RETURN(PJRT_Buffer_Type type, CheckedEnum(args->type, PJRT_Buffer_Type_INVALID,
+                                                             PJRT_Buffer_Type_F4E2M1FN,
+                                                             std::string(kFn) + ": type", "PJRT_Buffer_Type"));
+    CHIP_ASSIGN_OR_RETURN(TensorInfo info, MakeTensorInfo(type, args->dims, args->num_dims, kFn));
     const int64_t element_size = DTypeByteSize(info.dtype);
     const int64_t bytes = info.byte_size();
     if (bytes > 0 && args->data == nullptr) return InvalidArgument(std::string(kFn) + ": data is null");

@@ -110,7 +110,11 @@ StatusOr<ChipConfig> ConfigFromNamedValues(const PJRT_NamedValue* options, size_
                                          v.struct_size, PJRT_NamedValue_STRUCT_SIZE));
     if (v.name == nullptr) return InvalidArgument(where + " has a null name");
     std::string name(v.name, v.name_size);
-    switch (v.type) {
+    CHIP_ASSIGN_OR_RETURN(PJRT_NamedValue_Type type,
+                          CheckedEnum(v.type, PJRT_NamedValue_kString, PJRT_NamedValue_kBool,
+                                      std::string(function) + ": chip option '" + name + "' value type",
+                                      "PJRT_NamedValue_Type"));
+    switch (type) {
       case PJRT_NamedValue_kString:
         values[name] = std::string(v.string_value == nullptr ? "" : v.string_value,
                                    v.string_value == nullptr ? 0 : v.value_size);

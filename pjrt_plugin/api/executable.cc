@@ -7,17 +7,14 @@
 #include "pjrt_plugin/api/device_description.h"
 #include "pjrt_plugin/api/dtypes.h"
 #include "pjrt_plugin/api/memory.h"
+#include "pjrt_plugin/api/serialized_executable.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
 namespace chip::api {
 
 std::string ProgramFingerprint(const LoadedProgram& program) {
   if (!program.fingerprint().empty()) return program.fingerprint();
-  uint64_t h = 1469598103934665603ull;  // FNV-1a 64
-  for (unsigned char c : program.bytes()) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
+  const uint64_t h = Fnv1a64(program.bytes());
   char buf[32];
   std::snprintf(buf, sizeof(buf), "chipx-%016llx", static_cast<unsigned long long>(h));
   return buf;
@@ -68,9 +65,10 @@ PJRT_Executable::PJRT_Executable(std::shared_ptr<const chip::LoadedProgram> p)
       output_memory_kind_sizes(program->num_outputs(), std::string(chip::api::kDeviceMemoryKind).size()),
       cost_properties(chip::api::CostProperties(*program)) {}
 
-// Backs the bytes PJRT_Executable_Serialize returns: the program's own bytes, shared.
+// Backs the bytes PJRT_Executable_Serialize returns: the program's bytes, sealed
+// (serialized_executable.h).
 struct PJRT_SerializedExecutable {
-  std::shared_ptr<const chip::LoadedProgram> program;
+  std::string bytes;
 };
 
 namespace chip::api {
@@ -163,9 +161,9 @@ PJRT_Error* ExecutableSerialize(PJRT_Executable_Serialize_Args* args) {
   return RunApi(kFn, args, CHIP_MIN_ARGS_SIZE(PJRT_Executable_Serialize_Args, executable), [&]() -> Status {
     CHIP_REQUIRE_NON_NULL(kFn, args->executable, "executable");
     auto s = std::make_unique<PJRT_SerializedExecutable>();
-    s->program = args->executable->program;
-    args->serialized_bytes = s->program->bytes().data();
-    args->serialized_bytes_size = s->program->bytes().size();
+    s->bytes = SealExecutable(args->executable->program->bytes());
+    args->serialized_bytes = s->bytes.data();
+    args->serialized_bytes_size = s->bytes.size();
     args->serialized_executable_deleter = [](PJRT_SerializedExecutable* e) { delete e; };
     args->serialized_executable = s.release();
     return Status::Ok();

@@ -12,6 +12,7 @@
 #include "pjrt_plugin/api/event.h"
 #include "pjrt_plugin/api/executable.h"
 #include "pjrt_plugin/api/memory.h"
+#include "pjrt_plugin/api/serialized_executable.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
 PJRT_LoadedExecutable::PJRT_LoadedExecutable(PJRT_Client* client,
@@ -278,9 +279,12 @@ PJRT_Error* ExecutableDeserializeAndLoad(PJRT_Executable_DeserializeAndLoad_Args
     if (args->serialized_executable == nullptr && args->serialized_executable_size > 0) {
       return InvalidArgument(std::string(kFn) + ": serialized_executable is null");
     }
-    std::string bytes(args->serialized_executable == nullptr ? "" : args->serialized_executable,
-                      args->serialized_executable_size);
-    StatusOr<std::shared_ptr<const LoadedProgram>> program = LoadedProgram::Load(std::move(bytes));
+    const std::string_view serialized(args->serialized_executable == nullptr ? "" : args->serialized_executable,
+                                      args->serialized_executable_size);
+    StatusOr<std::string_view> flatbuffer = UnsealExecutable(serialized);
+    StatusOr<std::shared_ptr<const LoadedProgram>> program =
+        flatbuffer.ok() ? LoadedProgram::Load(std::string(flatbuffer.value()))
+                        : StatusOr<std::shared_ptr<const LoadedProgram>>(flatbuffer.status());
     if (!program.ok()) {
       return Status(program.status().code(), std::string(kFn) + ": the bytes (" +
                                                  std::to_string(args->serialized_executable_size) +

@@ -5,13 +5,9 @@
 #include <string>
 #include <vector>
 
-// GCC 12's AVX-512 intrinsic headers trip -Wmaybe-uninitialized inside Eigen's GEMM kernels at
-// -O3 (a known false positive in the headers); silenced for this file only.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
-
 #include "pjrt_plugin/kernels/aligned_buffer.h"
 #include "pjrt_plugin/core/numerics.h"
+#include "pjrt_plugin/kernels/gemm.h"
 #include "pjrt_plugin/kernels/thread_pool.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
@@ -145,56 +141,6 @@ void Pack(const TensorRef& x, const OperandLayout& l, T* dst) {
       }
     }
   });
-}
-
-template <typename T>
-using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-// C[b] (MxN) = op(A[b]) * op(B[b]) where A is stored [M,K] (or [K,M] when a_t) and B [K,N] (or
-// [N,K] when b_t). Work is split over batches and row blocks.
-template <typename T>
-void BatchedGemm(const T* A, bool a_t, const T* Bm, bool b_t, T* C, int64_t batches, int64_t M, int64_t N,
-                 int64_t K) {
-  // Work items: (batch, block of rows). Blocks are large (GEMM packs the right-hand side once per
-  // block), and there are at least as many items as threads when the work is big enough.
-  const int threads = ThreadPool::Global().num_threads();
-  const double flops = 2.0 * batches * M * N * K;
-  const bool parallel = flops >= 4e6 && threads > 1;
-  int64_t blocks_per_batch = 1;
-  if (parallel && batches < threads) {
-    blocks_per_batch = std::min<int64_t>((threads + batches - 1) / batches, std::max<int64_t>(1, M / 16));
-  }
-  const int64_t rows_per_block = (M + blocks_per_batch - 1) / blocks_per_batch;
-  blocks_per_batch = (M + rows_per_block - 1) / rows_per_block;
-  auto run = [&](int64_t begin, int64_t end) {
-    for (int64_t w = begin; w < end; ++w) {
-      const int64_t b = w / blocks_per_batch;
-      const int64_t m0 = (w % blocks_per_batch) * rows_per_block;
-      const int64_t rows = std::min(rows_per_block, M - m0);
-      Eigen::Map<RowMajor<T>> c(C + b * M * N + m0 * N, rows, N);
-      const T* a = A + b * M * K;
-      const T* bb = Bm + b * K * N;
-      if (!a_t && !b_t) {
-        c.noalias() = Eigen::Map<const RowMajor<T>>(a, M, K).middleRows(m0, rows) *
-                      Eigen::Map<const RowMajor<T>>(bb, K, N);
-      } else if (!a_t && b_t) {
-        c.noalias() = Eigen::Map<const RowMajor<T>>(a, M, K).middleRows(m0, rows) *
-                      Eigen::Map<const RowMajor<T>>(bb, N, K).transpose();
-      } else if (a_t && !b_t) {
-        c.noalias() = Eigen::Map<const RowMajor<T>>(a, K, M).middleCols(m0, rows).transpose() *
-                      Eigen::Map<const RowMajor<T>>(bb, K, N);
-      } else {
-        c.noalias() = Eigen::Map<const RowMajor<T>>(a, K, M).middleCols(m0, rows).transpose() *
-                      Eigen::Map<const RowMajor<T>>(bb, N, K).transpose();
-      }
-    }
-  };
-  const int64_t work = batches * blocks_per_batch;
-  if (!parallel || work == 1) {
-    run(0, work);
-  } else {
-    ThreadPool::Global().ParallelFor(work, 1, run);
-  }
 }
 
 // Small-M float products with a bf16/f16 right-hand side (decode-time matrix-vector work): the
@@ -397,11 +343,7 @@ Status RunDotGeneral(const exe::DotGeneral& op, const TensorRefs& inputs, const 
       Pack<float>(inputs[1], R, b_buf.as<float>());
       b_ptr = b_buf.as<float>();
     }
-    if (K == 0) {
-      std::fill(c_ptr, c_ptr + out_elems, 0.0f);
-    } else {
-      BatchedGemm<float>(a_ptr, a_t, b_ptr, b_t, c_ptr, B, M, N, K);
-    }
+    DeterministicGemm(a_ptr, a_t, b_ptr, b_t, c_ptr, B, M, N, K);
   }
   if (out.dtype != DType::kF32) {
     const int size = DTypeByteSize(out.dtype);

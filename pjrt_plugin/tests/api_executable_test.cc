@@ -114,12 +114,32 @@ TEST_F(ExecutableTest, MetadataAndSerialization) {
   EXPECT_EQ(props["bytes accessed"], 3 * 24 * 4.0f);
   EXPECT_EQ(props.count("transcendentals"), 1u);
 
-  // Serialize returns exactly the chip executable bytes.
+  // Serialize returns the chip executable bytes and their 16-byte seal (FNV-1a 64, "CHIPSEAL").
   auto ser = CHIP_ARGS(PJRT_Executable_Serialize_Args);
   ser.executable = exe.get();
   CHIP_ASSERT_OK(Api()->PJRT_Executable_Serialize(&ser));
-  EXPECT_EQ(std::string(ser.serialized_bytes, ser.serialized_bytes_size), bytes);
+  const std::string sealed(ser.serialized_bytes, ser.serialized_bytes_size);
   ser.serialized_executable_deleter(ser.serialized_executable);
+  ASSERT_EQ(sealed.size(), bytes.size() + 16);
+  EXPECT_EQ(sealed.substr(0, bytes.size()), bytes);
+  EXPECT_EQ(sealed.substr(sealed.size() - 8), "CHIPSEAL");
+  uint64_t fnv = 1469598103934665603ull;
+  for (unsigned char c : bytes) fnv = (fnv ^ c) * 1099511628211ull;
+  uint64_t stored = 0;
+  for (int i = 0; i < 8; ++i) stored |= uint64_t{static_cast<unsigned char>(sealed[bytes.size() + i])} << (8 * i);
+  EXPECT_EQ(stored, fnv);
+  // The sealed copy loads; one flipped bit anywhere in it is DATA_LOSS, even in a byte (the
+  // program's name) that leaves a well-formed executable.
+  LoadedExecutablePtr reloaded = Load(client_.get(), sealed);
+  EXPECT_NE(reloaded, nullptr);
+  std::string damaged = sealed;
+  const size_t name_at = damaged.find("add_program");
+  ASSERT_NE(name_at, std::string::npos);
+  damaged[name_at] ^= 0x20;
+  PJRT_LoadedExecutable* bad = nullptr;
+  EXPECT_TRUE(FailsWith(DeserializeAndLoadRaw(client_.get(), damaged, &bad), PJRT_Error_Code_DATA_LOSS,
+                        {"PJRT_Executable_DeserializeAndLoad", "damaged", "checksum"}));
+  EXPECT_EQ(bad, nullptr);
 
   auto opt = CHIP_ARGS(PJRT_Executable_OptimizedProgram_Args);
   opt.executable = exe.get();

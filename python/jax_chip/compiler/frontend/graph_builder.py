@@ -24,6 +24,7 @@ from jax_chip.compiler.frontend.mlir_types import (
     read_constant,
     tensor_type,
 )
+from jax_chip.compiler.ir import dtypes
 from jax_chip.compiler.ir import ops as op_registry
 from jax_chip.compiler.ir.custom_calls import handles
 from jax_chip.compiler.ir.errors import CompileError, UnsupportedError, at
@@ -154,11 +155,24 @@ def _import_constant(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, An
     return {"value": value, "splat": splat}
 
 
+# The compare types StableHLO allows for each class of element type (spec: compare, C3); its
+# verifier does not check them, and a kernel told to compare s32 keys as TOTALORDER would refuse.
+_COMPARE_TYPES = {"float": ("FLOAT", "TOTALORDER"), "signed": ("SIGNED",), "unsigned": ("UNSIGNED",)}
+
+
 def _import_compare(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any]:
     attrs = {"comparison_direction":
              stablehlo.ComparisonDirectionAttr(op.attributes["comparison_direction"]).value}
     if "compare_type" in op.attributes:
-        attrs["compare_type"] = stablehlo.ComparisonTypeAttr(op.attributes["compare_type"]).value
+        ctype = stablehlo.ComparisonTypeAttr(op.attributes["compare_type"]).value
+        dtype = imp.value(op.operands[0]).type.dtype
+        info = dtypes.CHIP_DTYPES.get(dtype)   # other types are reported by the type check
+        if info is not None:
+            kind = "float" if info.is_float else ("signed" if info.is_signed else "unsigned")
+            if ctype not in _COMPARE_TYPES[kind]:
+                raise CompileError(f"stablehlo.compare of {dtype} operands with compare type {ctype}: "
+                                   f"{kind} operands compare as {' or '.join(_COMPARE_TYPES[kind])}{at(loc)}")
+        attrs["compare_type"] = ctype
     return attrs
 
 
