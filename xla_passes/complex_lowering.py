@@ -41,8 +41,13 @@ def _is_c64(v: Value) -> bool:
     return v.type.dtype == C64
 
 
+# Defined on real operands too (the operand itself; zeros): no kernel takes them.
+_PART_OPS = ("stablehlo.real", "stablehlo.imag")
+
+
 def _touches_complex(n: Node) -> bool:
-    return any(_is_c64(v) for v in (*n.operands, *n.results)) or _region_is_complex(n)
+    return (n.op in _PART_OPS or any(_is_c64(v) for v in (*n.operands, *n.results))
+            or _region_is_complex(n))
 
 
 def _region_is_complex(n: Node) -> bool:

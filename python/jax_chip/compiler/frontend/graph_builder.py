@@ -168,7 +168,8 @@ def _import_compare(imp: _Importer, op: ir.Operation, loc: str) -> dict[str, Any
         dtype = imp.value(op.operands[0]).type.dtype
         info = dtypes.CHIP_DTYPES.get(dtype)   # other types are reported by the type check
         if info is not None:
-            kind = "float" if info.is_float else ("signed" if info.is_signed else "unsigned")
+            floating = info.is_float or info.kind == "complex"   # complex: FLOAT (spec, C3)
+            kind = "float" if floating else ("signed" if info.is_signed else "unsigned")
             if ctype not in _COMPARE_TYPES[kind]:
                 raise CompileError(f"stablehlo.compare of {dtype} operands with compare type {ctype}: "
                                    f"{kind} operands compare as {' or '.join(_COMPARE_TYPES[kind])}{at(loc)}")
