@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -158,6 +159,16 @@ TraceRecorder& TraceRecorder::Global() {
     if (const char* path = std::getenv("CHIP_TRACE_STREAM"); path != nullptr && *path != '\0') {
       r->OpenStream(path);
     }
+    if (const char* cap = std::getenv("CHIP_TRACE_MAX_EVENTS"); cap != nullptr && *cap != '\0') {
+      char* end = nullptr;
+      const long long n = std::strtoll(cap, &end, 10);
+      if (end != cap && *end == '\0' && n >= 1) {
+        r->set_max_events(n);
+      } else {
+        std::fprintf(stderr, "chip: CHIP_TRACE_MAX_EVENTS=%s is not a positive integer; keeping %lld\n",
+                     cap, static_cast<long long>(kDefaultMaxEvents));
+      }
+    }
     return r;
   }();
   return *recorder;
@@ -183,6 +194,7 @@ void TraceRecorder::OpenStream(const std::string& pattern) {
 void TraceRecorder::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   events_.clear();
+  dropped_ = 0;
   enabled_ = true;
 }
 
@@ -215,6 +227,10 @@ void TraceRecorder::Record(TraceEvent event) {
     if (event.kind != TraceEvent::Kind::kKernel) std::fflush(stream_.get());
   }
   if (!enabled_) return;
+  if (static_cast<int64_t>(events_.size()) >= max_events_) {
+    ++dropped_;
+    return;
+  }
   events_.push_back(std::move(event));
 }
 
@@ -223,8 +239,30 @@ std::vector<TraceEvent> TraceRecorder::Events() const {
   return events_;
 }
 
+void TraceRecorder::set_max_events(int64_t max_events) {
+  std::lock_guard<std::mutex> lock(mu_);
+  max_events_ = std::max<int64_t>(1, max_events);
+}
+
+int64_t TraceRecorder::max_events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return max_events_;
+}
+
+int64_t TraceRecorder::dropped_events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dropped_;
+}
+
 std::string TraceRecorder::ToChromeJson() const {
-  const std::vector<TraceEvent> events = Events();
+  std::vector<TraceEvent> events;
+  int64_t max_events = 0, dropped = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    events = events_;
+    max_events = max_events_;
+    dropped = dropped_;
+  }
   std::string out;
   out.reserve(256 + events.size() * 400);
   out.append("{\"traceEvents\":[");
@@ -255,6 +293,12 @@ std::string TraceRecorder::ToChromeJson() const {
   out.append(",");
   AppendKey(&out, "num_events");
   out.append(std::to_string(events.size()));
+  out.append(",");
+  AppendKey(&out, "max_events");
+  out.append(std::to_string(max_events));
+  out.append(",");
+  AppendKey(&out, "dropped_events");
+  out.append(std::to_string(dropped));
   out.append("}}\n");
   return out;
 }

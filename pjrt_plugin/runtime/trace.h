@@ -6,6 +6,11 @@
 // the start of the process and whether or not profiling is on, as one JSON object per line,
 // flushed after each execution: a process that is killed (sglang-jax's scheduler) still leaves
 // a complete trace. jax_chip.profiler.load_stream() reads it back.
+// Memory is bounded: the in-memory trace keeps at most max_events() events (the first ones of a
+// session; CHIP_TRACE_MAX_EVENTS, read at first use, default kDefaultMaxEvents) and counts the
+// events it drops past the cap (dropped_events(), "dropped_events" in the JSON metadata). The
+// stream is written as it goes and holds nothing in memory. With profiling off and no stream,
+// enabled() is false and nothing is built or kept.
 #pragma once
 
 #include <cstdint>
@@ -45,18 +50,24 @@ class TraceRecorder {
     ScopedSuppression& operator=(const ScopedSuppression&) = delete;
   };
 
+  // About 0.4 GB of events at most (a kernel event is a few hundred bytes with its strings).
+  static constexpr int64_t kDefaultMaxEvents = 1'000'000;
+
   static TraceRecorder& Global();
 
-  void Start();                       // clears previous events, enables recording
+  void Start();                       // clears previous events and the dropped count, enables recording
   void Stop();                        // disables recording (events kept)
   bool enabled() const;               // recording in memory (Start) or streaming to a file
   void Record(TraceEvent event);      // no-op when disabled; thread-safe
   std::vector<TraceEvent> Events() const;
+  void set_max_events(int64_t max_events);   // >= 1; applies from the next Record
+  int64_t max_events() const;
+  int64_t dropped_events() const;   // events not kept since Start() because the cap was reached
   // {"traceEvents": [...], "displayTimeUnit": "ns", "metadata": {...}}; timestamps in us.
   // pid = device id (named "chip:N"), tid 1 = executions, tid 2 = kernels, tid 3 = transfers.
   // Each kernel event's args: category, source, program, modeled_us, bound, bytes_read,
   // bytes_written (HBM), sram_bytes_read, sram_bytes_written, matrix_flops, vector_flops,
-  // transcendentals.
+  // transcendentals. metadata: num_events, max_events, dropped_events.
   std::string ToChromeJson() const;
 
  private:
@@ -66,6 +77,8 @@ class TraceRecorder {
   bool enabled_ = false;
   std::unique_ptr<std::FILE, FileCloser> stream_;
   std::vector<TraceEvent> events_;
+  int64_t max_events_ = kDefaultMaxEvents;
+  int64_t dropped_ = 0;
 };
 
 }  // namespace chip
