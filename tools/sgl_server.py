@@ -63,6 +63,7 @@ class Server:
                  max_total_tokens: int = 4096, page_size: int = 16,
                  extra_args: Iterable[str] = (), env: Optional[Dict[str, str]] = None,
                  start_timeout_s: float = 300) -> None:
+        self.model = model
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.work = work

@@ -235,7 +235,8 @@ def serve_soak(model: pathlib.Path, requests: int, clients: int, work: pathlib.P
             batch = [sgl_server.greedy(prompts[(done + i) % len(prompts)], max_new_tokens)
                      for i in range(n)]
             for status, body in srv.generate_many(batch, clients):
-                if status == 200 and len(body.get("output_ids", [])) == max_new_tokens:
+                if (status == 200 and body["meta_info"]["finish_reason"]["type"] == "length"
+                        and body["meta_info"]["completion_tokens"] == max_new_tokens):
                     served += 1
                 else:
                     errors.append(f"{status}: {str(body)[:200]}")

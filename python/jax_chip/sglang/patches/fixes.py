@@ -166,6 +166,17 @@ def _input_ids_in_vocab(original: Callable) -> Callable:
     return _create_tokenized_object
 
 
+def _rejected_requests(original: Callable) -> Callable:
+    def handle_generate_request(self: Any, recv_req: Any) -> None:
+        queued = len(self.waiting_queue)
+        original(self, recv_req)
+        if len(self.waiting_queue) > queued and self.waiting_queue[-1].finished():
+            # rejected (e.g. longer than the KV pool): answer now instead of queueing it
+            self.stream_output([self.waiting_queue.pop()], False)
+
+    return handle_generate_request
+
+
 class _FailedStep:
     """run_batch's result when the model step raised: process_batch_result has nothing to do."""
 
@@ -310,6 +321,14 @@ PATCHES = (
         why="input ids outside [0, vocab) reached the model's embedding lookup unchecked "
             "(upstream's check for it is never called): a 400 naming them",
         make=_input_ids_in_vocab),
+    Patch(
+        name="rejected_requests", category=Category.FIX,
+        module=SCHEDULER, qualname="Scheduler.handle_generate_request",
+        sha256="71d4d848ed6f477fda01a224a5a26dd9cffd73e54444228fb19cb8455d37acb6",
+        why="a request it rejects (a prompt longer than the KV pool allows) is queued as "
+            "finished and never answered (the prefill loop skips it): answered at once, a 400 "
+            "with the reason",
+        make=_rejected_requests),
     Patch(
         name="step_errors", category=Category.FIX,
         module=SCHEDULER, qualname="Scheduler.run_batch",
