@@ -8,7 +8,7 @@ Scenarios (each a function the tests call with a smaller load, tests/sglang/test
 - `concurrent`: `clients` concurrent clients each send `per_client` greedy requests (distinct
   random prompts of 4-60 tokens, 4-16 new tokens); every request must be answered with all its
   tokens, and the texts must equal those of the same requests sent one at a time (`one_at_a_time`,
-  to another server of the same configuration, so that no prefix is cached: sglang-jax's
+  to `small_pool_server`, which has no radix cache, so that nothing is reused: sglang-jax's
   /flush_cache answers 500).
 - `small_pool`: a server whose KV pool (`--max-total-tokens`) holds a few requests at a time,
   offered many at once: they queue (or are retracted and re-run) and every one is answered with
@@ -55,8 +55,16 @@ def answered(reply: Tuple[int, Any], payload: Dict[str, Any]) -> bool:
             and body["meta_info"]["completion_tokens"] == payload["sampling_params"]["max_new_tokens"])
 
 
+def small_pool_server(model: pathlib.Path, work: pathlib.Path, budget_s: float,
+                      pool_tokens: int) -> Server:
+    """A KV pool of pool_tokens and no radix cache: the reference runs here (one request at a
+    time: nothing is reused between requests), then the small-pool load."""
+    return Server(model, work, budget_s=budget_s, max_total_tokens=pool_tokens,
+                  extra_args=["--disable-radix-cache"])
+
+
 def one_at_a_time(srv: Server, payloads: List[Dict[str, Any]]) -> List[Tuple[int, Any]]:
-    """The reference: each request alone (on a fresh server, so that no prefix is cached)."""
+    """The reference: each request alone (on small_pool_server: no prefix is ever reused)."""
     return [srv.generate(p) for p in payloads]
 
 
@@ -169,7 +177,7 @@ def chip_fault(srv: Server, fault_file: pathlib.Path, clients: int, requests: in
     return {
         "before_answered": answered(before, probe),
         "faulted_status": reason.get("status_code"), "faulted_type": reason.get("type"),
-        "faulted_message": str(reason.get("message", ""))[:400],
+        "faulted_message": str(reason.get("message", ""))[-400:],
         "after_answered_same": answered(after, probe) and after[1]["text"] == before[1]["text"],
         "load_requests": requests, "load_failed": len(aborted), "load_answered": ok,
         "load_others": requests - ok - len(aborted),
@@ -196,9 +204,12 @@ def main() -> None:
     vocab = sgl_server.vocab_size(model)
     load = load_payloads(args.clients, args.requests_per_client, vocab)
     pool = pool_payloads(args.pool_tokens, args.clients, vocab)
-    with Server(model, args.work, budget_s=args.timeout) as srv:
+    with small_pool_server(model, args.work, args.timeout, args.pool_tokens) as srv:
         print(f"reference: {len(load) + len(pool)} requests one at a time")
         load_alone, pool_alone = one_at_a_time(srv, load), one_at_a_time(srv, pool)
+        print(f"small KV pool ({args.pool_tokens} tokens)")
+        result["small_pool"] = small_pool(srv, pool, pool_alone, args.clients)
+        result["small_pool_alive"] = srv.alive()
     with Server(model, args.work, budget_s=args.timeout,
                 env={"CHIP_FAULT_INJECT_FILE": str(fault)}) as srv:
         print(f"load: {args.clients} clients x {args.requests_per_client} requests")
@@ -208,11 +219,6 @@ def main() -> None:
         print("chip fault")
         result["fault"] = chip_fault(srv, fault, min(args.clients, 8), 16)
         result["alive"] = srv.alive()
-    with Server(model, args.work, budget_s=args.timeout,
-                max_total_tokens=args.pool_tokens) as srv:
-        print(f"small KV pool ({args.pool_tokens} tokens)")
-        result["small_pool"] = small_pool(srv, pool, pool_alone, args.clients)
-        result["small_pool_alive"] = srv.alive()
     print(json.dumps(result, indent=1))
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=1))

@@ -12,7 +12,8 @@ bytes_in_use must be the same after every step as after the first, and back to t
 the arrays are deleted; host RSS after warm-up must stay within 5%. Then `--trace-steps` more
 steps with the chip profiler on and the trace capped at `--trace-cap` events
 (CHIP_TRACE_MAX_EVENTS): the trace keeps the first events, counts the dropped ones, and RSS stays
-bounded. Sampled outputs are checked against JAX's cpu backend replaying the same steps.
+bounded (the cap is reached in the first half of those steps: RSS must not grow in the second).
+Sampled outputs are checked against JAX's cpu backend replaying the same steps.
 
 `serve`: sglang-jax's launch_server on the chip (tools/sgl_server.py, the tiny Qwen3 test model)
 serves `--requests` greedy requests from `--clients` concurrent clients; every request must be
@@ -131,7 +132,11 @@ def decode_soak(steps: int, trace_steps: int, trace_cap: int, hidden: int = 128,
     # tracing on, capped
     trace_rss_before = rss_bytes()
     chip_prof.start()
-    run(steps, trace_steps, False)
+    half = trace_steps // 2
+    run(steps, half, False)
+    jax.block_until_ready((kc, vc))
+    trace_rss_half = rss_bytes()
+    run(steps + half, trace_steps - half, False)
     jax.block_until_ready((kc, vc))
     trace_rss_after = rss_bytes()
     import warnings
@@ -178,7 +183,8 @@ def decode_soak(steps: int, trace_steps: int, trace_cap: int, hidden: int = 128,
         "trace_events_kept": kept,
         "trace_events_dropped": dropped,
         "trace_warning": str(caught[0].message) if caught else "",
-        "trace_rss_growth_mb": round((trace_rss_after - trace_rss_before) / 2**20, 1),
+        "trace_rss_growth_first_half_mb": round((trace_rss_half - trace_rss_before) / 2**20, 1),
+        "trace_rss_growth_second_half_mb": round((trace_rss_after - trace_rss_half) / 2**20, 1),
         "outputs_checked": len(samples),
         "max_rel_err_vs_cpu": worst,
     }
@@ -201,6 +207,11 @@ def check_decode(r: Dict[str, Any]) -> List[str]:
     expected = min(r["trace_cap"], r["trace_events_kept"] + r["trace_events_dropped"])
     if r["trace_events_kept"] != expected or r["trace_events_kept"] > r["trace_cap"]:
         bad.append(f"trace kept {r['trace_events_kept']} events with a cap of {r['trace_cap']}")
+    total = r["trace_events_kept"] + r["trace_events_dropped"]
+    if r["trace_events_dropped"] >= total / 2 and \
+            r["trace_rss_growth_second_half_mb"] > 0.01 * r["rss_after_warmup_mb"]:
+        # the cap is reached in the first half: past it, tracing must not grow the process
+        bad.append(f"RSS grew {r['trace_rss_growth_second_half_mb']} MB with the trace full")
     if r["trace_events_dropped"] and "dropped" not in r["trace_warning"]:
         bad.append("the profiler dropped events without saying so")
     if r["max_rel_err_vs_cpu"] > 1e-4:
@@ -210,48 +221,53 @@ def check_decode(r: Dict[str, Any]) -> List[str]:
 
 # ---- serving --------------------------------------------------------------------------------
 
-def serve_soak(model: pathlib.Path, requests: int, clients: int, work: pathlib.Path,
-               timeout_s: float, max_new_tokens: int = 8,
+def serve_soak(srv: Any, requests: int, clients: int, max_new_tokens: int = 8,
                log: Callable[[str], None] = print) -> Dict[str, Any]:
+    """`requests` greedy requests from `clients` concurrent clients to a running
+    tools/sgl_server.Server, sampling the chip's bytes_in_use and the RSS of the scheduler and the
+    HTTP server after the warm-up (the first tenth) and after every further tenth."""
     sys.path.insert(0, str(TOOLS))
     import sgl_server
 
     import numpy as np
 
     rng = np.random.default_rng(1)
-    vocab = sgl_server.vocab_size(model)
+    vocab = sgl_server.vocab_size(srv.model)
     prompts = [rng.integers(3, vocab, size=int(rng.integers(4, 40))).tolist() for _ in range(64)]
     t0 = time.perf_counter()
-    with sgl_server.Server(model, work, budget_s=timeout_s) as srv:
-        base = srv.server_info()
-        samples: List[Dict[str, Any]] = []
-        errors: List[str] = []
-        served = 0
-        warmup = max(clients, requests // 10)
-        chunk = max(clients, (requests - warmup) // 10)
-        done = 0
-        while done < requests:
-            n = warmup if done == 0 else min(chunk, requests - done)
-            batch = [sgl_server.greedy(prompts[(done + i) % len(prompts)], max_new_tokens)
-                     for i in range(n)]
-            for status, body in srv.generate_many(batch, clients):
-                if (status == 200 and body["meta_info"]["finish_reason"]["type"] == "length"
-                        and body["meta_info"]["completion_tokens"] == max_new_tokens):
-                    served += 1
-                else:
-                    errors.append(f"{status}: {str(body)[:200]}")
-            done += n
-            info = srv.server_info()
-            samples.append({"done": done, "bytes_in_use": info["device_memory"]["bytes_in_use"],
-                            "kv_tokens_in_use": info["kv_pool"]["tokens_in_use"],
-                            "scheduler_rss": srv.scheduler_rss(), "server_rss": srv.server_rss()})
-            log(f"  {done}/{requests} requests, {len(errors)} errors, "
-                f"bytes_in_use {samples[-1]['bytes_in_use']:,}, "
-                f"scheduler RSS {samples[-1]['scheduler_rss'] / 2**20:.0f} MB")
-        alive = srv.alive()
+    base = srv.server_info()
+    samples: List[Dict[str, Any]] = []
+    errors: List[str] = []
+    served = 0
+    warmup = max(clients, requests // 10)
+    chunk = max(clients, (requests - warmup) // 10)
+    done = 0
+    while done < requests:
+        n = warmup if done == 0 else min(chunk, requests - done)
+        batch = [sgl_server.greedy(prompts[(done + i) % len(prompts)], max_new_tokens)
+                 for i in range(n)]
+        for status, body in srv.generate_many(batch, clients):
+            if (status == 200 and body["meta_info"]["finish_reason"]["type"] == "length"
+                    and body["meta_info"]["completion_tokens"] == max_new_tokens):
+                served += 1
+            else:
+                errors.append(f"{status}: {str(body)[:200]}")
+        done += n
+        info = srv.server_info()
+        samples.append({"done": done, "bytes_in_use": info["device_memory"]["bytes_in_use"],
+                        "kv_tokens_in_use": info["kv_pool"]["tokens_in_use"],
+                        "scheduler_rss": srv.scheduler_rss(), "server_rss": srv.server_rss()})
+        log(f"  {done}/{requests} requests, {len(errors)} errors, "
+            f"bytes_in_use {samples[-1]['bytes_in_use']:,}, "
+            f"scheduler RSS {samples[-1]['scheduler_rss'] / 2**20:.0f} MB")
+    alive = srv.alive()
     wall = time.perf_counter() - t0
     warm = samples[0]
     after = samples[1:] or samples
+
+    def growth(key: str) -> float:
+        return round(max(s[key] for s in after) / warm[key] - 1, 4)
+
     return {
         "requests": requests,
         "clients": clients,
@@ -268,11 +284,10 @@ def serve_soak(model: pathlib.Path, requests: int, clients: int, work: pathlib.P
         "kv_tokens_in_use_at_end": samples[-1]["kv_tokens_in_use"],
         "scheduler_rss_after_warmup_mb": round(warm["scheduler_rss"] / 2**20, 1),
         "scheduler_rss_max_mb": round(max(s["scheduler_rss"] for s in after) / 2**20, 1),
-        "scheduler_rss_growth": round(max(s["scheduler_rss"] for s in after)
-                                      / warm["scheduler_rss"] - 1, 4),
+        "scheduler_rss_growth": growth("scheduler_rss"),
         "server_rss_after_warmup_mb": round(warm["server_rss"] / 2**20, 1),
         "server_rss_max_mb": round(max(s["server_rss"] for s in after) / 2**20, 1),
-        "server_rss_growth": round(max(s["server_rss"] for s in after) / warm["server_rss"] - 1, 4),
+        "server_rss_growth": growth("server_rss"),
     }
 
 
@@ -320,8 +335,8 @@ def main() -> None:
         import sgl_server
         args.work.mkdir(parents=True, exist_ok=True)
         model = sgl_server.tiny_model(args.work / "model")
-        result = serve_soak(model, args.requests, args.clients, args.work, args.timeout,
-                            args.max_new_tokens)
+        with sgl_server.Server(model, args.work, budget_s=args.timeout) as srv:
+            result = serve_soak(srv, args.requests, args.clients, args.max_new_tokens)
         bad = check_serve(result)
     print(_table([(k, v) for k, v in result.items()]))
     if args.json_out:

@@ -192,8 +192,9 @@ def _fail_step(scheduler: Any, batch: Any, error: BaseException) -> None:
     reqs = list(dict.fromkeys(
         list(batch.reqs if batch is not None else []) + list(scheduler.running_batch.reqs)
         + ([scheduler.chunked_req] if scheduler.chunked_req is not None else [])))
+    text = str(error)   # jax chains "argument 0 of 'x' failed: " per program: the cause is last
     message = (f"chip error in the model step ({len(reqs)} request(s) failed; the server goes "
-               f"on): {str(error)[:500]}")
+               f"on): {text if len(text) <= 600 else '...' + text[-600:]}")
     logger.error("jax_chip.sglang: %s", message)
     unsent = [r for r in reqs if not r.finished_output]
     for req in unsent:
