@@ -61,7 +61,8 @@ def fault_file(tmp_path_factory) -> pathlib.Path:
 @pytest.fixture(scope="module")
 def server(model, tmp_path_factory, fault_file):
     with sgl_server.Server(model, tmp_path_factory.mktemp("server"), budget_s=BUDGET_S,
-                           env={"CHIP_FAULT_INJECT_FILE": str(fault_file)}) as srv:
+                           env={"CHIP_FAULT_INJECT_FILE": str(fault_file),
+                                "JAX_LOG_COMPILES": "1"}) as srv:
         yield srv
 
 
@@ -83,11 +84,15 @@ def test_concurrent_clients_get_what_each_request_gets_alone(server, payloads, a
 
 
 def test_serving_soak_short_budget(server):
-    """tools/soak.py serve at 64 requests: all answered, the chip's bytes_in_use constant after
-    warm-up, scheduler and HTTP server RSS within 5%."""
-    r = soak.serve_soak(server, requests=64, clients=CLIENTS, **QUIET)
+    """tools/soak.py serve at 64 requests, one client cycling through 8 prompts: all answered;
+    after the warm-up (two passes) nothing is compiled, the chip's bytes_in_use stays put and the
+    scheduler's and HTTP server's RSS stay within 5%."""
+    r = soak.serve_soak(server, requests=64, clients=1, n_prompts=8, **QUIET)
+    assert r["compiles_during_warmup"] > 0, "JAX_LOG_COMPILES output not found in the server log"
+    assert r["compiles_after_warmup"] == 0, r
     assert soak.check_serve(r) == [], r
     assert r["served"] == 64
+    assert r["bytes_in_use_min_max"][0] == r["bytes_in_use_min_max"][1], r
 
 
 def test_malformed_requests_get_4xx(server):
