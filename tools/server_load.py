@@ -195,7 +195,15 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=3000, help="each server's time limit (s)")
     ap.add_argument("--work", type=pathlib.Path, default=pathlib.Path("/tmp/chip-server-load"))
     ap.add_argument("--json-out", type=pathlib.Path)
+    ap.add_argument("--write-doc", action="store_true",
+                    help="write the figures into docs/reliability.md")
+    ap.add_argument("--from-json", type=pathlib.Path,
+                    help="do not run: take the figures of an earlier --json-out")
     args = ap.parse_args()
+    if args.from_json:
+        result = json.loads(args.from_json.read_text())
+        finish(args, result)
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     model = sgl_server.tiny_model(args.work / "model")
     fault = args.work / "fault"
@@ -219,13 +227,40 @@ def main() -> None:
         print("chip fault")
         result["fault"] = chip_fault(srv, fault, min(args.clients, 8), 16)
         result["alive"] = srv.alive()
+    finish(args, result)
+
+
+def finish(args: argparse.Namespace, result: Dict[str, Any]) -> None:
     print(json.dumps(result, indent=1))
-    if args.json_out:
+    if args.json_out and not args.from_json:
         args.json_out.write_text(json.dumps(result, indent=1))
     bad = problems(result)
+    if args.write_doc:
+        write_doc(result, f".venv/bin/python tools/server_load.py --clients {args.clients} "
+                          f"--requests-per-client {args.requests_per_client} "
+                          f"--pool-tokens {args.pool_tokens}", bad)
     if bad:
         raise SystemExit("FAILED:\n  " + "\n  ".join(bad))
     print("OK")
+
+
+def write_doc(result: Dict[str, Any], command: str, bad: List[str]) -> None:
+    import doc_tables
+    import soak
+
+    flat: Dict[str, Any] = {}
+    for part, value in result.items():
+        if isinstance(value, dict):
+            flat.update({f"{part}.{k}": v for k, v in value.items() if k != "rows"})
+        else:
+            flat[part] = value
+    soak.write_doc("server-load", command, flat,
+                   "FAILED: " + "; ".join(bad) if bad else "all checks passed")
+    rows = result.get("malformed", {}).get("rows", [])
+    body = ["| malformed request | bytes | status | message |", "| --- | ---: | ---: | --- |"]
+    body += [f"| {r['request']} | {r['bytes']:,} | {r['status']} | "
+             f"{str(r['message'])[:110].replace('|', '/')} |" for r in rows]
+    doc_tables.replace_section(soak.DOC, "server-load-malformed", "\n".join(body))
 
 
 def problems(r: Dict[str, Any]) -> List[str]:

@@ -49,6 +49,25 @@ def _table(rows: List[tuple]) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
+DOC = TOOLS.parent / "docs" / "reliability.md"
+
+
+def write_doc(section: str, command: str, result: Dict[str, Any], verdict: str) -> None:
+    """The figures as a markdown table in docs/reliability.md's `section` (tools/doc_tables.py)."""
+    sys.path.insert(0, str(TOOLS))
+    import platform
+
+    import doc_tables
+
+    def cell(v: Any) -> str:
+        return (f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)).replace("|", "/")
+
+    lines = [f"Command: `{command}` ({platform.machine()}, {os.cpu_count()} cores; {verdict}).", "",
+             "| figure | value |", "| --- | --- |"]
+    lines += [f"| {k} | {cell(v)} |" for k, v in result.items()]
+    doc_tables.replace_section(DOC, section, "\n".join(lines))
+
+
 # ---- decode loop ----------------------------------------------------------------------------
 
 def decode_soak(steps: int, trace_steps: int, trace_cap: int, hidden: int = 128, heads: int = 4,
@@ -225,8 +244,10 @@ def check_decode(r: Dict[str, Any]) -> List[str]:
 # ---- serving --------------------------------------------------------------------------------
 
 def compiles(srv: Any) -> int:
-    """Programs the server has compiled so far (its log, with JAX_LOG_COMPILES=1)."""
-    return srv.log_tail(1 << 30).count("Compiling ")
+    """Programs the server has compiled so far (its log, with JAX_LOG_COMPILES=1: jax's own log
+    line, which names its module; sglang-jax's handler prints each message a second time)."""
+    return sum(1 for line in srv.log_tail(1 << 30).splitlines()
+               if "Compiling " in line and "interpreters.pxla" in line)
 
 
 def serve_soak(srv: Any, requests: int, clients: int, max_new_tokens: int = 8,
@@ -350,9 +371,16 @@ def main() -> None:
     s.add_argument("--work", type=pathlib.Path, default=pathlib.Path("/tmp/chip-soak"))
     for p in (d, s):
         p.add_argument("--json-out", type=pathlib.Path)
+        p.add_argument("--write-doc", action="store_true",
+                       help="write the figures into docs/reliability.md")
+        p.add_argument("--from-json", type=pathlib.Path,
+                       help="do not run: take the figures of an earlier --json-out")
     args = ap.parse_args()
 
-    if args.what == "decode":
+    if args.from_json:
+        result = json.loads(args.from_json.read_text())
+        bad = check_decode(result) if args.what == "decode" else check_serve(result)
+    elif args.what == "decode":
         os.environ.setdefault("JAX_PLATFORMS", "chip,cpu")
         os.environ["CHIP_TRACE_MAX_EVENTS"] = str(args.trace_cap)
         result = decode_soak(args.steps, args.trace_steps, args.trace_cap)
@@ -370,6 +398,14 @@ def main() -> None:
     print(_table([(k, v) for k, v in result.items()]))
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=1))
+    if args.write_doc:
+        section = "decode-soak" if args.what == "decode" else f"serve-soak-{args.clients}"
+        argv = [a for a in sys.argv[1:] if a != "--write-doc"]
+        if args.from_json:
+            i = argv.index("--from-json")
+            del argv[i:i + 2]
+        write_doc(section, ".venv/bin/python tools/soak.py " + " ".join(argv),
+                  result, "FAILED: " + "; ".join(bad) if bad else "all checks passed")
     if bad:
         raise SystemExit("FAILED:\n  " + "\n  ".join(bad))
     print("OK")
