@@ -192,11 +192,11 @@ def _fail_step(scheduler: Any, batch: Any, error: BaseException) -> None:
     reqs = list(dict.fromkeys(
         list(batch.reqs if batch is not None else []) + list(scheduler.running_batch.reqs)
         + ([scheduler.chunked_req] if scheduler.chunked_req is not None else [])))
+    unsent = [r for r in reqs if not r.finished_output]
     text = str(error)   # jax chains "argument 0 of 'x' failed: " per program: the cause is last
-    message = (f"chip error in the model step ({len(reqs)} request(s) failed; the server goes "
+    message = (f"chip error in the model step ({len(unsent)} request(s) failed; the server goes "
                f"on): {text if len(text) <= 600 else '...' + text[-600:]}")
     logger.error("jax_chip.sglang: %s", message)
-    unsent = [r for r in reqs if not r.finished_output]
     for req in unsent:
         req.finished_reason = FINISH_ABORT(message, HTTPStatus.INTERNAL_SERVER_ERROR,
                                            "InternalServerError")
