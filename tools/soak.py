@@ -255,7 +255,7 @@ def serve_soak(srv: Any, requests: int, clients: int, max_new_tokens: int = 8,
     """`requests` greedy requests (cycling through `n_prompts` random prompts) from `clients`
     concurrent clients to a running tools/sgl_server.Server, sampling the chip's bytes_in_use,
     the RSS of the scheduler and the HTTP server and the number of programs compiled after the
-    warm-up (the first tenth, and at least two passes over the prompts: the second pass finds
+    warm-up (the first tenth, and at least three passes over the prompts: the later ones find
     them in the radix cache) and after every further tenth."""
     sys.path.insert(0, str(TOOLS))
     import sgl_server
@@ -271,7 +271,7 @@ def serve_soak(srv: Any, requests: int, clients: int, max_new_tokens: int = 8,
     samples: List[Dict[str, Any]] = []
     errors: List[str] = []
     served = 0
-    warmup = max(clients, requests // 10, 2 * n_prompts)
+    warmup = max(clients, requests // 10, 3 * n_prompts)
     chunk = max(clients, (requests - warmup) // 10)
     done = 0
     while done < requests:
