@@ -17,8 +17,8 @@ sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "tools"))
 
 from doc_tables import replace_section  # noqa: E402
-from jax_chip.sglang.patches import PATCHES  # noqa: E402
-from jax_chip.sglang.patching import Category, Patch  # noqa: E402
+from jax_chip.sglang.patches import ALIASES, PATCHES  # noqa: E402
+from jax_chip.sglang.patching import Category, ModuleAlias, Patch  # noqa: E402
 
 DOC = ROOT / "docs" / "sglang.md"
 SECTION = "sglang-patches"
@@ -39,9 +39,18 @@ def _row(p: Patch) -> str:
             f"`{p.sha256[:12]}` |")
 
 
+def _alias_row(a: ModuleAlias) -> str:
+    module = a.importer[len(PREFIX):] if a.importer.startswith(PREFIX) else a.importer
+    provides = a.provides[len(PREFIX):] if a.provides.startswith(PREFIX) else a.provides
+    return (f"| `{a.name}` | `{module}`: its `import {a.missing}` | {a.why} | provides it: "
+            f"`sys.modules` maps that name to `{provides}` (module alias) | "
+            f"`{a.sha256[:12]}` (the file) |")
+
+
 def render() -> str:
     lines = [f"Generated from the `Patch` declarations by `tools/gen_sglang_doc.py`; "
-             f"{len(PATCHES)} patches of `sgl_jax` (module paths below are relative to it)."]
+             f"{len(PATCHES)} patches and {len(ALIASES)} module alias of `sgl_jax` (module paths "
+             "below are relative to it)."]
     for category in Category:
         patches = [p for p in PATCHES.values() if p.category is category]
         src = _source_file(patches)
@@ -49,6 +58,7 @@ def render() -> str:
                   "| patch | target | why | how | pinned source (sha256) |",
                   "| --- | --- | --- | --- | --- |"]
         lines += [_row(p) for p in patches]
+        lines += [_alias_row(a) for a in ALIASES.values() if a.category is category]
     return "\n".join(lines)
 
 

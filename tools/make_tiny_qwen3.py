@@ -23,6 +23,10 @@ Needs numpy, safetensors and tokenizers only (both the HF and the sglang venvs h
 
     python tools/make_tiny_qwen3.py OUT_DIR --hidden 64 --layers 2 --heads 4 --kv-heads 2 \
         --vocab 512 --seed 0
+
+With `--experts E` (and `--top-k`, `--moe-intermediate`) it writes a Qwen3MoeForCausalLM
+instead: every layer's MLP is a sparse MoE block (a router `mlp.gate` and E SwiGLU experts
+`mlp.experts.{e}.{gate,up,down}_proj`), as HF transformers' Qwen3MoeSparseMoeBlock loads it.
 """
 
 from __future__ import annotations
@@ -135,9 +139,20 @@ def make_weights(args: argparse.Namespace) -> Dict[str, np.ndarray]:
         w[f"{p}.self_attn.o_proj.weight"] = dense(h, q_dim)
         w[f"{p}.self_attn.q_norm.weight"] = norm_weight(HEAD_DIM, args.qk_gain)
         w[f"{p}.self_attn.k_norm.weight"] = norm_weight(HEAD_DIM, args.qk_gain)
-        w[f"{p}.mlp.gate_proj.weight"] = dense(inter, h)
-        w[f"{p}.mlp.up_proj.weight"] = dense(inter, h)
-        w[f"{p}.mlp.down_proj.weight"] = dense(h, inter)
+        if args.experts:
+            # The router's logits have std --router-std: distinct experts win clearly (a near-tie
+            # between the k-th and (k+1)-th expert would make the routing, hence the output,
+            # depend on rounding). Each expert is a SwiGLU MLP of width --moe-intermediate.
+            w[f"{p}.mlp.gate.weight"] = dense(args.experts, h) * np.float32(args.router_std)
+            for e in range(args.experts):
+                q = f"{p}.mlp.experts.{e}"
+                w[f"{q}.gate_proj.weight"] = dense(args.moe_intermediate, h)
+                w[f"{q}.up_proj.weight"] = dense(args.moe_intermediate, h)
+                w[f"{q}.down_proj.weight"] = dense(h, args.moe_intermediate)
+        else:
+            w[f"{p}.mlp.gate_proj.weight"] = dense(inter, h)
+            w[f"{p}.mlp.up_proj.weight"] = dense(inter, h)
+            w[f"{p}.mlp.down_proj.weight"] = dense(h, inter)
     if args.tie_word_embeddings:
         # Tied: the embedding is also the lm_head. A small embedding keeps the residual stream
         # dominated by the layers' outputs (a large one makes "repeat the current token" win
@@ -153,6 +168,18 @@ def make_weights(args: argparse.Namespace) -> Dict[str, np.ndarray]:
 
 
 def make_config(args: argparse.Namespace, eos: int) -> dict:
+    moe = {
+        "architectures": ["Qwen3MoeForCausalLM"],
+        "model_type": "qwen3_moe",
+        "num_experts": args.experts,
+        "num_experts_per_tok": args.top_k,
+        "moe_intermediate_size": args.moe_intermediate,
+        "norm_topk_prob": not args.no_norm_topk_prob,
+        "decoder_sparse_step": 1,
+        "mlp_only_layers": [],
+        "output_router_logits": False,
+        "router_aux_loss_coef": 0.001,
+    } if args.experts else {}
     return {
         "architectures": ["Qwen3ForCausalLM"],
         "model_type": "qwen3",
@@ -180,6 +207,7 @@ def make_config(args: argparse.Namespace, eos: int) -> dict:
         "eos_token_id": eos,
         "torch_dtype": "float32",
         "transformers_version": "4.55.4",
+        **moe,
     }
 
 
@@ -199,6 +227,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--qk-gain", type=float, default=1.5,
                     help="centre of q_norm/k_norm weights (larger: sharper attention)")
     ap.add_argument("--tie-word-embeddings", action="store_true")
+    ap.add_argument("--experts", type=int, default=0,
+                    help="> 0: a Qwen3MoeForCausalLM with this many experts in every layer")
+    ap.add_argument("--top-k", type=int, default=2, help="experts per token (MoE)")
+    ap.add_argument("--moe-intermediate", type=int, default=0,
+                    help="each expert's MLP width (MoE; default hidden)")
+    ap.add_argument("--router-std", type=float, default=4.0,
+                    help="approximate std of the router logits (MoE)")
+    ap.add_argument("--no-norm-topk-prob", action="store_true",
+                    help="MoE: weight the k experts by their softmax over all experts, "
+                    "not renormalized over the k")
     args = ap.parse_args(argv)
     if args.heads % args.kv_heads:
         ap.error(f"--heads {args.heads} is not a multiple of --kv-heads {args.kv_heads}")
@@ -206,6 +244,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         ap.error(f"--vocab {args.vocab} too small: byte-level BPE needs 256 bytes + specials")
     if args.intermediate <= 0:
         args.intermediate = 3 * args.hidden
+    if args.moe_intermediate <= 0:
+        args.moe_intermediate = args.hidden
+    if args.experts and not 0 < args.top_k <= args.experts:
+        ap.error(f"--top-k {args.top_k} must be in 1..--experts {args.experts}")
     return args
 
 
@@ -221,8 +263,10 @@ def main(argv: list[str]) -> int:
            "transformers_version": "4.55.4"}
     (out / "generation_config.json").write_text(json.dumps(gen, indent=2) + "\n")
     save_file(make_weights(args), str(out / "model.safetensors"), metadata={"format": "pt"})
+    moe = (f", {args.experts} experts top-{args.top_k} of width {args.moe_intermediate}"
+           if args.experts else "")
     print(f"wrote {out}: hidden {args.hidden}, layers {args.layers}, heads {args.heads}/"
-          f"{args.kv_heads}, head_dim {HEAD_DIM}, vocab {args.vocab}, seed {args.seed}")
+          f"{args.kv_heads}, head_dim {HEAD_DIM}, vocab {args.vocab}, seed {args.seed}{moe}")
     return 0
 
 

@@ -9,26 +9,19 @@
 #include "pjrt_plugin/api/dtypes.h"
 #include "pjrt_plugin/api/event.h"
 #include "pjrt_plugin/api/host_layout.h"
-
-namespace {
-
-std::vector<int64_t> RowMajorMinorToMajor(size_t rank) {
-  std::vector<int64_t> m(rank);
-  for (size_t i = 0; i < rank; ++i) m[i] = static_cast<int64_t>(rank - 1 - i);
-  return m;
-}
-
-}  // namespace
+#include "pjrt_plugin/api/layouts_extension.h"
 
 PJRT_Buffer::PJRT_Buffer(PJRT_Device* device, std::shared_ptr<chip::DeviceArray> array)
     : device(device),
+      memory(device->memory(array->space)),
       info(array->info),
       type(chip::api::ToPjrtType(array->info.dtype)),
-      minor_to_major(RowMajorMinorToMajor(array->info.dims.size())),
+      minor_to_major(chip::api::RowMajorMinorToMajor(array->info.dims.size())),
       array_(std::move(array)) {}
 
 std::string PJRT_Buffer::Describe() const {
-  return info.ToString() + " on chip:" + std::to_string(device->id());
+  return info.ToString() + " on chip:" + std::to_string(device->id()) +
+         (memory->space == chip::MemorySpace::kDevice ? "" : " " + memory->kind);
 }
 
 chip::Status PJRT_Buffer::DeletedError(const char* function) const {
@@ -83,9 +76,7 @@ chip::Status PJRT_Buffer::DecreaseExternalReferences(const char* function) {
 }
 
 namespace chip::api {
-namespace {
 
-// The TensorInfo of a new array, checking dims and that the size fits in int64.
 StatusOr<TensorInfo> MakeTensorInfo(PJRT_Buffer_Type type, const int64_t* dims, size_t num_dims,
                                     const char* function) {
   CHIP_ASSIGN_OR_RETURN(DType dtype, FromPjrtType(type, function));
@@ -109,6 +100,8 @@ StatusOr<TensorInfo> MakeTensorInfo(PJRT_Buffer_Type type, const int64_t* dims, 
   }
   return info;
 }
+
+namespace {
 
 // Resolves the target device of a transfer from a device and/or a memory of `client`.
 StatusOr<PJRT_Device*> TargetDevice(PJRT_Client* client, PJRT_Device* device, PJRT_Memory* memory,
@@ -182,7 +175,8 @@ PJRT_Error* ClientBufferFromHostBuffer(PJRT_Client_BufferFromHostBuffer_Args* ar
     if (bytes == 0) host = kEmpty;
 
     // The copy is made now, whatever the host buffer semantics: the host buffer is free at once.
-    StatusOr<std::shared_ptr<DeviceArray>> array = device->chip().CreateFromHost(info, host);
+    const MemorySpace space = args->memory != nullptr ? args->memory->space : MemorySpace::kDevice;
+    StatusOr<std::shared_ptr<DeviceArray>> array = device->chip().CreateFromHost(info, host, space);
     CHIP_RETURN_IF_ERROR(WithContext(array.status(), kFn));
     args->buffer = new PJRT_Buffer(device, std::move(array).value());
     args->done_with_host_buffer = NewEvent(AsyncEvent::CreateReady());
@@ -205,12 +199,13 @@ PJRT_Error* ClientCreateUninitializedBuffer(PJRT_Client_CreateUninitializedBuffe
         return Unimplemented(std::string(kFn) + ": shape_layout must be dense row-major");
       }
     }
-    StatusOr<std::shared_ptr<DeviceAllocation>> alloc = device->chip().allocator().Allocate(
+    const MemorySpace space = args->memory != nullptr ? args->memory->space : MemorySpace::kDevice;
+    StatusOr<std::shared_ptr<DeviceAllocation>> alloc = device->chip().allocator(space).Allocate(
         static_cast<size_t>(info.byte_size()), "uninitialized buffer " + info.ToString());
     CHIP_RETURN_IF_ERROR(WithContext(alloc.status(), kFn));
     // Deterministic contents: the emulator zero-fills what real hardware would leave undefined.
     if (info.byte_size() > 0) std::memset(alloc.value()->data(), 0, static_cast<size_t>(info.byte_size()));
-    auto array = std::make_shared<DeviceArray>(device->id(), info, AsyncEvent::CreateReady());
+    auto array = std::make_shared<DeviceArray>(device->id(), info, AsyncEvent::CreateReady(), space);
     array->allocation = std::move(alloc).value();
     args->buffer = new PJRT_Buffer(device, std::move(array));
     return Status::Ok();
@@ -304,7 +299,7 @@ PJRT_Error* BufferMemory(PJRT_Buffer_Memory_Args* args) {
   static constexpr const char* kFn = "PJRT_Buffer_Memory";
   return RunApi(kFn, args, CHIP_MIN_ARGS_SIZE(PJRT_Buffer_Memory_Args, buffer), [&]() -> Status {
     CHIP_REQUIRE_NON_NULL(kFn, args->buffer, "buffer");
-    args->memory = args->buffer->device->memory();
+    args->memory = args->buffer->memory;
     return Status::Ok();
   });
 }
@@ -329,14 +324,16 @@ PJRT_Error* BufferIsDeleted(PJRT_Buffer_IsDeleted_Args* args) {
 
 namespace {
 
-// Copies `buffer` to `dst_device` (any chip of the same client, its own included).
-StatusOr<PJRT_Buffer*> CopyBufferToDevice(PJRT_Buffer* buffer, PJRT_Device* dst_device, const char* function) {
+// Copies `buffer` to memory `space` of `dst_device` (any chip of the same client, its own
+// included; between a chip's HBM and its pinned host memory, the host link).
+StatusOr<PJRT_Buffer*> CopyBufferToDevice(PJRT_Buffer* buffer, PJRT_Device* dst_device, MemorySpace space,
+                                          const char* function) {
   CHIP_ASSIGN_OR_RETURN(std::shared_ptr<DeviceArray> src, buffer->array(function));
   if (dst_device->client != buffer->device->client) {
     return InvalidArgument(std::string(function) + ": destination chip:" + std::to_string(dst_device->id()) +
                            " belongs to a different client than the buffer " + buffer->Describe());
   }
-  auto dst = std::make_shared<DeviceArray>(dst_device->id(), src->info, AsyncEvent::Create());
+  auto dst = std::make_shared<DeviceArray>(dst_device->id(), src->info, AsyncEvent::Create(), space);
   dst_device->chip().EnqueueCopy(src, dst);
   return new PJRT_Buffer(dst_device, std::move(dst));
 }
@@ -348,7 +345,8 @@ PJRT_Error* BufferCopyToDevice(PJRT_Buffer_CopyToDevice_Args* args) {
   return RunApi(kFn, args, CHIP_MIN_ARGS_SIZE(PJRT_Buffer_CopyToDevice_Args, dst_device), [&]() -> Status {
     CHIP_REQUIRE_NON_NULL(kFn, args->buffer, "buffer");
     CHIP_REQUIRE_NON_NULL(kFn, args->dst_device, "dst_device");
-    CHIP_ASSIGN_OR_RETURN(args->dst_buffer, CopyBufferToDevice(args->buffer, args->dst_device, kFn));
+    CHIP_ASSIGN_OR_RETURN(args->dst_buffer,
+                          CopyBufferToDevice(args->buffer, args->dst_device, MemorySpace::kDevice, kFn));
     return Status::Ok();
   });
 }
@@ -358,7 +356,8 @@ PJRT_Error* BufferCopyToMemory(PJRT_Buffer_CopyToMemory_Args* args) {
   return RunApi(kFn, args, CHIP_MIN_ARGS_SIZE(PJRT_Buffer_CopyToMemory_Args, dst_memory), [&]() -> Status {
     CHIP_REQUIRE_NON_NULL(kFn, args->buffer, "buffer");
     CHIP_REQUIRE_NON_NULL(kFn, args->dst_memory, "dst_memory");
-    CHIP_ASSIGN_OR_RETURN(args->dst_buffer, CopyBufferToDevice(args->buffer, args->dst_memory->device, kFn));
+    CHIP_ASSIGN_OR_RETURN(args->dst_buffer, CopyBufferToDevice(args->buffer, args->dst_memory->device,
+                                                               args->dst_memory->space, kFn));
     return Status::Ok();
   });
 }
@@ -388,7 +387,8 @@ std::shared_ptr<AsyncEvent> EnqueueToHost(std::shared_ptr<DeviceArray> array, Ch
     } else {
       CopyDenseToStrided(src, array->info.dims, DTypeByteSize(array->info.dtype), strides, dst);
     }
-    chip->RecordDeviceToHost(size);
+    // From pinned host memory the host reads its own RAM: no host-link transfer.
+    if (array->space == MemorySpace::kDevice) chip->RecordDeviceToHost(size);
     done->SetReady(Status::Ok());
   });
   return done;

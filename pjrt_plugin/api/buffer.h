@@ -1,5 +1,5 @@
-// PJRT_Buffer: one array on one chip (a shared chip::DeviceArray, possibly still being produced
-// by queued work). Deleting or donating a buffer drops its reference; the device memory is freed
+// PJRT_Buffer: one array on one chip, in its device memory or its pinned host memory (a shared
+// chip::DeviceArray, possibly still being produced by queued work). Deleting or donating a buffer drops its reference; the device memory is freed
 // once no queued work uses it. Metadata (type, dimensions, device) stays readable after deletion;
 // anything that needs the contents then fails with FAILED_PRECONDITION "buffer was deleted or
 // donated".
@@ -29,10 +29,11 @@ struct PJRT_Buffer {
   bool has_external_references() const;
   chip::Status IncreaseExternalReferences(const char* function);
   chip::Status DecreaseExternalReferences(const char* function);
-  // "f32[4,128] on chip:0"
+  // "f32[4,128] on chip:0" ("... on chip:0 pinned_host" in pinned host memory)
   std::string Describe() const;
 
   PJRT_Device* const device;
+  PJRT_Memory* const memory;  // one of the device's memories, the array's space
   const chip::TensorInfo info;
   const PJRT_Buffer_Type type;
   const std::vector<int64_t> minor_to_major;  // dense row-major: rank-1 .. 0
@@ -47,6 +48,11 @@ struct PJRT_Buffer {
 };
 
 namespace chip::api {
+
+// The TensorInfo of a new array of PJRT type `type` and `dims`, checking the dims and that its
+// size fits in int64 (INVALID_ARGUMENT naming `function` otherwise).
+StatusOr<TensorInfo> MakeTensorInfo(PJRT_Buffer_Type type, const int64_t* dims, size_t num_dims,
+                                    const char* function);
 
 PJRT_Error* ClientBufferFromHostBuffer(PJRT_Client_BufferFromHostBuffer_Args* args);
 PJRT_Error* ClientCreateUninitializedBuffer(PJRT_Client_CreateUninitializedBuffer_Args* args);

@@ -1,6 +1,7 @@
 #include "pjrt_plugin/api/client.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <mutex>
 
@@ -39,8 +40,11 @@ PJRT_Client::PJRT_Client(std::unique_ptr<chip::ChipRuntime> runtime)
   for (int i = 0; i < runtime_->num_devices(); ++i) {
     devices_.push_back(std::make_unique<PJRT_Device>(this, &runtime_->device(i), /*process_index=*/0));
     device_ptrs_.push_back(devices_.back().get());
-    memory_ptrs_.push_back(devices_.back()->memory());
     descriptions.push_back(const_cast<PJRT_DeviceDescription*>(&devices_.back()->description));
+  }
+  // Every device's default memory first (memory id = position), then the pinned host memories.
+  for (chip::MemorySpace space : chip::api::kMemorySpaces) {
+    for (const auto& d : devices_) memory_ptrs_.push_back(d->memory(space));
   }
   topology_ = std::make_unique<PJRT_TopologyDescription>(runtime_->config(), std::move(descriptions));
 }
@@ -62,6 +66,32 @@ PJRT_Device* PJRT_Client::device(int id) const {
 
 bool PJRT_Client::Owns(const PJRT_Device* device) const {
   return device != nullptr && device->client == this;
+}
+
+chip::Status PJRT_Client::DmaMap(const void* data, size_t size, const char* function) {
+  if (data == nullptr || size == 0) {
+    return chip::InvalidArgument(std::string(function) + ": cannot map " + std::to_string(size) + " bytes at " +
+                                 (data == nullptr ? "a null pointer" : "a non-null pointer"));
+  }
+  const uintptr_t start = reinterpret_cast<uintptr_t>(data);
+  std::lock_guard<std::mutex> lock(dma_mu_);
+  auto next = dma_mappings_.lower_bound(start);
+  const bool overlaps_next = next != dma_mappings_.end() && next->first < start + size;
+  const bool overlaps_prev = next != dma_mappings_.begin() && std::prev(next)->first + std::prev(next)->second > start;
+  if (overlaps_next || overlaps_prev) {
+    return chip::InvalidArgument(std::string(function) + ": the " + std::to_string(size) +
+                                 "-byte range overlaps a range that is already mapped");
+  }
+  dma_mappings_[start] = size;
+  return chip::Status::Ok();
+}
+
+chip::Status PJRT_Client::DmaUnmap(const void* data, const char* function) {
+  std::lock_guard<std::mutex> lock(dma_mu_);
+  if (dma_mappings_.erase(reinterpret_cast<uintptr_t>(data)) == 0) {
+    return chip::InvalidArgument(std::string(function) + ": no mapped range starts at that address");
+  }
+  return chip::Status::Ok();
 }
 
 namespace chip::api {
@@ -231,7 +261,7 @@ PJRT_Error* ClientAddressableMemories(PJRT_Client_AddressableMemories_Args* args
   return RunApi(kFn, args, CHIP_MIN_ARGS_SIZE(PJRT_Client_AddressableMemories_Args, client), [&]() -> Status {
     CHIP_REQUIRE_NON_NULL(kFn, args->client, "client");
     args->addressable_memories = args->client->memory_list();
-    args->num_addressable_memories = args->client->num_devices();
+    args->num_addressable_memories = args->client->num_memories();
     return Status::Ok();
   });
 }
@@ -260,6 +290,22 @@ PJRT_Error* ClientDefaultDeviceAssignment(PJRT_Client_DefaultDeviceAssignment_Ar
     // Replica-major, like XLA's computation placer: (replica r, partition p) -> r * P + p.
     for (int64_t i = 0; i < n; ++i) args->default_assignment[i] = static_cast<int>(i);
     return Status::Ok();
+  });
+}
+
+PJRT_Error* ClientDmaMap(PJRT_Client_DmaMap_Args* args) {
+  static constexpr const char* kFn = "PJRT_Client_DmaMap";
+  return RunApi(kFn, args, CHIP_MIN_ARGS_SIZE(PJRT_Client_DmaMap_Args, size), [&]() -> Status {
+    CHIP_REQUIRE_NON_NULL(kFn, args->client, "client");
+    return args->client->DmaMap(args->data, args->size, kFn);
+  });
+}
+
+PJRT_Error* ClientDmaUnmap(PJRT_Client_DmaUnmap_Args* args) {
+  static constexpr const char* kFn = "PJRT_Client_DmaUnmap";
+  return RunApi(kFn, args, CHIP_MIN_ARGS_SIZE(PJRT_Client_DmaUnmap_Args, data), [&]() -> Status {
+    CHIP_REQUIRE_NON_NULL(kFn, args->client, "client");
+    return args->client->DmaUnmap(args->data, kFn);
   });
 }
 

@@ -3,7 +3,10 @@
 // client is "the" client the chip_* extension functions report on.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,14 +29,22 @@ struct PJRT_Client {
   PJRT_Device* device(int id) const;
   PJRT_Device* const* device_list() const { return device_ptrs_.data(); }
   PJRT_Memory* const* memory_list() const { return memory_ptrs_.data(); }
+  size_t num_memories() const { return memory_ptrs_.size(); }
   PJRT_TopologyDescription* topology() const { return topology_.get(); }
   // True if `device` belongs to this client.
   bool Owns(const PJRT_Device* device) const;
+
+  // PJRT_Client_DmaMap / DmaUnmap: host ranges registered for transfers. The emulated host link
+  // needs no pinning, so a mapping is only checked (non-null, no overlap; unmap what was mapped).
+  chip::Status DmaMap(const void* data, size_t size, const char* function);
+  chip::Status DmaUnmap(const void* data, const char* function);
 
   const std::string platform_name;
   const std::string platform_version;
 
  private:
+  std::mutex dma_mu_;
+  std::map<uintptr_t, size_t> dma_mappings_;  // start -> size
   explicit PJRT_Client(std::unique_ptr<chip::ChipRuntime> runtime);
   // Declared before the devices: destroyed after every PJRT object that refers to its chips.
   std::unique_ptr<chip::ChipRuntime> runtime_;
@@ -67,5 +78,7 @@ PJRT_Error* ClientLookupDevice(PJRT_Client_LookupDevice_Args* args);
 PJRT_Error* ClientLookupAddressableDevice(PJRT_Client_LookupAddressableDevice_Args* args);
 PJRT_Error* ClientAddressableMemories(PJRT_Client_AddressableMemories_Args* args);
 PJRT_Error* ClientDefaultDeviceAssignment(PJRT_Client_DefaultDeviceAssignment_Args* args);
+PJRT_Error* ClientDmaMap(PJRT_Client_DmaMap_Args* args);
+PJRT_Error* ClientDmaUnmap(PJRT_Client_DmaUnmap_Args* args);
 
 }  // namespace chip::api

@@ -6,8 +6,10 @@ PJRT_Device::PJRT_Device(PJRT_Client* client, chip::ChipDevice* chip, int proces
     : client(client),
       description(chip->id(), process_index, chip->config()),
       chip_(chip),
-      memory_(chip->id(), this, chip->config().hbm_bytes),
-      memory_list_{{&memory_}},
+      memory_(chip->id(), this, chip::MemorySpace::kDevice, chip->config().hbm_bytes),
+      pinned_host_memory_(chip->config().num_devices + chip->id(), this, chip::MemorySpace::kPinnedHost,
+                          chip->config().pinned_host_bytes),
+      memory_list_{{&memory_, &pinned_host_memory_}},
       self_list_{{this}} {}
 
 namespace chip::api {
@@ -45,7 +47,7 @@ PJRT_Error* DeviceAddressableMemories(PJRT_Device_AddressableMemories_Args* args
   return RunApi(kFn, args, CHIP_MIN_ARGS_SIZE(PJRT_Device_AddressableMemories_Args, device), [&]() -> Status {
     CHIP_REQUIRE_NON_NULL(kFn, args->device, "device");
     args->memories = args->device->memory_list();
-    args->num_memories = 1;
+    args->num_memories = args->device->num_memories();
     return Status::Ok();
   });
 }

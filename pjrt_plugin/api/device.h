@@ -1,5 +1,5 @@
 // PJRT_Device: one emulated chip of a client (a chip::ChipDevice), with its description and its
-// one memory ("device" kind, its HBM).
+// memories: "device" (its HBM, the default) and "pinned_host".
 #pragma once
 
 #include <array>
@@ -17,8 +17,14 @@ struct PJRT_Device {
 
   int id() const { return description.id; }
   chip::ChipDevice& chip() const { return *chip_; }
+  // The default memory (HBM).
   PJRT_Memory* memory() { return &memory_; }
+  PJRT_Memory* memory(chip::MemorySpace space) {
+    return space == chip::MemorySpace::kDevice ? &memory_ : &pinned_host_memory_;
+  }
+  // Every memory of the device, default first.
   PJRT_Memory* const* memory_list() const { return memory_list_.data(); }
+  size_t num_memories() const { return memory_list_.size(); }
   // A one-element list holding this device (PJRT_Memory_AddressableByDevices).
   PJRT_Device* const* self_list() const { return self_list_.data(); }
 
@@ -28,7 +34,8 @@ struct PJRT_Device {
  private:
   chip::ChipDevice* const chip_;  // owned by the client's ChipRuntime
   PJRT_Memory memory_;
-  std::array<PJRT_Memory*, 1> memory_list_;
+  PJRT_Memory pinned_host_memory_;
+  std::array<PJRT_Memory*, 2> memory_list_;
   std::array<PJRT_Device*, 1> self_list_;
 };
 

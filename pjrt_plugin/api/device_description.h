@@ -29,8 +29,10 @@ struct PJRT_DeviceDescription {
   // Attribute values the PJRT_NamedValues point into (fixed after construction).
   std::array<int64_t, 2> matrix_unit_;
   std::vector<PJRT_NamedValue> attributes_;
-  PJRT_MemoryDescription memory_description_;
-  std::array<const PJRT_MemoryDescription*, 1> memory_description_ptrs_{{&memory_description_}};
+  PJRT_MemoryDescription memory_description_{chip::MemorySpace::kDevice};
+  PJRT_MemoryDescription pinned_host_description_{chip::MemorySpace::kPinnedHost};
+  std::array<const PJRT_MemoryDescription*, 2> memory_description_ptrs_{
+      {&memory_description_, &pinned_host_description_}};
 };
 
 namespace chip::api {

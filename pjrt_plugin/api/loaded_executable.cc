@@ -11,6 +11,7 @@
 #include "pjrt_plugin/api/device.h"
 #include "pjrt_plugin/api/event.h"
 #include "pjrt_plugin/api/executable.h"
+#include "pjrt_plugin/api/memory.h"
 #include "pjrt_plugin/schema/chip_executable_generated.h"
 
 PJRT_LoadedExecutable::PJRT_LoadedExecutable(PJRT_Client* client,
@@ -140,6 +141,11 @@ Status CheckArgument(const char* fn, const LoadedProgram& program, size_t d, siz
   if (buffer->info.dtype != expected.dtype || buffer->info.dims != expected.dims) {
     return InvalidArgument(std::string(fn) + ": " + which + ": expected " + expected.ToString() + ", got " +
                            buffer->info.ToString());
+  }
+  if (buffer->memory->space != MemorySpace::kDevice) {
+    return InvalidArgument(std::string(fn) + ": " + which + " (" + buffer->Describe() + ") is in " +
+                           buffer->memory->kind + " memory; chip programs read device memory only: copy it "
+                           "there first (jax.device_put(x, memory_kind='device'))");
   }
   if (buffer->device != device) {
     return InvalidArgument(std::string(fn) + ": " + which + " is on chip:" + std::to_string(buffer->device->id()) +

@@ -16,12 +16,17 @@ std::string GiB(int64_t bytes) {
 
 }  // namespace
 
-PJRT_Memory::PJRT_Memory(int id, PJRT_Device* device, int64_t capacity_bytes)
+PJRT_Memory::PJRT_Memory(int id, PJRT_Device* device, chip::MemorySpace space, int64_t capacity_bytes)
     : id(id),
       device(device),
-      debug_string("MemorySpace(kind=device, id=" + std::to_string(id) + ", chip:" + std::to_string(id) +
-                   " HBM, capacity " + GiB(capacity_bytes) + ")"),
-      to_string("MemorySpace(kind=device, id=" + std::to_string(id) + ")") {}
+      space(space),
+      kind(chip::MemorySpaceName(space)),
+      kind_id(chip::api::MemoryKindId(space)),
+      debug_string("MemorySpace(kind=" + kind + ", id=" + std::to_string(id) + ", chip:" +
+                   std::to_string(device->id()) +
+                   (space == chip::MemorySpace::kDevice ? " HBM" : " pinned host memory") + ", capacity " +
+                   GiB(capacity_bytes) + ")"),
+      to_string("MemorySpace(kind=" + kind + ", id=" + std::to_string(id) + ")") {}
 
 namespace chip::api {
 
@@ -88,7 +93,7 @@ PJRT_Error* DeviceDescriptionMemoryDescriptions(PJRT_DeviceDescription_MemoryDes
   return RunApi(kFn, args, CHIP_MIN_ARGS_SIZE(PJRT_DeviceDescription_MemoryDescriptions_Args, device_description), [&]() -> Status {
     CHIP_REQUIRE_NON_NULL(kFn, args->device_description, "device_description");
     args->memory_descriptions = args->device_description->memory_description_list();
-    args->num_memory_descriptions = 1;
+    args->num_memory_descriptions = kMemorySpaces.size();
     args->default_memory_index = 0;
     return Status::Ok();
   });

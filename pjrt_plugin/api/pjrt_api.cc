@@ -1,6 +1,6 @@
 // GetPjrtApi: the plugin's PJRT_Api table (PJRT C API 0.72, accepted by 0.70 callers such as
 // jaxlib 0.6.2). Every slot is filled; functions the chip does not provide return UNIMPLEMENTED
-// naming themselves. Extension chain: FFI -> memory descriptions -> profiler.
+// naming themselves. Extension chain: FFI -> memory descriptions -> layouts -> profiler.
 #include <string>
 
 #include "pjrt_plugin/api/args.h"
@@ -14,10 +14,12 @@
 #include "pjrt_plugin/api/event.h"
 #include "pjrt_plugin/api/executable.h"
 #include "pjrt_plugin/api/ffi_extension.h"
+#include "pjrt_plugin/api/layouts_extension.h"
 #include "pjrt_plugin/api/loaded_executable.h"
 #include "pjrt_plugin/api/memory.h"
 #include "pjrt_plugin/api/profiler_extension.h"
 #include "pjrt_plugin/api/topology.h"
+#include "pjrt_plugin/api/transfer_manager.h"
 #include "pjrt_plugin/api/version.h"
 #include "xla/pjrt/c/pjrt_c_api.h"
 #include "xla/pjrt/c/pjrt_c_api_memory_descriptions_extension.h"
@@ -32,17 +34,6 @@ namespace {
   }
 
 CHIP_UNIMPLEMENTED_ENTRY(PJRT_Client_CreateViewOfDeviceBuffer)
-CHIP_UNIMPLEMENTED_ENTRY(PJRT_Client_CreateBuffersForAsyncHostToDevice)
-CHIP_UNIMPLEMENTED_ENTRY(PJRT_Client_DmaMap)
-CHIP_UNIMPLEMENTED_ENTRY(PJRT_Client_DmaUnmap)
-CHIP_UNIMPLEMENTED_ENTRY(PJRT_AsyncHostToDeviceTransferManager_Destroy)
-CHIP_UNIMPLEMENTED_ENTRY(PJRT_AsyncHostToDeviceTransferManager_TransferData)
-CHIP_UNIMPLEMENTED_ENTRY(PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer)
-CHIP_UNIMPLEMENTED_ENTRY(PJRT_AsyncHostToDeviceTransferManager_Device)
-CHIP_UNIMPLEMENTED_ENTRY(PJRT_AsyncHostToDeviceTransferManager_BufferCount)
-CHIP_UNIMPLEMENTED_ENTRY(PJRT_AsyncHostToDeviceTransferManager_BufferSize)
-CHIP_UNIMPLEMENTED_ENTRY(PJRT_AsyncHostToDeviceTransferManager_SetBufferError)
-CHIP_UNIMPLEMENTED_ENTRY(PJRT_AsyncHostToDeviceTransferManager_AddMetadata)
 CHIP_UNIMPLEMENTED_ENTRY(PJRT_CopyToDeviceStream_Destroy)
 CHIP_UNIMPLEMENTED_ENTRY(PJRT_CopyToDeviceStream_AddChunk)
 CHIP_UNIMPLEMENTED_ENTRY(PJRT_CopyToDeviceStream_TotalBytes)
@@ -60,6 +51,9 @@ PJRT_Error* PluginAttributes(PJRT_Plugin_Attributes_Args* args) {
   static const std::string* version = new std::string(kPluginVersion);
   static const std::vector<PJRT_NamedValue>* attributes = new std::vector<PJRT_NamedValue>{
       NamedString("chip_plugin_version", *version),
+      NamedInt64("xla_version", kXlaVersion),
+      NamedInt64List("stablehlo_current_version", kStablehloCurrentVersion.data(), kStablehloCurrentVersion.size()),
+      NamedInt64List("stablehlo_minimum_version", kStablehloMinimumVersion.data(), kStablehloMinimumVersion.size()),
   };
   return RunApi("PJRT_Plugin_Attributes", args, kArgsHeaderSize, [&]() -> Status {
     args->attributes = attributes->data();
@@ -84,7 +78,8 @@ PJRT_Extension_Base* MemoryDescriptionsExtension(PJRT_Extension_Base* next) {
 PJRT_Api MakeApi() {
   PJRT_Api api{};
   api.struct_size = PJRT_Api_STRUCT_SIZE;
-  api.extension_start = FfiExtension(MemoryDescriptionsExtension(ProfilerExtension(nullptr)));
+  api.extension_start =
+      FfiExtension(MemoryDescriptionsExtension(LayoutsExtension(ProfilerExtension(nullptr))));
   api.pjrt_api_version.struct_size = PJRT_Api_Version_STRUCT_SIZE;
   api.pjrt_api_version.extension_start = nullptr;
   api.pjrt_api_version.major_version = PJRT_API_MAJOR;
@@ -211,22 +206,17 @@ PJRT_Api MakeApi() {
   api.PJRT_ExecuteContext_Create = ExecuteContextCreate;
   api.PJRT_ExecuteContext_Destroy = ExecuteContextDestroy;
   api.PJRT_Buffer_CopyRawToHost = BufferCopyRawToHost;
-  api.PJRT_AsyncHostToDeviceTransferManager_Destroy = Unimplemented_PJRT_AsyncHostToDeviceTransferManager_Destroy;
-  api.PJRT_AsyncHostToDeviceTransferManager_TransferData =
-      Unimplemented_PJRT_AsyncHostToDeviceTransferManager_TransferData;
-  api.PJRT_Client_CreateBuffersForAsyncHostToDevice = Unimplemented_PJRT_Client_CreateBuffersForAsyncHostToDevice;
-  api.PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer =
-      Unimplemented_PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer;
-  api.PJRT_AsyncHostToDeviceTransferManager_Device = Unimplemented_PJRT_AsyncHostToDeviceTransferManager_Device;
-  api.PJRT_AsyncHostToDeviceTransferManager_BufferCount =
-      Unimplemented_PJRT_AsyncHostToDeviceTransferManager_BufferCount;
-  api.PJRT_AsyncHostToDeviceTransferManager_BufferSize = Unimplemented_PJRT_AsyncHostToDeviceTransferManager_BufferSize;
-  api.PJRT_AsyncHostToDeviceTransferManager_SetBufferError =
-      Unimplemented_PJRT_AsyncHostToDeviceTransferManager_SetBufferError;
-  api.PJRT_AsyncHostToDeviceTransferManager_AddMetadata =
-      Unimplemented_PJRT_AsyncHostToDeviceTransferManager_AddMetadata;
-  api.PJRT_Client_DmaMap = Unimplemented_PJRT_Client_DmaMap;
-  api.PJRT_Client_DmaUnmap = Unimplemented_PJRT_Client_DmaUnmap;
+  api.PJRT_AsyncHostToDeviceTransferManager_Destroy = TransferManagerDestroy;
+  api.PJRT_AsyncHostToDeviceTransferManager_TransferData = TransferManagerTransferData;
+  api.PJRT_Client_CreateBuffersForAsyncHostToDevice = ClientCreateBuffersForAsyncHostToDevice;
+  api.PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer = TransferManagerRetrieveBuffer;
+  api.PJRT_AsyncHostToDeviceTransferManager_Device = TransferManagerDevice;
+  api.PJRT_AsyncHostToDeviceTransferManager_BufferCount = TransferManagerBufferCount;
+  api.PJRT_AsyncHostToDeviceTransferManager_BufferSize = TransferManagerBufferSize;
+  api.PJRT_AsyncHostToDeviceTransferManager_SetBufferError = TransferManagerSetBufferError;
+  api.PJRT_AsyncHostToDeviceTransferManager_AddMetadata = TransferManagerAddMetadata;
+  api.PJRT_Client_DmaMap = ClientDmaMap;
+  api.PJRT_Client_DmaUnmap = ClientDmaUnmap;
 
   api.PJRT_Client_CreateUninitializedBuffer = ClientCreateUninitializedBuffer;
   return api;

@@ -526,6 +526,12 @@ void Eval(const Decoded& p, const Binding& b, int reg, const DecodedInstr& in, i
       case EwOp::POPCNT:
         Map1(rI, a, n, [mask](int64_t x) { return int64_t{__builtin_popcountll(static_cast<uint64_t>(x) & mask)}; });
         break;
+      case EwOp::CLZ:
+        Map1(rI, a, n, [w, mask](int64_t x) {
+          const uint64_t bits = static_cast<uint64_t>(x) & mask;
+          return bits == 0 ? int64_t{w} : int64_t{__builtin_clzll(bits) - (64 - w)};
+        });
+        break;
       // Registers hold values sign- or zero-extended to 64 bits and widths are at most 32, so
       // the exact product fits: signed in int64, unsigned in uint64.
       case EwOp::MUL_HI:

@@ -65,4 +65,5 @@
   X(TAN, kUnary, kSameFloat, true)                     \
   X(CBRT, kUnary, kSameFloat, true)                    \
   X(ERF, kUnary, kSameFloat, true)                     \
-  X(MUL_HI, kBinary, kSameInt, false)
+  X(MUL_HI, kBinary, kSameInt, false)                  \
+  X(CLZ, kUnary, kSameInt, false)

@@ -20,6 +20,7 @@
 #include "pjrt_plugin/kernels/index_util.h"
 #include "pjrt_plugin/kernels/kernel.h"
 #include "pjrt_plugin/kernels/pad.h"
+#include "pjrt_plugin/kernels/ragged_dot.h"
 #include "pjrt_plugin/kernels/reduce.h"
 #include "pjrt_plugin/kernels/reduce_window.h"
 #include "pjrt_plugin/kernels/scatter.h"
@@ -83,6 +84,7 @@ const KernelKind kKinds[] = {
      OpTable<exe::Convolution, ValidateConvolution, RunConvolution>::Prepare},
     {KernelOp::TriangularSolve, "triangular_solve", Staging::kStaged,
      OpTable<exe::TriangularSolve, ValidateTriangularSolve, RunTriangularSolve>::Prepare},
+    {KernelOp::RaggedDot, "ragged_dot", Staging::kStaged, PrepareRaggedDot},
 };
 
 // ---- the built-in custom-call targets -----------------------------------------------------------

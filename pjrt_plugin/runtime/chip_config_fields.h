@@ -12,6 +12,8 @@
   X(num_devices, int, 1, "devices", 1, true, 8, "chip devices per host")                               \
   X(hbm_bytes, int64_t, int64_t{16} << 30, "bytes", 0, false, 9.0e18, "device memory (HBM) capacity")    \
   X(hbm_bandwidth, double, 819e9, "bytes/s", 0, false, 1e30, "HBM bandwidth")                          \
+  X(pinned_host_bytes, int64_t, int64_t{16} << 30, "bytes", 0, false, 9.0e18,                          \
+    "pinned host memory per device (the pinned_host memory space)")                                    \
   X(matrix_bf16_flops, double, 197e12, "flop/s", 0, false, 1e30,                                      \
     "matrix unit rate, bf16/f16 in, f32 accumulate")                                                   \
   X(matrix_int8_ops, double, 394e12, "op/s", 0, false, 1e30, "matrix unit rate, int8 in, int32 accumulate") \

@@ -35,13 +35,19 @@ void Fail(std::vector<std::shared_ptr<DeviceArray>>& outputs, const std::shared_
 
 }  // namespace
 
+const char* MemorySpaceName(MemorySpace space) {
+  return space == MemorySpace::kDevice ? "device" : "pinned_host";
+}
+
 ChipDevice::ChipDevice(int id, const ChipConfig& config)
     : id_(id), config_(config), allocator_(HbmAllocator::Create(id, config.hbm_bytes)),
+      host_allocator_(HbmAllocator::Create(id, config.pinned_host_bytes, "pinned host memory")),
       queue_("chip:" + std::to_string(id)) {}
 
 ChipDevice::~ChipDevice() { queue_.Drain(); }
 
-StatusOr<std::shared_ptr<DeviceArray>> ChipDevice::CreateFromHost(const TensorInfo& info, const void* host_data) {
+StatusOr<std::shared_ptr<DeviceArray>> ChipDevice::CreateFromHost(const TensorInfo& info, const void* host_data,
+                                                                  MemorySpace space) {
   const int64_t bytes = info.byte_size();
   if (bytes < 0 || info.dtype == DType::kInvalid) {
     return InvalidArgument("cannot create a device array of type " + info.ToString());
@@ -49,23 +55,29 @@ StatusOr<std::shared_ptr<DeviceArray>> ChipDevice::CreateFromHost(const TensorIn
   if (bytes > 0 && host_data == nullptr) {
     return InvalidArgument("no host data for a device array of type " + info.ToString());
   }
+  const bool to_device = space == MemorySpace::kDevice;
   CHIP_ASSIGN_OR_RETURN(std::shared_ptr<DeviceAllocation> alloc,
-                        allocator_->Allocate(static_cast<size_t>(bytes), "host-to-device buffer " + info.ToString()));
+                        allocator(space).Allocate(static_cast<size_t>(bytes),
+                                                  std::string(to_device ? "host-to-device" : "pinned host") +
+                                                      " buffer " + info.ToString()));
   if (bytes > 0) std::memcpy(alloc->data(), host_data, static_cast<size_t>(bytes));
-  auto array = std::make_shared<DeviceArray>(id_, info, AsyncEvent::Create());
+  auto array = std::make_shared<DeviceArray>(id_, info, AsyncEvent::Create(), space);
   array->allocation = std::move(alloc);
   array->ready->SetReady();
-
-  RecordTransfer("host_to_device", "host_link", info.ToString(),
-                 ModelHostTransferSeconds(static_cast<double>(bytes), config_), 0.0,
-                 static_cast<double>(bytes));
+  if (to_device) RecordHostToDevice(bytes, info.ToString());
   return array;
 }
 
-void ChipDevice::RecordDeviceToHost(int64_t bytes) {
-  RecordTransfer("device_to_host", "host_link", "",
+void ChipDevice::RecordDeviceToHost(int64_t bytes, std::string what) {
+  RecordTransfer("device_to_host", "host_link", std::move(what),
                  ModelHostTransferSeconds(static_cast<double>(bytes), config_),
                  static_cast<double>(bytes), 0.0);
+}
+
+void ChipDevice::RecordHostToDevice(int64_t bytes, std::string what) {
+  RecordTransfer("host_to_device", "host_link", std::move(what),
+                 ModelHostTransferSeconds(static_cast<double>(bytes), config_), 0.0,
+                 static_cast<double>(bytes));
 }
 
 void ChipDevice::RecordTransfer(const char* name, const char* bound, std::string what,
@@ -126,6 +138,11 @@ std::shared_ptr<AsyncEvent> ChipDevice::EnqueueExecute(std::shared_ptr<const Loa
     Status s;
     if (!args[i]) {
       s = InvalidArgument("executing '" + name + "': argument " + std::to_string(i) + " is null");
+    } else if (args[i]->space != MemorySpace::kDevice) {
+      s = InvalidArgument("executing '" + name + "': argument " + std::to_string(i) + " (" +
+                          args[i]->info.ToString() + ") is in " + MemorySpaceName(args[i]->space) +
+                          " memory; chip programs read device memory only: copy it there first "
+                          "(jax.device_put(x, memory_kind='device'))");
     } else if (args[i]->device_id != id_) {
       s = InvalidArgument("executing '" + name + "' on chip:" + std::to_string(id_) + ": argument " +
                           std::to_string(i) + " is on chip:" + std::to_string(args[i]->device_id));
@@ -265,21 +282,32 @@ void ChipDevice::EnqueueCopy(std::shared_ptr<DeviceArray> src, std::shared_ptr<D
       dst->ready->SetReady(FailedPrecondition("copy source " + src->info.ToString() + " has no device memory"));
       return;
     }
-    auto alloc = allocator_->Allocate(static_cast<size_t>(bytes), "copy of " + src->info.ToString() + " from chip:" +
-                                                                      std::to_string(src->device_id));
+    auto alloc = allocator(dst->space)
+                     .Allocate(static_cast<size_t>(bytes), "copy of " + src->info.ToString() + " from chip:" +
+                                                               std::to_string(src->device_id) + " " +
+                                                               MemorySpaceName(src->space) + " memory");
     if (!alloc.ok()) {
       dst->ready->SetReady(alloc.status());
       return;
     }
     if (bytes > 0) std::memcpy(alloc.value()->data(), src->allocation->data(), static_cast<size_t>(bytes));
     dst->allocation = std::move(alloc).value();
-    // Same chip: an HBM copy; another chip: one chip-to-chip link.
-    const double seconds = src->device_id == id_ ? 2.0 * bytes / config_.hbm_bandwidth
-                                                 : ModelChipTransferSeconds(static_cast<double>(bytes), config_);
-    const bool same_chip = src->device_id == id_;
-    RecordTransfer(same_chip ? "device_copy" : "chip_to_chip", same_chip ? "memory" : "chip_link",
-                   src->info.ToString(), seconds, static_cast<double>(bytes),
-                   static_cast<double>(bytes));
+    const bool src_host = src->space == MemorySpace::kPinnedHost;
+    const bool dst_host = dst->space == MemorySpace::kPinnedHost;
+    if (src_host && dst_host) {
+      // Host memory to host memory: the chip takes no part.
+    } else if (src_host) {
+      RecordHostToDevice(bytes, src->info.ToString());
+    } else if (dst_host) {
+      RecordDeviceToHost(bytes, src->info.ToString());
+    } else {
+      // Same chip: an HBM copy; another chip: one chip-to-chip link.
+      const bool same_chip = src->device_id == id_;
+      const double seconds = same_chip ? 2.0 * bytes / config_.hbm_bandwidth
+                                       : ModelChipTransferSeconds(static_cast<double>(bytes), config_);
+      RecordTransfer(same_chip ? "device_copy" : "chip_to_chip", same_chip ? "memory" : "chip_link",
+                     src->info.ToString(), seconds, static_cast<double>(bytes), static_cast<double>(bytes));
+    }
     // Release both before completing (see Complete).
     src.reset();
     std::shared_ptr<AsyncEvent> ready = dst->ready;

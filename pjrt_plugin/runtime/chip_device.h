@@ -17,14 +17,21 @@
 
 namespace chip {
 
+// Where an array of a device lives: its HBM, or the pinned host memory attached to it (host
+// RAM the chip reaches over the host link; programs read only HBM).
+enum class MemorySpace { kDevice, kPinnedHost };
+const char* MemorySpaceName(MemorySpace space);  // "device", "pinned_host"
+
 // The contents of one array on one device, possibly still being produced by queued work.
 // `allocation` is written once by the producer before `ready` completes OK, and read only after.
 struct DeviceArray {
-  DeviceArray(int device_id, TensorInfo info, std::shared_ptr<AsyncEvent> ready)
-      : device_id(device_id), info(std::move(info)), ready(std::move(ready)) {}
+  DeviceArray(int device_id, TensorInfo info, std::shared_ptr<AsyncEvent> ready,
+              MemorySpace space = MemorySpace::kDevice)
+      : device_id(device_id), info(std::move(info)), ready(std::move(ready)), space(space) {}
   const int device_id;
   const TensorInfo info;
   const std::shared_ptr<AsyncEvent> ready;
+  const MemorySpace space;
   std::shared_ptr<DeviceAllocation> allocation;
 };
 
@@ -35,10 +42,17 @@ class ChipDevice {
   int id() const { return id_; }
   const ChipConfig& config() const { return config_; }
   HbmAllocator& allocator() { return *allocator_; }
+  // The allocator of a memory space: HBM, or the pinned host pool (which device memory stats
+  // never count).
+  HbmAllocator& allocator(MemorySpace space) {
+    return space == MemorySpace::kDevice ? *allocator_ : *host_allocator_;
+  }
 
   // Creates a ready array holding a copy of `host_data` (dense row-major bytes of info's size).
-  // Synchronous. RESOURCE_EXHAUSTED if it does not fit. Records a host_to_device transfer.
-  StatusOr<std::shared_ptr<DeviceArray>> CreateFromHost(const TensorInfo& info, const void* host_data);
+  // Synchronous. RESOURCE_EXHAUSTED if it does not fit. Into HBM it records a host_to_device
+  // transfer; into pinned host memory it is a host copy (no chip time).
+  StatusOr<std::shared_ptr<DeviceArray>> CreateFromHost(const TensorInfo& info, const void* host_data,
+                                                        MemorySpace space = MemorySpace::kDevice);
 
   // Enqueues one execution and returns at once. On the worker: waits for every argument's ready
   // event (an argument's error is propagated to all outputs), allocates each output (an output
@@ -52,11 +66,15 @@ class ChipDevice {
                                              std::vector<bool> donated,
                                              std::vector<std::shared_ptr<DeviceArray>> outputs);
 
-  // Enqueues a copy of `src` (any device) into `dst` (this device, pending ready event).
+  // Enqueues a copy of `src` (any device, any space) into `dst` (this device, dst's space,
+  // pending ready event). Timed by what it crosses: HBM, a chip link, or the host link (a copy
+  // between HBM and pinned host memory); a copy between pinned host arrays takes no chip time.
   void EnqueueCopy(std::shared_ptr<DeviceArray> src, std::shared_ptr<DeviceArray> dst);
 
-  // Records a device_to_host transfer of `bytes` in the trace and on the modeled clock.
-  void RecordDeviceToHost(int64_t bytes);
+  // Records a device_to_host / host_to_device transfer of `bytes` in the trace and on the
+  // modeled clock (ModelHostTransferSeconds).
+  void RecordDeviceToHost(int64_t bytes, std::string what = "");
+  void RecordHostToDevice(int64_t bytes, std::string what);
 
   // Modeled chip time spent so far on this device (seconds), and the number of executions.
   double modeled_time_s() const;
@@ -72,6 +90,7 @@ class ChipDevice {
   const int id_;
   const ChipConfig config_;
   std::shared_ptr<HbmAllocator> allocator_;
+  std::shared_ptr<HbmAllocator> host_allocator_;  // pinned host memory
   mutable std::mutex clock_mu_;
   double clock_s_ = 0;
   std::atomic<int64_t> executions_{0};

@@ -56,8 +56,8 @@ DeviceAllocation::~DeviceAllocation() {
 
 int DeviceAllocation::device_id() const { return owner_ ? owner_->device_id() : -1; }
 
-std::shared_ptr<HbmAllocator> HbmAllocator::Create(int device_id, int64_t capacity_bytes) {
-  std::shared_ptr<HbmAllocator> a(new HbmAllocator(device_id, capacity_bytes));
+std::shared_ptr<HbmAllocator> HbmAllocator::Create(int device_id, int64_t capacity_bytes, std::string space) {
+  std::shared_ptr<HbmAllocator> a(new HbmAllocator(device_id, capacity_bytes, std::move(space)));
   a->stats_.bytes_limit = capacity_bytes;
   const char* poison = std::getenv("CHIP_POISON_MEMORY");
   a->poison_ = poison != nullptr && std::string(poison) == "1";
@@ -69,7 +69,7 @@ StatusOr<std::shared_ptr<DeviceAllocation>> HbmAllocator::Allocate(size_t bytes,
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (request > capacity_ - stats_.bytes_in_use) {
-      return ResourceExhausted("out of device memory on chip:" + std::to_string(device_id_) +
+      return ResourceExhausted("out of " + space_ + " on chip:" + std::to_string(device_id_) +
                                " allocating " + FormatBytes(request) + " for " + what + ": " +
                                FormatBytes(stats_.bytes_in_use) + " in use of " +
                                FormatBytes(capacity_) + " limit");

@@ -48,7 +48,9 @@ struct MemoryStats {
 
 class HbmAllocator : public std::enable_shared_from_this<HbmAllocator> {
  public:
-  static std::shared_ptr<HbmAllocator> Create(int device_id, int64_t capacity_bytes);
+  // `space` names the memory in errors ("device memory", "pinned host memory").
+  static std::shared_ptr<HbmAllocator> Create(int device_id, int64_t capacity_bytes,
+                                              std::string space = "device memory");
   ~HbmAllocator();  // frees the cached host blocks
 
   // `what` names the request in the error message (e.g. "output 0 of jit(f) (f32[1024,1024])").
@@ -60,12 +62,14 @@ class HbmAllocator : public std::enable_shared_from_this<HbmAllocator> {
 
  private:
   friend class DeviceAllocation;
-  HbmAllocator(int device_id, int64_t capacity) : device_id_(device_id), capacity_(capacity) {}
+  HbmAllocator(int device_id, int64_t capacity, std::string space)
+      : device_id_(device_id), capacity_(capacity), space_(std::move(space)) {}
   void Release(size_t bytes);
   // Returns a freed block: kept for reuse (by size class) or given back to the host.
   void Recycle(void* block, size_t bytes);
   const int device_id_;
   const int64_t capacity_;
+  const std::string space_;
   // CHIP_POISON_MEMORY=1 (read at Create): fresh allocations are filled with 0xFF bytes (NaN for
   // floats, -1 for integers) so tests catch outputs a kernel forgot to write.
   bool poison_ = false;

@@ -132,46 +132,52 @@ TEST(ClientTest, BadOptionsAreNamed) {
   ClientPtr owned(client);
 }
 
-TEST(ClientTest, MemoriesOneDeviceKindPerChip) {
+TEST(ClientTest, MemoriesDeviceAndPinnedHostPerChip) {
   ClientPtr client = CreateClient({{"num_devices", 2}});
   std::vector<PJRT_Device*> devices = Devices(client.get());
   auto mems = CHIP_ARGS(PJRT_Client_AddressableMemories_Args);
   mems.client = client.get();
   CHIP_ASSERT_OK(Api()->PJRT_Client_AddressableMemories(&mems));
-  ASSERT_EQ(mems.num_addressable_memories, 2u);
-  for (int i = 0; i < 2; ++i) {
-    PJRT_Memory* m = mems.addressable_memories[i];
-    EXPECT_EQ(DefaultMemory(devices[i]), m);
-    auto dm = CHIP_ARGS(PJRT_Device_AddressableMemories_Args);
-    dm.device = devices[i];
-    CHIP_ASSERT_OK(Api()->PJRT_Device_AddressableMemories(&dm));
-    ASSERT_EQ(dm.num_memories, 1u);
-    EXPECT_EQ(dm.memories[0], m);
-    auto kind = CHIP_ARGS(PJRT_Memory_Kind_Args);
-    kind.memory = m;
-    CHIP_ASSERT_OK(Api()->PJRT_Memory_Kind(&kind));
-    EXPECT_EQ(std::string(kind.kind, kind.kind_size), "device");
-    auto kid = CHIP_ARGS(PJRT_Memory_Kind_Id_Args);
-    kid.memory = m;
-    CHIP_ASSERT_OK(Api()->PJRT_Memory_Kind_Id(&kid));
-    EXPECT_EQ(kid.kind_id, 0);
-    auto id = CHIP_ARGS(PJRT_Memory_Id_Args);
-    id.memory = m;
-    CHIP_ASSERT_OK(Api()->PJRT_Memory_Id(&id));
-    EXPECT_EQ(id.id, i);
-    auto by = CHIP_ARGS(PJRT_Memory_AddressableByDevices_Args);
-    by.memory = m;
-    CHIP_ASSERT_OK(Api()->PJRT_Memory_AddressableByDevices(&by));
-    ASSERT_EQ(by.num_devices, 1u);
-    EXPECT_EQ(by.devices[0], devices[i]);
-    auto ts = CHIP_ARGS(PJRT_Memory_ToString_Args);
-    ts.memory = m;
-    CHIP_ASSERT_OK(Api()->PJRT_Memory_ToString(&ts));
-    EXPECT_NE(std::string(ts.to_string, ts.to_string_size).find("device"), std::string::npos);
-    auto ds = CHIP_ARGS(PJRT_Memory_DebugString_Args);
-    ds.memory = m;
-    CHIP_ASSERT_OK(Api()->PJRT_Memory_DebugString(&ds));
-    EXPECT_GT(ds.debug_string_size, 0u);
+  // Every chip's device memory (id = device id), then every chip's pinned host memory.
+  ASSERT_EQ(mems.num_addressable_memories, 4u);
+  const char* kinds[] = {"device", "pinned_host"};
+  for (int k = 0; k < 2; ++k) {
+    for (int i = 0; i < 2; ++i) {
+      PJRT_Memory* m = mems.addressable_memories[k * 2 + i];
+      if (k == 0) {
+        EXPECT_EQ(DefaultMemory(devices[i]), m);
+      }
+      auto dm = CHIP_ARGS(PJRT_Device_AddressableMemories_Args);
+      dm.device = devices[i];
+      CHIP_ASSERT_OK(Api()->PJRT_Device_AddressableMemories(&dm));
+      ASSERT_EQ(dm.num_memories, 2u);
+      EXPECT_EQ(dm.memories[k], m);
+      auto kind = CHIP_ARGS(PJRT_Memory_Kind_Args);
+      kind.memory = m;
+      CHIP_ASSERT_OK(Api()->PJRT_Memory_Kind(&kind));
+      EXPECT_EQ(std::string(kind.kind, kind.kind_size), kinds[k]);
+      auto kid = CHIP_ARGS(PJRT_Memory_Kind_Id_Args);
+      kid.memory = m;
+      CHIP_ASSERT_OK(Api()->PJRT_Memory_Kind_Id(&kid));
+      EXPECT_EQ(kid.kind_id, k);
+      auto id = CHIP_ARGS(PJRT_Memory_Id_Args);
+      id.memory = m;
+      CHIP_ASSERT_OK(Api()->PJRT_Memory_Id(&id));
+      EXPECT_EQ(id.id, k * 2 + i);
+      auto by = CHIP_ARGS(PJRT_Memory_AddressableByDevices_Args);
+      by.memory = m;
+      CHIP_ASSERT_OK(Api()->PJRT_Memory_AddressableByDevices(&by));
+      ASSERT_EQ(by.num_devices, 1u);
+      EXPECT_EQ(by.devices[0], devices[i]);
+      auto ts = CHIP_ARGS(PJRT_Memory_ToString_Args);
+      ts.memory = m;
+      CHIP_ASSERT_OK(Api()->PJRT_Memory_ToString(&ts));
+      EXPECT_NE(std::string(ts.to_string, ts.to_string_size).find(kinds[k]), std::string::npos);
+      auto ds = CHIP_ARGS(PJRT_Memory_DebugString_Args);
+      ds.memory = m;
+      CHIP_ASSERT_OK(Api()->PJRT_Memory_DebugString(&ds));
+      EXPECT_GT(ds.debug_string_size, 0u);
+    }
   }
 }
 
@@ -234,12 +240,16 @@ TEST(ClientTest, TopologyOfClientAndStandalone) {
   auto md = CHIP_ARGS(PJRT_DeviceDescription_MemoryDescriptions_Args);
   md.device_description = d2.descriptions[3];
   CHIP_ASSERT_OK(ext->PJRT_DeviceDescription_MemoryDescriptions(&md));
-  ASSERT_EQ(md.num_memory_descriptions, 1u);
+  ASSERT_EQ(md.num_memory_descriptions, 2u);
   EXPECT_EQ(md.default_memory_index, 0u);
-  auto mk = CHIP_ARGS(PJRT_MemoryDescription_Kind_Args);
-  mk.memory_description = md.memory_descriptions[0];
-  CHIP_ASSERT_OK(ext->PJRT_MemoryDescription_Kind(&mk));
-  EXPECT_EQ(std::string(mk.kind, mk.kind_size), "device");
+  const char* kinds[] = {"device", "pinned_host"};
+  for (int k = 0; k < 2; ++k) {
+    auto mk = CHIP_ARGS(PJRT_MemoryDescription_Kind_Args);
+    mk.memory_description = md.memory_descriptions[k];
+    CHIP_ASSERT_OK(ext->PJRT_MemoryDescription_Kind(&mk));
+    EXPECT_EQ(std::string(mk.kind, mk.kind_size), kinds[k]);
+    EXPECT_EQ(mk.kind_id, k);
+  }
   destroy.topology = create.topology;
   CHIP_EXPECT_OK(Api()->PJRT_TopologyDescription_Destroy(&destroy));
 }

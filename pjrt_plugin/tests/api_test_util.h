@@ -223,6 +223,25 @@ inline PJRT_Memory* DefaultMemory(PJRT_Device* device) {
   return a.memory;
 }
 
+// The device's memory of `kind` ("device", "pinned_host"), or nullptr.
+inline PJRT_Memory* MemoryOfKind(PJRT_Device* device, const std::string& kind) {
+  auto a = CHIP_ARGS(PJRT_Device_AddressableMemories_Args);
+  a.device = device;
+  TakeError(Api()->PJRT_Device_AddressableMemories(&a));
+  for (size_t i = 0; i < a.num_memories; ++i) {
+    auto k = CHIP_ARGS(PJRT_Memory_Kind_Args);
+    k.memory = a.memories[i];
+    TakeError(Api()->PJRT_Memory_Kind(&k));
+    if (std::string(k.kind, k.kind_size) == kind) return a.memories[i];
+  }
+  return nullptr;
+}
+
+// Modeled chip time of device `id` of the most recently created live client (seconds).
+inline double ModeledSeconds(int id) {
+  return Plugin::Get().Symbol<double (*)(int)>("chip_device_modeled_time_s")(id);
+}
+
 inline int DeviceId(PJRT_Device* device) {
   auto g = CHIP_ARGS(PJRT_Device_GetDescription_Args);
   g.device = device;

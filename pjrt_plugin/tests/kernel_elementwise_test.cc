@@ -324,6 +324,12 @@ std::vector<IntOp> IntOps() {
          for (; bits; bits >>= 1) n += bits & 1;
          return n;
        }},
+      {EwOp::CLZ, 1, [](int64_t a, int64_t, int64_t, DType t) {
+         const uint64_t bits = static_cast<uint64_t>(a) & ((uint64_t{1} << Width(t)) - 1);
+         int64_t n = 0;
+         for (int64_t i = Width(t) - 1; i >= 0 && !((bits >> i) & 1); --i) ++n;
+         return n;
+       }},
       {EwOp::CLAMP, 3, [](int64_t lo, int64_t x, int64_t hi, DType) { return std::min(std::max(x, lo), hi); }},
       {EwOp::MUL_HI, 2, [](int64_t a, int64_t b, int64_t, DType t) {
          // the double-width product in 128 bits, then its high half

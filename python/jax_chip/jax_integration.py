@@ -46,6 +46,19 @@ def _allow_compilation_cache() -> None:
     compilation_cache.is_cache_used = is_cache_used
 
 
+def register_lowerings() -> None:
+    """The chip's own lowering rules; once the chip platform is registered with JAX (mlir's
+    register_lowering refuses an unknown platform)."""
+    from jax._src.interpreters import mlir
+    from jax._src.lax import lax
+
+    if lax.ragged_dot_general_p in mlir._platform_specific_lowerings.get(PLATFORM, {}):
+        return
+    mlir.register_lowering(lax.ragged_dot_general_p,
+                           functools.partial(lax._ragged_dot_general_lower, platform=PLATFORM),
+                           platform=PLATFORM)
+
+
 def apply() -> None:
     global _applied
     if _applied:

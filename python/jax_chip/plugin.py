@@ -46,6 +46,7 @@ def initialize() -> None:
     from jax._src import xla_bridge
 
     xla_bridge.register_plugin(PLATFORM, library_path=str(path), options=config.plugin_options())
+    jax_integration.register_lowerings()
     # jax.ffi.register_ffi_target(..., platform="chip") -> the plugin's FFI handler registry
     from jax_chip import ffi
 

@@ -65,6 +65,7 @@ INT_OPS = {
     "shr_a": lambda a, b: jax.lax.shift_right_arithmetic(a, b % 9),
     "shr_l": lambda a, b: jax.lax.shift_right_logical(a, b % 9),
     "popcnt": lambda a, b: jax.lax.population_count(a),
+    "clz": lambda a, b: jax.lax.clz(a),
     "pow": lambda a, b: jax.lax.integer_pow(a, 3),
 }
 

@@ -54,12 +54,13 @@ def _env() -> Dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def model_dirs(tmp_path_factory) -> Dict[str, pathlib.Path]:
+def build_models(tmp_path_factory, models: Dict[str, List[str]]) -> Dict[str, pathlib.Path]:
+    """Each model of `models` rebuilt with tools/make_tiny_qwen3.py, its files checked against
+    the sha256 its committed reference (data/ref-NAME.json) was made with."""
     import hashlib
 
     out: Dict[str, pathlib.Path] = {}
-    for name, args in MODELS.items():
+    for name, args in models.items():
         path = tmp_path_factory.mktemp(f"tiny-qwen3-{name}")
         subprocess.run([SGL_PYTHON, str(ROOT / "tools" / "make_tiny_qwen3.py"), str(path)] + args,
                        check=True, capture_output=True, env=_env())
@@ -72,12 +73,17 @@ def model_dirs(tmp_path_factory) -> Dict[str, pathlib.Path]:
     return out
 
 
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory) -> Dict[str, pathlib.Path]:
+    return build_models(tmp_path_factory, MODELS)
+
+
 def _run_compare(model: pathlib.Path, ref: pathlib.Path, tmp_path: pathlib.Path,
-                 *extra: str) -> dict:
+                 *extra: str, env: Dict[str, str] | None = None) -> dict:
     out = tmp_path / "cmp.json"
     proc = subprocess.run(
         [SGL_PYTHON, str(COMPARE), str(model), str(ref), "--json-out", str(out)] + list(extra),
-        capture_output=True, text=True, env=_env(), timeout=900)
+        capture_output=True, text=True, env=env or _env(), timeout=900)
     if not out.exists():
         pytest.fail(f"sgl_compare did not finish (rc {proc.returncode}):\n"
                     f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
@@ -118,11 +124,17 @@ def test_unfixed_sglang_jax_disagrees_with_hf(model_dirs, tmp_path) -> None:
                     "references (a venv from requirements-hf.lock)")
 @pytest.mark.parametrize("model", list(MODELS))
 def test_committed_references_match_hf(model_dirs, tmp_path, model: str) -> None:
+    check_committed_reference(model_dirs[model], tmp_path, model)
+
+
+def check_committed_reference(model_dir: pathlib.Path, tmp_path: pathlib.Path,
+                              name: str) -> None:
+    """tools/hf_reference.py (in $JAX_CHIP_HF_PYTHON) gives data/ref-NAME.json again."""
     out = tmp_path / "ref.json"
-    subprocess.run([HF_PYTHON, str(ROOT / "tools" / "hf_reference.py"), str(model_dirs[model]),
+    subprocess.run([HF_PYTHON, str(ROOT / "tools" / "hf_reference.py"), str(model_dir),
                     "--out", str(out)], check=True, capture_output=True)
     fresh = json.loads(out.read_text())
-    committed = json.loads((DATA / f"ref-{model}.json").read_text())
+    committed = json.loads((DATA / f"ref-{name}.json").read_text())
     assert fresh["files_sha256"] == committed["files_sha256"]
     for a, b in zip(fresh["prompts"], committed["prompts"]):
         assert a["prompt_ids"] == b["prompt_ids"]

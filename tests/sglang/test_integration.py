@@ -36,6 +36,19 @@ def test_apply_is_idempotent_and_exports_the_choice() -> None:
     assert os.environ[integration.ENV].split(",") == list(integration.PATCHES)
 
 
+@pytest.mark.parametrize("argv,want", [
+    (["python", "-m", "sgl_jax.bench_serving", "--port", "1"], "sgl_jax.bench_serving"),
+    (["python", "-X", "dev", "-msgl_jax.launch_server"], "sgl_jax.launch_server"),
+    (["python", "-m", "jax_chip.sglang", "bench_one_batch_server", "--x"], "sgl_jax.bench_one_batch_server"),
+    (["python", "script.py", "-m", "sgl_jax.bench_serving"], None),
+    (["python", "-c", "import sgl_jax"], None),
+])
+def test_main_module_names_what_python_m_runs(monkeypatch, argv, want) -> None:
+    """A patch of the module `python -m` runs as __main__ is left out in that process."""
+    monkeypatch.setattr(sys, "orig_argv", argv)
+    assert integration.main_module() == want
+
+
 def test_unknown_patch_is_rejected_by_name() -> None:
     with pytest.raises(ValueError, match=r"unknown patch\(es\) \['no_such_patch'\]"):
         integration.apply(["kv_write", "no_such_patch"])

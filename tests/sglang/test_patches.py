@@ -36,9 +36,13 @@ def test_every_pin_matches_the_installed_sgl_jax() -> None:
     patch's pin and the aliases hold the target itself."""
     code = textwrap.dedent("""
         import importlib, json
-        from jax_chip.sglang.patches import PATCHES
+        from jax_chip.sglang.patches import ALIASES, PATCHES
         from jax_chip.sglang import patching
         out = {}
+        for a in ALIASES.values():   # replaces nothing; the importer's targets need it
+            out[a.name] = {"sha256": patching.file_hash(a.importer), "marked": False,
+                           "aliases": []}
+            patching.provide(a)
         for p in PATCHES.values():
             fn = patching.current(p)
             name = p.qualname.rsplit(".", 1)[-1]
@@ -52,12 +56,13 @@ def test_every_pin_matches_the_installed_sgl_jax() -> None:
                           env=_env(JAX_CHIP_SGLANG_AUTOLOAD="0"), timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     found = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(found) == set(integration.PATCHES)
-    for name, patch in integration.PATCHES.items():
+    assert set(found) == set(integration.PATCHES) | set(integration.ALIASES)
+    for name, patch in {**integration.PATCHES, **integration.ALIASES}.items():
         assert not found[name]["marked"], name
         assert found[name]["sha256"] == patch.sha256, (
-            f"{name}: {patch.target} changed upstream (sglang-jax "
-            f"{patching.installed_version()}): pinned {patch.sha256}, found {found[name]['sha256']}")
+            f"{name}: {getattr(patch, 'target', getattr(patch, 'importer', ''))} changed "
+            f"upstream (sglang-jax {patching.installed_version()}): pinned {patch.sha256}, "
+            f"found {found[name]['sha256']}")
         assert all(found[name]["aliases"]), name
 
 
@@ -79,8 +84,11 @@ def test_every_patch_is_applied_marked_and_keeps_its_original() -> None:
 
 
 def _refers_to(fn: Any, target: Callable, seen: set) -> bool:
-    """Whether fn's closures (through nested functions and jit wrappers) hold target."""
+    """Whether fn's closures (through nested functions and jit wrappers) hold target; a class
+    builds on its target when it subclasses it."""
     if fn is target:
+        return True
+    if isinstance(fn, type) and isinstance(target, type) and issubclass(fn, target):
         return True
     if id(fn) in seen:
         return False
@@ -214,6 +222,54 @@ def test_an_alias_that_is_not_the_target_is_an_error(fake: ModuleType) -> None:
         patching.apply(patch)
 
 
+IMPORTER_SOURCE = '''
+from jax_chip_fake_tree.jax_chip_fake_upstream import helper
+
+
+def twice(x):
+    return helper(helper(x))
+'''
+
+
+def _alias(tmp_path: pathlib.Path, sha256: str | None = None) -> patching.ModuleAlias:
+    path = tmp_path / "jax_chip_fake_importer.py"
+    path.write_text(IMPORTER_SOURCE)
+    sys.path.insert(0, str(tmp_path))
+    return patching.ModuleAlias(
+        name="fake_import", category=Category.FIX, importer="jax_chip_fake_importer",
+        missing="jax_chip_fake_tree.jax_chip_fake_upstream", provides="jax_chip_fake_upstream",
+        sha256=sha256 or patching.file_hash("jax_chip_fake_importer"), why="test")
+
+
+@pytest.fixture
+def clean_alias(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
+    yield tmp_path
+    sys.path.remove(str(tmp_path))
+    for name in ("jax_chip_fake_importer", "jax_chip_fake_tree.jax_chip_fake_upstream"):
+        sys.modules.pop(name, None)
+
+
+def test_a_module_alias_makes_the_importer_import(fake: ModuleType, clean_alias) -> None:
+    alias = _alias(clean_alias)
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("jax_chip_fake_importer")
+    patching.provide(alias)
+    patching.provide(alias)   # idempotent
+    assert patching.is_provided(alias)
+    assert importlib.import_module("jax_chip_fake_importer").twice(1) == 3
+    assert "jax_chip_fake_tree" not in sys.modules     # only the one dotted name
+
+
+def test_a_changed_importer_is_an_error_naming_everything(fake: ModuleType, clean_alias) -> None:
+    alias = _alias(clean_alias, sha256="0" * 64)
+    found = patching.file_hash("jax_chip_fake_importer")
+    with pytest.raises(PatchError) as err:
+        patching.provide(alias)
+    for part in ("'fake_import'", "jax_chip_fake_importer", "0" * 64, found):
+        assert part in str(err.value), (part, str(err.value))
+    assert not patching.is_provided(alias)
+
+
 def test_source_hash_ignores_indentation_only() -> None:
     a = patching.source_hash(_helper_one)
     assert a == patching.source_hash(_helper_one_indented())
@@ -254,7 +310,7 @@ def test_docs_patch_table_is_current() -> None:
                          capture_output=True, text=True, env=_env(JAX_CHIP_SGLANG_AUTOLOAD="0"))
     assert res.returncode == 0, res.stderr
     text = (ROOT / "docs" / "sglang.md").read_text()
-    for name in integration.PATCHES:
+    for name in list(integration.PATCHES) + list(integration.ALIASES):
         assert f"| `{name}` |" in text, name
 
 

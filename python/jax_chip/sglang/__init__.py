@@ -23,10 +23,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 from typing import Iterable, List, Optional
 
 from jax_chip.sglang import patching
-from jax_chip.sglang.patches import PATCHES
+from jax_chip.sglang.patches import ALIASES, PATCHES
 from jax_chip.sglang.patching import PatchError
 
 ENV = "JAX_CHIP_SGLANG_FIXES"
@@ -62,12 +63,43 @@ def _route_scheduler_through_bootstrap() -> None:
     engine.run_scheduler_process = target
 
 
+def main_module() -> Optional[str]:
+    """The module `python -m NAME` runs in this process as __main__, if any (from
+    sys.orig_argv); for `python -m jax_chip.sglang ENTRY ...`, the sgl_jax module it runs."""
+    argv = list(getattr(sys, "orig_argv", []))
+    skip = False
+    for i, arg in enumerate(argv[1:], start=1):
+        if skip:   # the value of -X / -W
+            skip = False
+            continue
+        if arg in ("-X", "-W"):
+            skip = True
+            continue
+        if arg.startswith("-m"):
+            rest = argv[i + 1:] if arg == "-m" else [arg[2:]] + argv[i + 1:]
+            if rest and rest[0] == __name__ and len(rest) > 1:
+                return f"sgl_jax.{rest[1]}"
+            return rest[0] if rest else None
+        if not arg.startswith("-"):
+            return None   # a script (or -c): no -m
+    return None
+
+
 def apply_here(names: Optional[Iterable[str]] = None) -> List[str]:
-    """Apply the patches in this process only (what the spawned scheduler does at start)."""
+    """Apply the patches in this process only (what the spawned scheduler does at start).
+
+    A patch of the module that `python -m` is about to run as __main__ (e.g. `python -m
+    sgl_jax.bench_serving`) is left out in that process: the __main__ copy would not see it,
+    and importing the module first makes runpy warn. It still counts as applied."""
     selected = _resolve(names)
     patching.check_version(SUPPORTED_VERSION)
     importlib.import_module("sgl_jax")   # jax_chip._autoload, if active, applies its choice now
-    patching.apply_all(PATCHES[n] for n in selected)
+    # Module aliases replace nothing (they provide a module name that does not exist): always,
+    # and first, since the patches' targets import the model registry, which imports the models.
+    for alias in ALIASES.values():
+        patching.provide(alias)
+    running = main_module()
+    patching.apply_all(PATCHES[n] for n in selected if PATCHES[n].module != running)
     _applied.extend(n for n in selected if n not in _applied)
     logger.info("jax_chip.sglang: applied %s", ", ".join(selected))
     return selected
@@ -86,4 +118,5 @@ def applied() -> List[str]:
     return list(_applied)
 
 
-__all__ = ["apply", "apply_here", "applied", "PATCHES", "PatchError", "ENV", "SUPPORTED_VERSION"]
+__all__ = ["apply", "apply_here", "applied", "PATCHES", "ALIASES", "PatchError", "ENV",
+           "SUPPORTED_VERSION"]

@@ -6,6 +6,12 @@ and pins the upstream source it replaces: the sha256 of the original's normalize
 (naming the patch, the target, both hashes and the installed sglang-jax version) when the source
 differs; a mismatch is never a warning. `make(original)` builds the replacement; a patch that
 does not call the original at all says why in `replaces`.
+
+A module that an sgl_jax module imports under a name that does not exist (so that the importing
+module, and every patch of it, fails at import) is provided by a declared `ModuleAlias`: it names
+the importing module (pinned like a patch target, by the sha256 of its whole source file), the
+missing name and the existing module that stands for it. `provide` puts that one entry into
+`sys.modules` before anything imports the importing module.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import enum
 import functools
 import hashlib
 import importlib
+import importlib.util
 import inspect
+import sys
 import textwrap
 from importlib import metadata
 from typing import Any, Callable, Dict, Iterable, Sequence, Tuple
@@ -138,11 +146,64 @@ def apply(patch: Patch) -> None:
         if getattr(module, name, None) is not fn:
             raise PatchError(f"jax_chip.sglang: patch {patch.name!r}: {module.__name__}.{name} "
                              f"is not {patch.target} ({DISTRIBUTION} {installed_version()})")
-    new = functools.update_wrapper(patch.make(fn), fn)
+    new = patch.make(fn)
+    if isinstance(fn, type):   # a class: its replacement is a subclass (update_wrapper is for functions)
+        new.__wrapped__ = fn
+    else:
+        new = functools.update_wrapper(new, fn)
     setattr(new, MARK, patch.name)
     setattr(owner, name, _rewrap(raw, new))
     for module in aliases:
         setattr(module, name, new)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModuleAlias:
+    name: str
+    category: Category
+    importer: str                # the sgl_jax module whose import statement names `missing`
+    missing: str                 # the module name it imports, which does not exist
+    provides: str                # the existing module that sys.modules[missing] is made to be
+    sha256: str                  # file_hash() of the importer's source file
+    why: str
+
+
+def file_hash(module: str) -> str:
+    """sha256 of a module's source file, found without importing the module itself."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise PatchError(f"jax_chip.sglang: module {module} not found "
+                         f"({DISTRIBUTION} {installed_version()})")
+    with open(spec.origin, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def verify_alias(alias: ModuleAlias) -> None:
+    found = file_hash(alias.importer)
+    if found != alias.sha256:
+        raise PatchError(
+            f"jax_chip.sglang: module alias {alias.name!r} pins the source of {alias.importer}: "
+            f"expected sha256 {alias.sha256}, found {found} ({DISTRIBUTION} "
+            f"{installed_version()}). The upstream code changed: review the alias against it, "
+            "then update its sha256.")
+
+
+def is_provided(alias: ModuleAlias) -> bool:
+    return alias.missing in sys.modules and sys.modules[alias.missing] is sys.modules.get(
+        alias.provides)
+
+
+def provide(alias: ModuleAlias) -> None:
+    """sys.modules[alias.missing] = the module alias.provides (idempotent); verify first. Only
+    that dotted name is entered: `import a.b.c` finds a module in sys.modules under its full name
+    without importing its parents, so no top-level `python` module appears."""
+    if is_provided(alias):
+        return
+    verify_alias(alias)
+    if alias.missing in sys.modules:
+        raise PatchError(f"jax_chip.sglang: module alias {alias.name!r}: {alias.missing} is "
+                         "already another module")
+    sys.modules[alias.missing] = importlib.import_module(alias.provides)
 
 
 def apply_all(patches: Iterable[Patch]) -> None:

@@ -20,7 +20,7 @@ def _checked_dtype(node: Node) -> str:
     """The element type the registry's dtype list refers to."""
     if node.op in ("stablehlo.compare", "stablehlo.is_finite") and node.operands:
         return node.operands[0].type.dtype
-    if node.op in ("stablehlo.dot_general", "stablehlo.dot"):
+    if node.op in ("stablehlo.dot_general", "stablehlo.dot", "chlo.ragged_dot"):
         return node.operands[0].type.dtype
     if node.results:
         return node.result.type.dtype if len(node.results) == 1 else node.results[0].type.dtype

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 from jaxlib.mlir import ir
-from jaxlib.mlir.dialects import stablehlo
+from jaxlib.mlir.dialects import chlo, stablehlo
 
 from jax_chip.compiler.frontend.mlir_types import (
     i64s,
@@ -178,6 +178,44 @@ def _import_triangular_solve(imp: Any, op: ir.Operation, loc: str) -> dict[str, 
     transpose = stablehlo.TransposeAttr(op.attributes["transpose_a"]).value
     return {"left_side": _bool(op, "left_side"), "lower": _bool(op, "lower"),
             "unit_diagonal": _bool(op, "unit_diagonal"), "transpose_a": transpose != "NO_TRANSPOSE"}
+
+
+# CHLO ops without a StableHLO equivalent that jaxlib's serializer writes as
+# `stablehlo.custom_call @chlo.<op>` with the op's attributes in `mhlo.attributes`; the frontend
+# imports them as the op itself.
+CHLO_CUSTOM_CALLS = frozenset({"chlo.ragged_dot"})
+_RAGGED_DIMS = ("lhs_batching", "rhs_batching", "lhs_contracting", "rhs_contracting",
+                "lhs_ragged", "rhs_group")
+
+
+def _ragged_dot_dims(op: ir.Operation) -> dict[str, list[int]]:
+    if "ragged_dot_dimension_numbers" in op.attributes:      # the chlo op itself
+        d = chlo.RaggedDotDimensionNumbers(op.attributes["ragged_dot_dimension_numbers"])
+        return {name: list(getattr(d, f"{name}_dimensions")) for name in _RAGGED_DIMS}
+    # the custom call: mhlo.attributes = {ragged_dot_dimension_numbers = [6 dense i64 arrays in
+    # the order of _RAGGED_DIMS], precision_config = [...]}
+    attrs = ir.DictAttr(op.attributes["mhlo.attributes"])
+    dims = ir.ArrayAttr(attrs["ragged_dot_dimension_numbers"])
+    return {name: [int(x) for x in np.array(ir.DenseElementsAttr(a)).reshape(-1)]
+            for name, a in zip(_RAGGED_DIMS, dims)}
+
+
+def _import_ragged_dot(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
+    """chlo.ragged_dot in lax.ragged_dot's grouped-matmul mode only: lhs [m, k] ragged along m,
+    rhs [g, k, n] or [g, n, k] with its groups along dim 0, no batch dims."""
+    dims = _ragged_dot_dims(op)
+    ok = (len(op.operands) == 3 and _rank(op.operands[0]) == 2 and _rank(op.operands[1]) == 3
+          and _rank(op.operands[2]) == 1 and not dims["lhs_batching"]
+          and not dims["rhs_batching"] and dims["lhs_contracting"] == [1]
+          and dims["lhs_ragged"] == [0] and dims["rhs_group"] == [0]
+          and dims["rhs_contracting"] in ([1], [2]))
+    if not ok:
+        shapes = ", ".join(str(v.type) for v in op.operands)
+        raise UnsupportedError(
+            f"chlo.ragged_dot of {shapes} with dimension numbers {dims}: the chip's RaggedDot "
+            "kernel takes the grouped-matmul mode only (lhs [m, k] ragged along m, rhs "
+            f"[g, k, n] or [g, n, k], group_sizes [g], no batch dims){at(loc)}")
+    return {"rhs_contracting": dims["rhs_contracting"][0]}
 
 
 def _import_chlo_top_k(imp: Any, op: ir.Operation, loc: str) -> dict[str, Any]:
@@ -361,6 +399,7 @@ IMPORTERS: dict[str, Importer] = {
     "stablehlo.sort": _import_sort,
     "stablehlo.reduce_window": _import_reduce_window,
     "chlo.top_k": _import_chlo_top_k,
+    "chlo.ragged_dot": _import_ragged_dot,
     "stablehlo.convolution": import_convolution,
     "stablehlo.triangular_solve": _import_triangular_solve,
     "stablehlo.rng_bit_generator": _import_rng,

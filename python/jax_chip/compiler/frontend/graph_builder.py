@@ -14,6 +14,7 @@ from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import stablehlo
 
 from jax_chip.compiler.frontend import attributes, region_import
+from jax_chip.compiler.frontend.layout_modes import check_layout_modes
 from jax_chip.compiler.frontend.mlir_types import (
     BUFFER_DTYPES,
     i64s,
@@ -78,6 +79,10 @@ class _Importer:
         if name in ("stablehlo.while", "stablehlo.case", "stablehlo.if"):
             region_import.import_region_op(self, op, loc)
             return
+        if name == "stablehlo.custom_call":
+            target = _str_attr(op.attributes["call_target_name"])
+            if target in attributes.CHLO_CUSTOM_CALLS:
+                name = target   # a CHLO op the StableHLO serializer carried as a custom call
         spec = op_registry.lookup(name)
         if spec is None:
             self._unsupported(op, loc)
@@ -277,6 +282,7 @@ def build_graph(module: ir.Module) -> Graph:
     block = fop.regions[0].blocks[0]
     args = list(block.arguments)
     arg_attrs = _dict_attrs(fop, "arg_attrs", len(args))
+    check_layout_modes("parameter", arg_attrs, [ir.RankedTensorType(a.type).rank for a in args])
     for i, a in enumerate(args):
         t = tensor_type(a.type, f"parameter {i}")
         v = graph.add_param(t, _name_of_loc(a.location) or f"arg{i}")
@@ -293,6 +299,7 @@ def build_graph(module: ir.Module) -> Graph:
     if ret.name != "func.return":
         raise CompileError(f"func.main does not end with func.return (found {ret.name})")
     res_attrs = _dict_attrs(fop, "res_attrs", len(ret.operands))
+    check_layout_modes("result", res_attrs, [ir.RankedTensorType(r.type).rank for r in ret.operands])
     for j, r in enumerate(ret.operands):
         d = res_attrs[j] if j < len(res_attrs) else None
         oname = ""

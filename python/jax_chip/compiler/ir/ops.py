@@ -141,6 +141,7 @@ _ew("stablehlo.shift_left", "SHL", INTS, "shift >= width gives 0")
 _ew("stablehlo.shift_right_arithmetic", "SHR_ARITHMETIC", INTS, "shift >= width gives the sign")
 _ew("stablehlo.shift_right_logical", "SHR_LOGICAL", INTS, "shift >= width gives 0")
 _ew("stablehlo.popcnt", "POPCNT", INTS)
+_ew("stablehlo.count_leading_zeros", "CLZ", INTS, "the type's width for 0")
 _ew("chip.mul_hi", "MUL_HI", INTS, "the chip's own op (no StableHLO spelling): high half of the "
     "double-width integer product; made by rng_bit_generator's expansion (Philox)")
 _ew("stablehlo.compare", "CMP_*", ALL,
@@ -179,6 +180,12 @@ register(OpSpec("stablehlo.dot_general", "dot", NUMERIC,
                 fusible=False))
 register(OpSpec("stablehlo.dot", "rewritten", NUMERIC, becomes="stablehlo.dot_general",
                 notes="rewritten to dot_general", fusible=False))
+register(OpSpec(
+    "chlo.ragged_dot", "dot", frozenset({"f32", "bf16", "f16"}),
+    notes="lax.ragged_dot's grouped matmul (lhs [m, k] ragged along m, rhs [g, k, n] or "
+          "[g, n, k], s32/s64 group_sizes; the MoE expert matmuls): the RaggedDot kernel, f32 "
+          "accumulation; its cost counts the rows routed and the rhs slices of non-empty groups",
+    foldable=False, fusible=False))
 register(OpSpec("stablehlo.reduce", "reduce", ALL,
                 notes="one operand with body add/multiply/maximum/minimum/and/or/xor; other "
                       "reduces (several operands, e.g. argmax) become chip.variadic_reduce",

@@ -71,8 +71,16 @@ def _text(op: DotGeneralOp, kernels_text: RegionText) -> list[str]:
             f"{list(op.lhs_contracting)}x{list(op.rhs_contracting)}"]
 
 
+ROW_PAD = 8   # the matrix unit pads M (rows) to this, N and K to the chip's matrix_tile
+
+
 def pad(x: int, m: int) -> int:
     return (x + m - 1) // m * m
+
+
+def matrix_flops(b: int, m: int, n: int, k: int, tile: int) -> int:
+    """The matrix unit's padded work for b products [m, k] x [k, n]."""
+    return 2 * b * pad(m, ROW_PAD) * pad(n, tile) * pad(k, tile)
 
 
 def dot_cost(node: Node, tile: int) -> KernelCost:
@@ -85,7 +93,7 @@ def dot_cost(node: Node, tile: int) -> KernelCost:
     m = math.prod(s for d, s in enumerate(lhs.type.shape) if d not in lb and d not in lc)
     n = math.prod(s for d, s in enumerate(rhs.type.shape) if d not in rb and d not in rc)
     return KernelCost(
-        matrix_flops=float(2 * b * pad(m, 8) * pad(n, tile) * pad(k, tile)),
+        matrix_flops=float(matrix_flops(b, m, n, k, tile)),
         matrix_dtype=lhs.type.dtype,
         bytes_read=float(lhs.type.nbytes + rhs.type.nbytes),
         bytes_written=float(node.result.type.nbytes))

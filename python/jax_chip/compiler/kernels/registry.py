@@ -25,6 +25,7 @@ from jax_chip.compiler.kernels import (
     elementwise,
     gather,
     pad,
+    ragged_dot,
     reduce,
     reduce_window,
     scatter,
@@ -55,6 +56,7 @@ KINDS: tuple[KernelKind, ...] = (
     custom_call.KIND,
     convolution.KIND,
     triangular_solve.KIND,
+    ragged_dot.KIND,
 )
 
 BY_OP: dict[str, KernelKind] = {op: k for k in KINDS for op in k.ops}

@@ -6,12 +6,13 @@ sgl_compare.py --fixes NAME,...).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, List, Optional, Union
 
 import numpy as np
 
-from jax_chip.sglang.patching import Category, Patch
+from jax_chip.sglang.patching import Category, ModuleAlias, Patch
 
 logger = logging.getLogger("jax_chip.sglang")
 
@@ -94,7 +95,6 @@ def _attention_backend(original: Callable) -> Callable:
         return backend_class(self.num_attn_heads, heads, self.page_size, self.mesh)
 
     return _get_attention_backend
-
 
 
 def _sampling_fields() -> dict:
@@ -238,8 +238,52 @@ def _result_errors(original: Callable) -> Callable:
     return process_batch_result
 
 
+def _moe_routing(original: Callable) -> Callable:
+    def __call__(self: Any, inputs: Any, router_logits: Any = None) -> Any:
+        if self.expert_parallel_size != 1 or router_logits is None:
+            return original(self, inputs, router_logits=router_logits)
+        import jax
+        import jax.numpy as jnp
+
+        # HF's Qwen3MoeSparseMoeBlock: softmax over all experts in f32, the top k, renormalized
+        # over the k when the config says norm_topk_prob (Qwen3-MoE checkpoints do).
+        probs = jax.nn.softmax(router_logits.astype(jnp.float32), axis=-1)
+        weights, experts = jax.lax.top_k(probs, self.num_experts_per_tok)
+        if getattr(self.config, "norm_topk_prob", False):
+            weights = weights / jnp.sum(weights, axis=-1, keepdims=True)
+        return self._single_device_forward(inputs.astype(self.dtype), experts,
+                                           weights.astype(self.dtype))
+
+    return __call__
+
+
 QWEN3 = "sgl_jax.srt.models.qwen3"
+QWEN3_MOE = "sgl_jax.srt.models.qwen3_moe"
 SCHEDULER = "sgl_jax.srt.managers.scheduler"
+
+ALIASES = (
+    ModuleAlias(
+        name="qwen3_moe_import", category=Category.FIX, importer=QWEN3_MOE,
+        missing="python.sgl_jax.srt.configs.model_config",
+        provides="sgl_jax.srt.configs.model_config",
+        sha256="fa025cb0c904f098287b69ce79c73520f805eb8b0553e4d9fbd6732c6d6ab3eb",
+        why="imports ModelConfig from `python.sgl_jax...` (the path in sglang-jax's source tree): "
+            "the module, hence Qwen3MoeForCausalLM, never imports (the model registry logs and "
+            "skips it)"),
+)
+
+
+def _batch_input_ids(original: type) -> type:
+    @dataclasses.dataclass
+    class GenerateReqInput(original):  # type: ignore[misc, valid-type]
+        # The tokenizer manager handles a batch of token-id lists (_expand_inputs); the HTTP
+        # API must accept one (upstream's annotation, List[int], made FastAPI reject it).
+        input_ids: Optional[Union[List[List[int]], List[int]]] = None
+
+    GenerateReqInput.__module__ = original.__module__
+    GenerateReqInput.__qualname__ = original.__qualname__
+    return GenerateReqInput
+
 
 PATCHES = (
     Patch(
@@ -344,4 +388,40 @@ PATCHES = (
         why="the same for a device error that surfaces when the step's tokens are read back "
             "(jax dispatches asynchronously): handled as in step_errors",
         make=_result_errors),
+    Patch(
+        name="qwen3_moe_call", category=Category.FIX, module=QWEN3_MOE,
+        qualname="Qwen3MoeForCausalLM.__call__",
+        sha256="9b8dabb2219a5ee8163797ca88dc07550b2051361b558417d14c57281d98e52e",
+        why="as `qwen3_call`: the logits processor without its mesh, with a ForwardBatch as "
+            "metadata (TypeError); return the hidden states",
+        replaces="as `qwen3_call`'s: upstream's body is that logits call and a debug-tracer hook",
+        make=_qwen3_call),
+    Patch(
+        name="qwen3_moe_lm_head_dtype", category=Category.FIX, module=QWEN3_MOE,
+        qualname="Qwen3MoeForCausalLM.__init__",
+        sha256="5f18acca75d9c092d2466fe495f273f2a2f3b51608d67f669682eeb1b0b7c8d7",
+        why="as `lm_head_dtype`: the lm_head takes the model's dtype, not bfloat16",
+        make=_lm_head_dtype),
+    Patch(
+        name="qwen3_moe_tied_lm_head", category=Category.FIX, module=QWEN3_MOE,
+        qualname="Qwen3MoeForCausalLM.load_weights",
+        sha256="5c36a468bc5c4c4c42b25d9836f265b90fd774e1b5e8f885b1a84afacc66ec68",
+        why="as `tied_lm_head`: with tie_word_embeddings the lm_head stays random; tie it",
+        make=_tied_lm_head),
+    Patch(
+        name="moe_routing", category=Category.FIX, module="sgl_jax.srt.layers.moe",
+        qualname="EPMoE.__call__",
+        sha256="d955c26883b62c08bf8d5dce5b82c39a437c6b5346b6d49c3efeab2ff1698c0a",
+        why="on one device it calls _single_device_forward(inputs, router_logits), but the "
+            "class defines that name twice and the second (inputs, top_k_indices, "
+            "top_k_weights) wins: TypeError. Routes here as HF does (softmax in f32, top k, "
+            "renormalized if norm_topk_prob), then calls it",
+        make=_moe_routing),
+    Patch(
+        name="batch_input_ids", category=Category.FIX,
+        module="sgl_jax.srt.managers.io_struct", qualname="GenerateReqInput",
+        sha256="ba286a3026363a41dd911907d4f900d8c68ef217c15f3ddf4869e9fec72e3265",
+        why="/generate rejected a batch of token-id lists with 400 (input_ids annotated List[int]) "
+            "although the tokenizer manager batches them: bench_one_batch_server sends one",
+        make=_batch_input_ids),
 )

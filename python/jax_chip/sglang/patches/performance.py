@@ -140,6 +140,32 @@ def _req_to_token_free(_original: Callable) -> Callable:
 
 MEMORY_POOL = "sgl_jax.srt.mem_cache.memory_pool"
 
+
+def _moe_grouped_matmul(_original: Callable) -> Callable:
+    import jax.numpy as jnp
+
+    def _single_device_forward(self: Any, inputs: Any, top_k_indices: Any,
+                               top_k_weights: Any) -> Any:
+        # upstream's own helpers for the sort by expert and the three grouped matmuls
+        # (lax.ragged_dot: chlo.ragged_dot, the chip's RaggedDot kernel); each token's k rows
+        # are then gathered back and weighted on the vector unit (upstream's _unpermute does
+        # that as a dot_general batched over tokens, [k, hidden] x [k] each, which the matrix
+        # unit would run as one padded tile per token).
+        shape = inputs.shape
+        flat = inputs.reshape(-1, shape[-1])
+        tokens, k = flat.shape[0], self.num_experts_per_tok
+        x, order, weights, group_sizes, experts = self._permute(
+            flat, top_k_indices.reshape(tokens, k), top_k_weights.reshape(tokens, k))
+        out = self._gmm_compute_with_sharded_weights(
+            x, group_sizes, experts, self.wi_0.value, self.wi_1.value, self.wo.value)
+        rows = jnp.take(out, jnp.argsort(order), axis=0).reshape(tokens, k, -1)
+        combined = jnp.sum(rows.astype(jnp.float32) * weights.astype(jnp.float32)[..., None],
+                           axis=1)
+        return combined.astype(self.dtype).reshape(shape)
+
+    return _single_device_forward
+
+
 PATCHES = (
     Patch(
         name="donate_kv_pool", category=Category.PERFORMANCE,
@@ -178,4 +204,17 @@ PATCHES = (
         replaces="the eager row clears are inline in upstream's body; the replacement "
                  "repeats its one line of free-slot bookkeeping",
         make=_req_to_token_free),
+    Patch(
+        name="moe_grouped_matmul", category=Category.PERFORMANCE,
+        module="sgl_jax.srt.layers.moe", qualname="EPMoE._single_device_forward",
+        sha256="3c6eb00e82911d3319680f9575ddfc2d7df68183691d815e564e8b13592c3d58",
+        why="one device ran every token through every expert (dense einsums over all experts, "
+            "then a one-hot weighted sum): the rows routed to each expert, sorted by expert, "
+            "go through grouped matmuls (lax.ragged_dot) instead; work scales with top-k, not "
+            "with the number of experts",
+        replaces="upstream's body is the dense computation over all experts (and reshapes 2-D "
+                 "inputs to hidden x tokens rows: it fails for them); the replacement is "
+                 "upstream's own _permute and _gmm_compute_with_sharded_weights, then the k rows "
+                 "of each token weighted and summed",
+        make=_moe_grouped_matmul),
 )

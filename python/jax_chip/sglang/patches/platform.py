@@ -108,6 +108,26 @@ def _kv_pool_usage(original: Callable) -> Callable:
 
 SERVER_ARGS = "sgl_jax.srt.server_args"
 
+def _offline_random_prompts(original: Callable) -> Callable:
+    def sample_random_requests(input_len: int, output_len: int, num_prompts: int, range_ratio: float,
+                               tokenizer: Any, dataset_path: str, random_sample: bool = True,
+                               return_text: bool = True) -> Any:
+        from sgl_jax.bench_serving import is_file_valid_json
+
+        if random_sample and not is_file_valid_json(dataset_path):
+            # No local ShareGPT file: random token ids (upstream's random_sample=False) rather
+            # than a download from huggingface.co, which an offline machine cannot make.
+            random_sample = False
+        rows = original(input_len, output_len, num_prompts, range_ratio, tokenizer, dataset_path,
+                        random_sample=random_sample, return_text=return_text)
+        for row in rows:  # upstream's random ids are numpy ints, which requests cannot send
+            if isinstance(row.prompt, list):
+                row.prompt = [int(t) for t in row.prompt]
+        return rows
+
+    return sample_random_requests
+
+
 PATCHES = (
     Patch(
         name="kv_write", category=Category.PLATFORM,
@@ -147,4 +167,12 @@ PATCHES = (
             "page size and capacity, for sizing the chip's memory; "
             '["device_memory"]: the device\'s memory_stats() (bytes_in_use, peak, limit)',
         make=_kv_pool_usage),
+    Patch(
+        name="offline_random_prompts", category=Category.PLATFORM,
+        module="sgl_jax.bench_serving", qualname="sample_random_requests",
+        sha256="70e08974265233d802e44898635e4ae3b13e0fff8b82cf76461ad3377c1116da",
+        why="random prompts without a local dataset file are random token ids (as Python ints, "
+            "which JSON can carry) instead of ShareGPT text downloaded from huggingface.co: "
+            "bench_one_batch_server (which passes no file) runs offline",
+        make=_offline_random_prompts),
 )

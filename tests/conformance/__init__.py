@@ -1,0 +1,1 @@
+"""The property-based conformance suite: generated jax.numpy/lax programs, chip against cpu."""
