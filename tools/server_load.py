@@ -35,6 +35,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import sgl_server  # noqa: E402
+import soak  # noqa: E402
 from sgl_server import Server, greedy  # noqa: E402
 
 Log = Callable[[str], None]
@@ -52,7 +53,8 @@ def answered(reply: Tuple[int, Any], payload: Dict[str, Any]) -> bool:
     status, body = reply
     return (status == 200 and isinstance(body, dict)
             and body["meta_info"]["finish_reason"]["type"] == "length"
-            and body["meta_info"]["completion_tokens"] == payload["sampling_params"]["max_new_tokens"])
+            and body["meta_info"]["completion_tokens"]
+            == payload["sampling_params"]["max_new_tokens"])
 
 
 def small_pool_server(model: pathlib.Path, work: pathlib.Path, budget_s: float,
@@ -96,7 +98,8 @@ def concurrent(srv: Server, payloads: List[Dict[str, Any]], alone: List[Tuple[in
             "identical_to_alone": sum(map(_same_text, together, alone)),
             "new_tokens": sum(p["sampling_params"]["max_new_tokens"] for p in payloads),
             "wall_s": round(wall, 1),
-            "failures": [str(r)[:300] for r, p in zip(together, payloads) if not answered(r, p)][:3]}
+            "failures": [str(r)[:300] for r, p in zip(together, payloads)
+                         if not answered(r, p)][:3]}
 
 
 def small_pool(srv: Server, payloads: List[Dict[str, Any]], alone: List[Tuple[int, Any]],
@@ -132,7 +135,8 @@ def malformed_requests(vocab: int) -> List[Tuple[str, bytes]]:
         ("token id past the vocabulary", j(greedy([1, vocab + 5, 3], 4))),
         ("negative token id", j(greedy([1, -2, 3], 4))),
         ("no input", j({"sampling_params": {"max_new_tokens": 4}})),
-        ("1 MB text prompt", j({"text": "chip " * (MB // 5), "sampling_params": {"max_new_tokens": 4}})),
+        ("1 MB text prompt", j({"text": "chip " * (MB // 5),
+                                "sampling_params": {"max_new_tokens": 4}})),
         ("1 MB of token ids", j(greedy([7] * (MB // 3), 4))),
     ]
 
@@ -194,11 +198,7 @@ def main() -> None:
     ap.add_argument("--pool-tokens", type=int, default=256, help="the small KV pool")
     ap.add_argument("--timeout", type=float, default=3000, help="each server's time limit (s)")
     ap.add_argument("--work", type=pathlib.Path, default=pathlib.Path("/tmp/chip-server-load"))
-    ap.add_argument("--json-out", type=pathlib.Path)
-    ap.add_argument("--write-doc", action="store_true",
-                    help="write the figures into docs/reliability.md")
-    ap.add_argument("--from-json", type=pathlib.Path,
-                    help="do not run: take the figures of an earlier --json-out")
+    soak.add_output_args(ap)
     args = ap.parse_args()
     if args.from_json:
         result = json.loads(args.from_json.read_text())
@@ -246,7 +246,6 @@ def finish(args: argparse.Namespace, result: Dict[str, Any]) -> None:
 
 def write_doc(result: Dict[str, Any], command: str, bad: List[str]) -> None:
     import doc_tables
-    import soak
 
     flat: Dict[str, Any] = {}
     for part, value in result.items():

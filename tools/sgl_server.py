@@ -81,8 +81,10 @@ class Server:
         self.env = dict(os.environ)
         self.env.pop("JAX_PLATFORMS", None)        # device="chip" sets it (chip,cpu)
         self.env.pop("JAX_CHIP_SGLANG_FIXES", None)
-        self.env["PYTHONPATH"] = os.pathsep.join(
-            [str(ROOT / "python")] + ([self.env["PYTHONPATH"]] if self.env.get("PYTHONPATH") else []))
+        path = [str(ROOT / "python")]
+        if self.env.get("PYTHONPATH"):
+            path.append(self.env["PYTHONPATH"])
+        self.env["PYTHONPATH"] = os.pathsep.join(path)
         self.env.update(env or {})
         self.proc: Optional[subprocess.Popen] = None
 
@@ -95,7 +97,8 @@ class Server:
         deadline = time.time() + self.start_timeout_s
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"launch_server exited ({self.proc.returncode}):\n{self.log_tail()}")
+                raise RuntimeError(f"launch_server exited ({self.proc.returncode}):\n"
+                                   f"{self.log_tail()}")
             if self.get("/health", timeout=5)[0] == 200:
                 return self
             if time.time() > deadline:

@@ -52,6 +52,15 @@ def _table(rows: List[tuple]) -> str:
 DOC = TOOLS.parent / "docs" / "reliability.md"
 
 
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    """--json-out, --write-doc (docs/reliability.md) and --from-json (figures of a past run)."""
+    parser.add_argument("--json-out", type=pathlib.Path)
+    parser.add_argument("--write-doc", action="store_true",
+                        help="write the figures into docs/reliability.md")
+    parser.add_argument("--from-json", type=pathlib.Path,
+                        help="do not run: take the figures of an earlier --json-out")
+
+
 def write_doc(section: str, command: str, result: Dict[str, Any], verdict: str) -> None:
     """The figures as a markdown table in docs/reliability.md's `section` (tools/doc_tables.py)."""
     sys.path.insert(0, str(TOOLS))
@@ -60,7 +69,8 @@ def write_doc(section: str, command: str, result: Dict[str, Any], verdict: str) 
     import doc_tables
 
     def cell(v: Any) -> str:
-        return (f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)).replace("|", "/")
+        text = f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+        return text.replace("|", "/")
 
     lines = [f"Command: `{command}` ({platform.machine()}, {os.cpu_count()} cores; {verdict}).", "",
              "| figure | value |", "| --- | --- |"]
@@ -101,11 +111,13 @@ def decode_soak(steps: int, trace_steps: int, trace_cap: int, hidden: int = 128,
         attn = jnp.einsum("hqk,khd->qhd", jax.nn.softmax(s, axis=-1), vc).reshape(1, hidden)
         x = x + attn @ params["wo"]
         y = tb.rms_norm(x, params["ln2"])
-        return x + (jax.nn.silu(y @ params["w_gate"]) * (y @ params["w_up"])) @ params["w_down"], kc, vc
+        mlp = (jax.nn.silu(y @ params["w_gate"]) * (y @ params["w_up"])) @ params["w_down"]
+        return x + mlp, kc, vc
 
     rng = np.random.default_rng(0)
     params = {k: v.astype(np.float32) for k, v in tb.make_params(rng, hidden, ffn).items()}
-    tokens = rng.standard_normal((997, 1, hidden)).astype(np.float32)  # step i feeds tokens[i % 997]
+    # step i feeds tokens[i % 997]
+    tokens = rng.standard_normal((997, 1, hidden)).astype(np.float32)
     chip = jax.devices("chip")[0]
     cpu = jax.devices("cpu")[0]
     f = jax.jit(step, donate_argnums=(1, 2))
@@ -370,11 +382,7 @@ def main() -> None:
     s.add_argument("--timeout", type=float, default=3600, help="the server's own time limit (s)")
     s.add_argument("--work", type=pathlib.Path, default=pathlib.Path("/tmp/chip-soak"))
     for p in (d, s):
-        p.add_argument("--json-out", type=pathlib.Path)
-        p.add_argument("--write-doc", action="store_true",
-                       help="write the figures into docs/reliability.md")
-        p.add_argument("--from-json", type=pathlib.Path,
-                       help="do not run: take the figures of an earlier --json-out")
+        add_output_args(p)
     args = ap.parse_args()
 
     if args.from_json:

@@ -127,7 +127,8 @@ def _check_sampling_params(params: Any, fields: dict) -> None:
         ok = (value is None or want is None
               or (want is bool and isinstance(value, bool))
               or (want is int and isinstance(value, int) and not isinstance(value, bool))
-              or (want is float and isinstance(value, (int, float)) and not isinstance(value, bool)))
+              or (want is float and isinstance(value, (int, float))
+                  and not isinstance(value, bool)))
         if not ok:
             raise ValueError(f"sampling_params.{name} must be {want.__name__}, got "
                              f"{type(value).__name__} {value!r:.40}")
