@@ -6,6 +6,7 @@
 
 #include "pjrt_plugin/runtime/cost_model.h"
 #include "pjrt_plugin/runtime/executor.h"
+#include "pjrt_plugin/runtime/fault_injection.h"
 #include "pjrt_plugin/runtime/trace.h"
 
 namespace chip {
@@ -184,7 +185,7 @@ std::shared_ptr<AsyncEvent> ChipDevice::EnqueueExecute(std::shared_ptr<const Loa
         return;
       }
     }
-    Status status;
+    Status status = TakeInjectedFault(name);
     try {
       ExecutionBindings bindings;
       bindings.parameters.resize(args.size(), nullptr);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -176,6 +177,16 @@ TraceRecorder& TraceRecorder::Global() {
     if (const char* path = std::getenv("CHIP_TRACE_STREAM"); path != nullptr && *path != '\0') {
       r->OpenStream(path);
     }
+    if (const char* cap = std::getenv("CHIP_TRACE_MAX_EVENTS"); cap != nullptr && *cap != '\0') {
+      char* end = nullptr;
+      const long long n = std::strtoll(cap, &end, 10);
+      if (end != cap && *end == '\0' && n >= 1) {
+        r->set_max_events(n);
+      } else {
+        std::fprintf(stderr, "chip: CHIP_TRACE_MAX_EVENTS=%s is not a positive integer; keeping %lld\n",
+                     cap, static_cast<long long>(kDefaultMaxEvents));
+      }
+    }
     return r;
   }();
   return *recorder;
@@ -201,6 +212,7 @@ void TraceRecorder::OpenStream(const std::string& pattern) {
 void TraceRecorder::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   events_.clear();
+  dropped_ = 0;
   enabled_ = true;
 }
 
@@ -251,6 +263,10 @@ void TraceRecorder::Record(TraceEvent event) {
     session->events_.push_back(event);
   }
   if (!enabled_) return;
+  if (static_cast<int64_t>(events_.size()) >= max_events_) {
+    ++dropped_;
+    return;
+  }
   events_.push_back(std::move(event));
 }
 
@@ -259,9 +275,35 @@ std::vector<TraceEvent> TraceRecorder::Events() const {
   return events_;
 }
 
-std::string TraceRecorder::ToChromeJson() const { return ChromeJson(Events()); }
+void TraceRecorder::set_max_events(int64_t max_events) {
+  std::lock_guard<std::mutex> lock(mu_);
+  max_events_ = std::max<int64_t>(1, max_events);
+}
 
-std::string TraceRecorder::ChromeJson(const std::vector<TraceEvent>& events) {
+int64_t TraceRecorder::max_events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return max_events_;
+}
+
+int64_t TraceRecorder::dropped_events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dropped_;
+}
+
+std::string TraceRecorder::ToChromeJson() const {
+  std::vector<TraceEvent> events;
+  int64_t max_events = 0, dropped = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    events = events_;
+    max_events = max_events_;
+    dropped = dropped_;
+  }
+  return ChromeJson(events, max_events, dropped);
+}
+
+std::string TraceRecorder::ChromeJson(const std::vector<TraceEvent>& events, int64_t max_events,
+                                      int64_t dropped) {
   std::string out;
   out.reserve(256 + events.size() * 400);
   out.append("{\"traceEvents\":[");
@@ -292,6 +334,14 @@ std::string TraceRecorder::ChromeJson(const std::vector<TraceEvent>& events) {
   out.append(",");
   AppendKey(&out, "num_events");
   out.append(std::to_string(events.size()));
+  if (max_events > 0) {
+    out.append(",");
+    AppendKey(&out, "max_events");
+    out.append(std::to_string(max_events));
+    out.append(",");
+    AppendKey(&out, "dropped_events");
+    out.append(std::to_string(dropped));
+  }
   out.append("}}\n");
   return out;
 }

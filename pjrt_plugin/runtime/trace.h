@@ -8,6 +8,12 @@
 // a complete trace. jax_chip.profiler.load_stream() reads it back.
 // Sessions (TraceSession) record independently of Start/Stop and of each other: jax.profiler's
 // sessions (api/profiler_extension.cc) and jax_chip.profiler's recording can overlap.
+// Memory is bounded: the in-memory trace keeps at most max_events() events (the first ones of a
+// session; CHIP_TRACE_MAX_EVENTS, read at first use, default kDefaultMaxEvents) and counts the
+// events it drops past the cap (dropped_events(), "dropped_events" in the JSON metadata). The
+// stream is written as it goes and holds nothing in memory. A jax.profiler session keeps every
+// event of its own span (it ends when jax stops the session). With profiling off, no stream and
+// no session, enabled() is false and nothing is built or kept.
 #pragma once
 
 #include <cstdint>
@@ -63,9 +69,12 @@ class TraceRecorder {
     ScopedSuppression& operator=(const ScopedSuppression&) = delete;
   };
 
+  // Under 1 GB of events at most (tools/soak.py decode measured about 0.8 KB per event).
+  static constexpr int64_t kDefaultMaxEvents = 1'000'000;
+
   static TraceRecorder& Global();
 
-  void Start();                       // clears previous events, enables recording
+  void Start();                       // clears previous events and the dropped count, enables recording
   void Stop();                        // disables recording (events kept)
   bool enabled() const;               // recording in memory (Start) or streaming to a file
   void Record(TraceEvent event);      // no-op when disabled; thread-safe
@@ -74,14 +83,19 @@ class TraceRecorder {
   // Detach). Attaching a session twice records it once.
   void Attach(std::shared_ptr<TraceSession> session);
   void Detach(const TraceSession* session);
+  void set_max_events(int64_t max_events);   // >= 1; applies from the next Record
+  int64_t max_events() const;
+  int64_t dropped_events() const;   // events not kept since Start() because the cap was reached
   // {"traceEvents": [...], "displayTimeUnit": "ns", "metadata": {...}}; timestamps in us.
   // pid = device id (named "chip:N"), tid 1 = executions, tid 2 = kernels, tid 3 = transfers.
   // Each kernel event's args: category, source, program, modeled_us, bound, bytes_read,
   // bytes_written (HBM), sram_bytes_read, sram_bytes_written, matrix_flops, vector_flops,
-  // transcendentals.
-  // Executions and transfers carry host_start_ns in their args.
+  // transcendentals. Executions and transfers carry host_start_ns in their args.
+  // metadata: num_events, and for the recorder's own trace max_events, dropped_events.
   std::string ToChromeJson() const;
-  static std::string ChromeJson(const std::vector<TraceEvent>& events);
+  // A session's events as JSON; max_events > 0 adds the cap and the dropped count.
+  static std::string ChromeJson(const std::vector<TraceEvent>& events, int64_t max_events = 0,
+                                int64_t dropped = 0);
 
  private:
   void OpenStream(const std::string& pattern);
@@ -91,6 +105,8 @@ class TraceRecorder {
   std::unique_ptr<std::FILE, FileCloser> stream_;
   std::vector<TraceEvent> events_;
   std::vector<std::shared_ptr<TraceSession>> sessions_;
+  int64_t max_events_ = kDefaultMaxEvents;
+  int64_t dropped_ = 0;
 };
 
 }  // namespace chip

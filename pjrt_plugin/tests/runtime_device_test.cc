@@ -398,5 +398,42 @@ TEST(Trace, ChromeJsonIsValidAndKernelTimesSumToExecutions) {
   tr.Stop();
 }
 
+// The in-memory trace keeps the first max_events() events of a session and counts the rest; the
+// count is in the JSON metadata and Start() resets it. Off, nothing is kept.
+TEST(Trace, CapKeepsTheFirstEventsAndCountsTheDropped) {
+  ChipDevice dev(0, ChipConfig());
+  TraceRecorder& tr = TraceRecorder::Global();
+  const int64_t saved = tr.max_events();
+  tr.Stop();
+  tr.Start();
+  tr.Stop();
+  for (int i = 0; i < 10; ++i) dev.RecordDeviceToHost(64);  // profiling off: nothing recorded
+  EXPECT_TRUE(tr.Events().empty());
+  EXPECT_EQ(tr.dropped_events(), 0);
+
+  tr.set_max_events(4);
+  tr.Start();
+  for (int i = 0; i < 10; ++i) dev.RecordDeviceToHost(64 * (i + 1));
+  tr.Stop();
+  const std::vector<TraceEvent> kept = tr.Events();
+  ASSERT_EQ(kept.size(), 4u);
+  EXPECT_DOUBLE_EQ(kept[3].work.bytes_read, 64.0 * 4);  // the first four, in order
+  EXPECT_EQ(tr.dropped_events(), 6);
+  testing::JsonValue root;
+  testing::JsonParser parser;
+  ASSERT_TRUE(parser.Parse(tr.ToChromeJson(), &root)) << parser.error();
+  EXPECT_EQ(root["metadata"]["num_events"].number, 4);
+  EXPECT_EQ(root["metadata"]["max_events"].number, 4);
+  EXPECT_EQ(root["metadata"]["dropped_events"].number, 6);
+
+  tr.Start();  // a new session starts empty, with nothing dropped
+  dev.RecordDeviceToHost(64);
+  tr.Stop();
+  EXPECT_EQ(tr.Events().size(), 1u);
+  EXPECT_EQ(tr.dropped_events(), 0);
+  tr.set_max_events(saved);
+  EXPECT_EQ(tr.max_events(), saved);
+}
+
 }  // namespace
 }  // namespace chip

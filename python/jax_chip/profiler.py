@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import json
 import pathlib
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -91,6 +92,12 @@ class Profile:
     @property
     def events(self) -> list[dict[str, Any]]:
         return [e for e in self.trace["traceEvents"] if e.get("ph") == "X"]
+
+    @property
+    def dropped_events(self) -> int:
+        """Events the recorder did not keep because its cap (CHIP_TRACE_MAX_EVENTS) was reached:
+        the trace holds the session's first events only."""
+        return int(self.trace.get("metadata", {}).get("dropped_events", 0))
 
     def save(self, path: str | pathlib.Path) -> pathlib.Path:
         p = pathlib.Path(path)
@@ -170,7 +177,14 @@ def stop() -> Profile:
         text = ctypes.string_at(ptr).decode("utf-8")
     finally:
         lib.chip_free(ptr)
-    return Profile(json.loads(text))
+    profile = Profile(json.loads(text))
+    if profile.dropped_events:
+        meta = profile.trace["metadata"]
+        warnings.warn(f"chip profiler: the trace is capped at {meta['max_events']:,} events and "
+                      f"dropped {profile.dropped_events:,} (only the first ones are kept; "
+                      "CHIP_TRACE_MAX_EVENTS raises the cap, CHIP_TRACE_STREAM streams to a file)",
+                      RuntimeWarning, stacklevel=2)
+    return profile
 
 
 @contextlib.contextmanager

@@ -97,6 +97,148 @@ def _attention_backend(original: Callable) -> Callable:
     return _get_attention_backend
 
 
+def _sampling_fields() -> dict:
+    """SamplingParams' keyword arguments -> the type their default says (None: not checked)."""
+    import inspect
+
+    from sgl_jax.srt.sampling.sampling_params import SamplingParams
+
+    fields = {}
+    for name, p in inspect.signature(SamplingParams.__init__).parameters.items():
+        if name != "self":
+            fields[name] = type(p.default) if isinstance(p.default, (bool, int, float)) else None
+    return fields
+
+
+def _check_sampling_params(params: Any, fields: dict) -> None:
+    if params is None:
+        return
+    if isinstance(params, list):
+        for one in params:
+            _check_sampling_params(one, fields)
+        return
+    if not isinstance(params, dict):
+        raise ValueError(f"sampling_params must be an object, got {type(params).__name__}")
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        raise ValueError(f"sampling_params: unknown field(s) {unknown}; known: {sorted(fields)}")
+    for name, value in params.items():
+        want = fields[name]
+        ok = (value is None or want is None
+              or (want is bool and isinstance(value, bool))
+              or (want is int and isinstance(value, int) and not isinstance(value, bool))
+              or (want is float and isinstance(value, (int, float))
+                  and not isinstance(value, bool)))
+        if not ok:
+            raise ValueError(f"sampling_params.{name} must be {want.__name__}, got "
+                             f"{type(value).__name__} {value!r:.40}")
+
+
+def _request_fields(original: Callable) -> Callable:
+    import pydantic
+
+    from sgl_jax.srt.managers.io_struct import GenerateReqInput
+
+    # FastAPI validates /generate bodies against this dataclass when the server module builds
+    # its routes (after the patches are applied): fields it does not know are a 400, not ignored.
+    GenerateReqInput.__pydantic_config__ = pydantic.ConfigDict(extra="forbid")
+    fields = _sampling_fields()
+
+    def normalize_batch_and_arguments(self: Any) -> None:
+        if self.text is None and self.input_ids is None:
+            raise ValueError("a generate request needs `text` or `input_ids`")
+        _check_sampling_params(self.sampling_params, fields)
+        original(self)
+
+    return normalize_batch_and_arguments
+
+
+def _input_ids_in_vocab(original: Callable) -> Callable:
+    def _create_tokenized_object(self: Any, obj: Any, input_text: Any, input_ids: Any) -> Any:
+        vocab = int(self.model_config.vocab_size)
+        if input_ids is not None:
+            bad = [t for t in input_ids if isinstance(t, bool) or not isinstance(t, int)
+                   or not 0 <= t < vocab]
+            if bad:
+                raise ValueError(f"input_ids must be token ids in [0, {vocab}): got {bad[:8]}"
+                                 + (f" and {len(bad) - 8} more" if len(bad) > 8 else ""))
+        return original(self, obj, input_text, input_ids)
+
+    return _create_tokenized_object
+
+
+def _rejected_requests(original: Callable) -> Callable:
+    def handle_generate_request(self: Any, recv_req: Any) -> None:
+        queued = len(self.waiting_queue)
+        original(self, recv_req)
+        if len(self.waiting_queue) > queued and self.waiting_queue[-1].finished():
+            # rejected (e.g. longer than the KV pool): answer now instead of queueing it
+            self.stream_output([self.waiting_queue.pop()], False)
+
+    return handle_generate_request
+
+
+class _FailedStep:
+    """run_batch's result when the model step raised: process_batch_result has nothing to do."""
+
+
+def _fail_step(scheduler: Any, batch: Any, error: BaseException) -> None:
+    """A chip error in a model step: the step's donated KV pool is gone (its outputs carry the
+    error), so every request holding KV in it fails with the error; the pool, the request -> slot
+    table and the radix cache are reset; the waiting queue is kept and served next."""
+    from http import HTTPStatus
+
+    from sgl_jax.srt.managers.schedule_batch import FINISH_ABORT, ScheduleBatch
+
+    reqs = list(dict.fromkeys(
+        list(batch.reqs if batch is not None else []) + list(scheduler.running_batch.reqs)
+        + ([scheduler.chunked_req] if scheduler.chunked_req is not None else [])))
+    unsent = [r for r in reqs if not r.finished_output]
+    text = str(error)   # jax chains "argument 0 of 'x' failed: " per program: the cause is last
+    message = (f"chip error in the model step ({len(unsent)} request(s) failed; the server goes "
+               f"on): {text if len(text) <= 600 else '...' + text[-600:]}")
+    logger.error("jax_chip.sglang: %s", message)
+    for req in unsent:
+        req.finished_reason = FINISH_ABORT(message, HTTPStatus.INTERNAL_SERVER_ERROR,
+                                           "InternalServerError")
+    scheduler.stream_output(unsent, False)
+    scheduler.running_batch = ScheduleBatch(reqs=[], batch_is_full=False)
+    scheduler.chunked_req = None
+    scheduler.last_batch = None
+    scheduler.cur_batch = None
+    scheduler.tree_cache.reset()
+    scheduler.req_to_token_pool.clear()
+    scheduler.token_to_kv_pool_allocator.clear()
+    scheduler.tp_worker.model_runner.token_to_kv_pool._create_buffers()
+
+
+def _step_errors(original: Callable) -> Callable:
+    import jax
+
+    def run_batch(self: Any, batch: Any) -> Any:
+        try:
+            return original(self, batch)
+        except jax.errors.JaxRuntimeError as e:
+            _fail_step(self, batch, e)
+            return _FailedStep()
+
+    return run_batch
+
+
+def _result_errors(original: Callable) -> Callable:
+    import jax
+
+    def process_batch_result(self: Any, batch: Any, result: Any) -> None:
+        if isinstance(result, _FailedStep):
+            return
+        try:
+            original(self, batch, result)
+        except jax.errors.JaxRuntimeError as e:   # the step's outputs are read here
+            _fail_step(self, batch, e)
+
+    return process_batch_result
+
+
 def _moe_routing(original: Callable) -> Callable:
     def __call__(self: Any, inputs: Any, router_logits: Any = None) -> Any:
         if self.expert_parallel_size != 1 or router_logits is None:
@@ -118,6 +260,7 @@ def _moe_routing(original: Callable) -> Callable:
 
 QWEN3 = "sgl_jax.srt.models.qwen3"
 QWEN3_MOE = "sgl_jax.srt.models.qwen3_moe"
+SCHEDULER = "sgl_jax.srt.managers.scheduler"
 
 ALIASES = (
     ModuleAlias(
@@ -207,6 +350,45 @@ PATCHES = (
         why="`native` misplaces keys with page_size > 1 and scores the whole pool: `native`, "
             "`paged` and `chip` build jax_chip.sglang.backend.PagedAttentionBackend",
         make=_attention_backend),
+    Patch(
+        name="request_fields", category=Category.FIX,
+        module="sgl_jax.srt.managers.io_struct",
+        qualname="GenerateReqInput.normalize_batch_and_arguments",
+        sha256="798c24811fdf4a521e1d19842ad08fb66ab47c6c06553306e63b6fcf6119f028",
+        why="/generate answered 500 to a body without text or input_ids (AttributeError) and to "
+            "unknown or mistyped sampling_params (TypeError), and ignored unknown fields: a 400 "
+            "naming the field (the request dataclass forbids extra fields)",
+        make=_request_fields),
+    Patch(
+        name="input_ids_in_vocab", category=Category.FIX,
+        module="sgl_jax.srt.managers.tokenizer_manager",
+        qualname="TokenizerManager._create_tokenized_object",
+        sha256="5918135c3107dae2b04264fe3af1f53aaaf06fe9cb087e4d82c4d55f47be5cca",
+        why="input ids outside [0, vocab) reached the model's embedding lookup unchecked "
+            "(upstream's check for it is never called): a 400 naming them",
+        make=_input_ids_in_vocab),
+    Patch(
+        name="rejected_requests", category=Category.FIX,
+        module=SCHEDULER, qualname="Scheduler.handle_generate_request",
+        sha256="71d4d848ed6f477fda01a224a5a26dd9cffd73e54444228fb19cb8455d37acb6",
+        why="a request it rejects (a prompt longer than the KV pool allows) is queued as "
+            "finished and never answered (the prefill loop skips it): answered at once, a 400 "
+            "with the reason",
+        make=_rejected_requests),
+    Patch(
+        name="step_errors", category=Category.FIX,
+        module=SCHEDULER, qualname="Scheduler.run_batch",
+        sha256="5bd9abb21c3bd4e2665fbf740e454f796d0009b8bd2267dfc3cea6f7d086a8d8",
+        why="a device error in the model step killed the scheduler and the server: the "
+            "requests holding KV fail with the error, the KV pool is rebuilt, serving goes on",
+        make=_step_errors),
+    Patch(
+        name="result_errors", category=Category.FIX,
+        module=SCHEDULER, qualname="Scheduler.process_batch_result",
+        sha256="b534343aa9ad03847fe3f2fddc183e4025012e24bb68edce5e3cc57ccd59eb5f",
+        why="the same for a device error that surfaces when the step's tokens are read back "
+            "(jax dispatches asynchronously): handled as in step_errors",
+        make=_result_errors),
     Patch(
         name="qwen3_moe_call", category=Category.FIX, module=QWEN3_MOE,
         qualname="Qwen3MoeForCausalLM.__call__",

@@ -95,6 +95,12 @@ def _kv_pool_usage(original: Callable) -> Callable:
             "pages_in_use": -(-used // page),
             "pages_total": capacity // page,
         }
+        import jax
+
+        stats = jax.devices()[0].memory_stats() or {}
+        out.internal_state["device_memory"] = {
+            k: int(stats[k]) for k in ("bytes_in_use", "peak_bytes_in_use", "bytes_limit")
+            if k in stats}
         return out
 
     return get_internal_state
@@ -158,7 +164,8 @@ PATCHES = (
         module="sgl_jax.srt.managers.scheduler", qualname="Scheduler.get_internal_state",
         sha256="48a6404e915793da140b6dddcbc2615e17fd887f16854f7946b2313ec4c60706",
         why='get_server_info()["internal_states"][0]["kv_pool"]: tokens and pages in use, '
-            "page size and capacity, for sizing the chip's memory",
+            "page size and capacity, for sizing the chip's memory; "
+            '["device_memory"]: the device\'s memory_stats() (bytes_in_use, peak, limit)',
         make=_kv_pool_usage),
     Patch(
         name="offline_random_prompts", category=Category.PLATFORM,
