@@ -84,6 +84,12 @@ def transcendental(a: BoundArgs) -> np.ndarray:
     return 8 * U32 * (magnitude(a.out) + magnitude(a.x)) + roundoff(a.out.dtype) * magnitude(a.out)
 
 
+def composite(a: BoundArgs) -> np.ndarray:
+    """A function jax builds from several ops (gelu, silu, softplus): in bf16/f16 each of them is
+    rounded to the dtype, so a few roundings of the dtype, relative to the result and argument."""
+    return transcendental(a) + 4 * roundoff(a.out.dtype) * (magnitude(a.out) + magnitude(a.x))
+
+
 # ---- makers -------------------------------------------------------------------------------
 
 Maker = Callable[[Draw, Spec], Optional[Step]]
@@ -113,11 +119,15 @@ _UNARY_TRANSCENDENTAL: dict[str, Callable[[Any], Any]] = {
 }
 
 
+_COMPOSITE = ("gelu", "silu", "softplus")
+
+
 def _transcendental_maker(name: str) -> Maker:
     def make(draw: Draw, x: Spec) -> Optional[Step]:
         if not (is_float(x.dtype) and x.same_bits):
             return None
-        return step(f"jnp.{name}(x)", _UNARY_TRANSCENDENTAL[name], transcendental, False)
+        rule = composite if name in _COMPOSITE else transcendental
+        return step(f"jnp.{name}(x)", _UNARY_TRANSCENDENTAL[name], rule, False)
     return make
 
 
@@ -160,7 +170,7 @@ def _softmax(draw: Draw, x: Spec) -> Optional[Step]:
         spread = np.abs(xf - np.max(xf, axis=axis, keepdims=True, initial=-np.inf)
                         if xf.size else xf)
         scale = 1.0 if log else magnitude(a.out)
-        return (8 * U32 * (magnitude(a.out) + scale * (2 + spread))
+        return ((8 * U32 + 4 * roundoff(a.out.dtype)) * (magnitude(a.out) + scale * (2 + spread))
                 + roundoff(a.out.dtype) * magnitude(a.out))
     return step(f"jax.nn.{f.__name__}(x, axis={axis})", functools.partial(f, axis=axis), bound,
                 False)
@@ -584,11 +594,13 @@ def _scatter(draw: Draw, x: Spec) -> Optional[Step]:
                 (False, False))
 
 
+# Bitcasts to an integer type only: a float made from arbitrary bits is often subnormal, and
+# XLA:CPU flushes subnormal operands to zero (DAZ) where the chip computes with them (IEEE), a
+# difference docs/numerics.md states; the suite compares under the policy, not that one.
 _BITCAST_PARTNERS = {
-    "float32": ("int32", "uint32"), "int32": ("float32", "uint32"), "uint32": ("float32", "int32"),
-    "float16": ("int16", "uint16", "bfloat16"), "bfloat16": ("int16", "uint16", "float16"),
-    "int16": ("float16", "bfloat16", "uint16"), "uint16": ("float16", "bfloat16", "int16"),
-    "int8": ("uint8",), "uint8": ("int8",),
+    "float32": ("int32", "uint32"), "int32": ("uint32",), "uint32": ("int32",),
+    "float16": ("int16", "uint16"), "bfloat16": ("int16", "uint16"),
+    "int16": ("uint16",), "uint16": ("int16",), "int8": ("uint8",), "uint8": ("int8",),
 }
 
 

@@ -24,8 +24,9 @@ INTS = SIGNED + UNSIGNED
 BOOL = np.dtype(np.bool_)
 ALL = FLOATS + INTS + (BOOL,)
 
-# Unit roundoff (half an ulp at 1.0) of each float dtype.
-UNIT_ROUNDOFF = {np.dtype(np.float32): 2.0 ** -24, np.dtype(ml_dtypes.bfloat16): 2.0 ** -9,
+# Unit roundoff u = 2^-p of each float dtype (p significand bits: f32 24, bf16 8, f16 11): a
+# correctly rounded result lies within u |x| of the exact x.
+UNIT_ROUNDOFF = {np.dtype(np.float32): 2.0 ** -24, np.dtype(ml_dtypes.bfloat16): 2.0 ** -8,
                  np.dtype(np.float16): 2.0 ** -11}
 U32 = UNIT_ROUNDOFF[np.dtype(np.float32)]
 
