@@ -55,14 +55,14 @@ StatusOr<std::shared_ptr<DeviceArray>> ChipDevice::CreateFromHost(const TensorIn
   array->allocation = std::move(alloc);
   array->ready->SetReady();
 
-  RecordTransfer("host_to_device", "host_link", info.ToString(),
+  RecordTransfer(kHostToDevice, "host_link", info.ToString(),
                  ModelHostTransferSeconds(static_cast<double>(bytes), config_), 0.0,
                  static_cast<double>(bytes));
   return array;
 }
 
 void ChipDevice::RecordDeviceToHost(int64_t bytes) {
-  RecordTransfer("device_to_host", "host_link", "",
+  RecordTransfer(kDeviceToHost, "host_link", "",
                  ModelHostTransferSeconds(static_cast<double>(bytes), config_),
                  static_cast<double>(bytes), 0.0);
 }
@@ -273,10 +273,10 @@ void ChipDevice::EnqueueCopy(std::shared_ptr<DeviceArray> src, std::shared_ptr<D
     if (bytes > 0) std::memcpy(alloc.value()->data(), src->allocation->data(), static_cast<size_t>(bytes));
     dst->allocation = std::move(alloc).value();
     // Same chip: an HBM copy; another chip: one chip-to-chip link.
-    const double seconds = src->device_id == id_ ? 2.0 * bytes / config_.hbm_bandwidth
+    const double seconds = src->device_id == id_ ? ModelDeviceCopySeconds(static_cast<double>(bytes), config_)
                                                  : ModelChipTransferSeconds(static_cast<double>(bytes), config_);
     const bool same_chip = src->device_id == id_;
-    RecordTransfer(same_chip ? "device_copy" : "chip_to_chip", same_chip ? "memory" : "chip_link",
+    RecordTransfer(same_chip ? kDeviceCopy : kChipToChip, same_chip ? "memory" : "chip_link",
                    src->info.ToString(), seconds, static_cast<double>(bytes),
                    static_cast<double>(bytes));
     // Release both before completing (see Complete).
