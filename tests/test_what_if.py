@@ -170,3 +170,50 @@ def test_time_by_bound_splits_kernel_time(recordings):
     assert sum(split.values()) == pytest.approx(base.summary().kernel_time_us, rel=1e-12)
     slower_hbm = what_if.retime(base, {"hbm_bandwidth": 819e9 / 64})
     assert what_if.time_by_bound(slower_hbm.events)["memory"] > 10 * split["memory"]
+
+
+# tools/what_if.py's sweep, table and plots on a saved recording of its --quick workload (sglang-jax
+# serving a tiny Qwen3 on the chip; written by
+# `tools/what_if.py --quick --no-write --save-recording tests/data/what_if_tiny.json.gz`).
+TOOLS = pathlib.Path(__file__).resolve().parent.parent / "tools"
+RECORDING = pathlib.Path(__file__).resolve().parent / "data" / "what_if_tiny.json.gz"
+
+
+def test_what_if_tool_sweeps_a_recording(tmp_path):
+    import sys
+    sys.path.insert(0, str(TOOLS))
+    try:
+        import what_if as tool
+    finally:
+        sys.path.remove(str(TOOLS))
+    name, base = tool.load_recording(RECORDING)
+    mixes = tool.WORKLOADS[name].mixes
+    d = what_if.full_config()
+    points = [tool.Point("default", "default", 1, {}, "recorded"),
+              tool.Point("default", "re-timed", 1, {}, "re-timed")]
+    points += [tool.Point("HBM bandwidth", f"x{m:g}", m, {"hbm_bandwidth": d["hbm_bandwidth"] * m},
+                          "re-timed") for m in (1 / 8, 1 / 256)]
+    points += [tool.Point("launch cost", f"{us:g} us", us, {"kernel_launch_s": us * 1e-6}, "re-timed")
+               for us in (0.25, 4)]
+    sweep = tool.sweep(base, points, mixes)
+    rows = {pt.label: m for pt, m in sweep}
+    for mix in mixes:
+        name = mix.name
+        rec, same = rows["default"][name], rows["re-timed"][name]
+        assert (same.ttft_us, same.tpot_us, same.tokens_per_s) == (rec.ttft_us, rec.tpot_us, rec.tokens_per_s)
+        assert rec.decode_steps == mix.new_tokens - 1 and rec.ttft_us > 0
+        # less HBM bandwidth: slower, until memory takes over from launch as the binding bound
+        assert rows["x0.125"][name].tokens_per_s < rec.tokens_per_s
+        slow = rows["x0.00390625"][name]
+        assert max(slow.decode_bound, key=slow.decode_bound.get) == "memory"
+        assert slow.tpot_us > rows["x0.125"][name].tpot_us > rec.tpot_us
+        # the launch cost moves every point the way it should
+        assert rows["0.25 us"][name].tokens_per_s > rec.tokens_per_s > rows["4 us"][name].tokens_per_s
+        assert max(rows["4 us"][name].decode_bound, key=rows["4 us"][name].decode_bound.get) == "launch"
+    text = tool.table(sweep, mixes)
+    assert "| default | default | recorded |" in text and "| HBM bandwidth | x0.125 | re-timed |" in text
+    assert "**memory**" in text and "**launch**" in text
+    tool.plot_tokens_per_s(sweep, mixes, tmp_path / "tokens_per_s.png")
+    tool.plot_roofline(base, mixes, tmp_path / "roofline.png")
+    assert (tmp_path / "tokens_per_s.png").stat().st_size > 10_000
+    assert (tmp_path / "roofline.png").stat().st_size > 10_000
