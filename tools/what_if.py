@@ -24,6 +24,7 @@ import gzip
 import json
 import os
 import pathlib
+import resource
 import sys
 import time
 from collections import defaultdict
@@ -113,7 +114,14 @@ def _rerun_points() -> list[Point]:
     return pts
 
 
-# ---- recording -----------------------------------------------------------------------------
+# ---- recording ---------------------------------------------------------------------------
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (the Engine's scheduler):
+    the host work, apart from what other processes on a shared host take from the wall time."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
 
 def _complete_lines(path: pathlib.Path) -> int:
     return path.read_bytes().count(b"\n")
@@ -135,7 +143,7 @@ def record(workload: Workload, config: Mapping[str, int | float], trace_dir: pat
     os.environ["CHIP_TRACE_STREAM"] = stream_pattern(trace_dir)
     os.environ.pop("JAX_PLATFORMS", None)  # device="chip" sets it
     batch = max(len(m.prompt_tokens) for m in workload.mixes)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     try:
         eng = Engine(model_path=str(ensure_shape_model(workload.shape)), device="chip",
                      attention_backend="chip", page_size=16, dtype="bfloat16",
@@ -165,11 +173,12 @@ def record(workload: Workload, config: Mapping[str, int | float], trace_dir: pat
     finally:
         eng.shutdown()
     wall = time.perf_counter() - t0
+    cpu = cpu_seconds() - cpu0
     # the scheduler: the process that ran the most executions
     files = sorted(trace_dir.glob("chip-*.jsonl"))
     lines_of = {p.name: p.read_text().splitlines() for p in files}
     sched = max(lines_of, key=lambda n: sum('"cat":"execution"' in ln for ln in lines_of[n]))
-    out: dict[str, Any] = {"wall_s": wall, "startup_s": t_start}
+    out: dict[str, Any] = {"wall_s": wall, "startup_s": t_start, "cpu_s": cpu}
     for i, mix in enumerate(workload.mixes):
         a, b = boundaries[i].get(sched, 0), boundaries[i + 1].get(sched, 0)
         events = [json.loads(ln) for ln in lines_of[sched][a:b]]
@@ -182,6 +191,7 @@ def record(workload: Workload, config: Mapping[str, int | float], trace_dir: pat
 def save_recording(rec: Mapping[str, Any], workload: str, path: pathlib.Path) -> None:
     """The recording (per mix: the scheduler's events and token counts) as gzipped JSON."""
     data = {"workload": workload, "wall_s": rec["wall_s"], "startup_s": rec["startup_s"],
+            "cpu_s": rec.get("cpu_s", float("nan")),
             "mixes": {m.name: {"events": rec[m.name]["profile"].events,
                                "output_tokens": rec[m.name]["output_tokens"],
                                "prompt_tokens": rec[m.name]["prompt_tokens"]}
@@ -195,7 +205,8 @@ def load_recording(path: pathlib.Path) -> tuple[str, dict[str, Any]]:
 
     with gzip.open(path, "rt", encoding="utf-8") as f:
         data = json.load(f)
-    rec: dict[str, Any] = {"wall_s": data["wall_s"], "startup_s": data["startup_s"]}
+    rec: dict[str, Any] = {"wall_s": data["wall_s"], "startup_s": data["startup_s"],
+                           "cpu_s": data.get("cpu_s", float("nan"))}
     for name, m in data["mixes"].items():
         rec[name] = {"profile": Profile({"traceEvents": m["events"]}),
                      "output_tokens": m["output_tokens"], "prompt_tokens": m["prompt_tokens"]}
@@ -401,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"recording {workload.shape} under the default chip config")
         ensure_shape_model(workload.shape)
         base = record(workload, {}, args.trace_dir)
-        print(f"  wall {base['wall_s']:.0f} s (engine start {base['startup_s']:.0f} s)")
+        print(f"  wall {base['wall_s']:.0f} s (engine start {base['startup_s']:.0f} s), "
+              f"CPU {base['cpu_s']:.0f} s")
         if args.save_recording:
             save_recording(base, name, args.save_recording)
     points = _rate_points()
@@ -410,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         for pt in _rerun_points():
             print(f"re-running under {pt.sweep} {pt.label} ({pt.config})")
             reruns[pt.label] = record(workload, pt.config, args.trace_dir)
-            print(f"  wall {reruns[pt.label]['wall_s']:.0f} s")
+            print(f"  wall {reruns[pt.label]['wall_s']:.0f} s, CPU {reruns[pt.label]['cpu_s']:.0f} s")
             points.append(pt)
     t_sweep = time.perf_counter()
     rows = sweep(base, points, workload.mixes, reruns)
@@ -427,11 +439,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         mixes = "; ".join(f"{m.name}: {len(m.prompt_tokens)} requests of {m.prompt_tokens[0]} prompt tokens, "
                           f"{m.new_tokens} new tokens each" for m in workload.mixes)
+        cpu = cpu_seconds()
         body = (f"Command: `.venv/bin/python tools/what_if.py` ({workload.shape}, bf16, sglang-jax Engine "
-                f"on the chip, page size 16, decode batch padded to the batch; {mixes}). Wall time on "
-                f"this 2-core host: {wall / 60:.1f} min in all, the default recording "
-                f"{base['wall_s'] / 60:.1f} min, each re-run about "
-                f"{(sum(r['wall_s'] for r in reruns.values()) / max(len(reruns), 1)) / 60:.1f} min, "
+                f"on the chip, page size 16, decode batch padded to the batch; {mixes}). Host time of the "
+                f"run that wrote this table: {wall / 60:.1f} min wall and {cpu / 60:.1f} min of CPU "
+                f"(this process and the Engine's) on the 2-core host; the default recording "
+                f"{base['wall_s'] / 60:.1f} min wall, each re-run about "
+                f"{(sum(r['wall_s'] for r in reruns.values()) / max(len(reruns), 1)) / 60:.1f} min wall, "
                 f"the {len([p for p in points if p.path == 're-timed'])} re-timed configs {t_sweep:.0f} s "
                 f"together.\n\n{text}")
         replace_section(DOC, "what-if-table", body)
