@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gzip
+import hashlib
 import json
 import os
 import pathlib
@@ -59,9 +60,9 @@ class Workload:
 WORKLOADS = {
     # sized for the 2-core host: a 0.6B decode step of 4 rows and a 512-token prefill each take
     # seconds of emulation; the whole tool stays under 15 minutes with its re-runs
-    "full": Workload("qwen3-0.6b", (Mix("prefill-heavy", (128, 128), 2),
+    "full": Workload("qwen3-0.6b", (Mix("prefill-heavy", (512, 512), 2),
                                     Mix("decode-heavy", (16, 16, 16, 16), 8)),
-                     prefill_buckets=(64, 128, 256, 512), max_total_tokens=2048),
+                     prefill_buckets=(64, 128, 256, 512, 1024), max_total_tokens=4096),
     "quick": Workload("qwen3-tiny", (Mix("prefill-heavy", (64, 64), 2),
                                      Mix("decode-heavy", (8, 8), 4)),
                       prefill_buckets=(16, 32, 64, 128, 256), max_total_tokens=1024),
@@ -394,7 +395,9 @@ def plot_roofline(base: Mapping[str, Any], mixes: tuple[Mix, ...], path: pathlib
 
 def _recording_path(args: argparse.Namespace, workload: str, config: Mapping[str, Any]) -> pathlib.Path:
     slug = "-".join(f"{k}={v}" for k, v in sorted(config.items())) or "default"
-    return args.recordings / workload / f"{slug}.json.gz"
+    # a changed workload never reuses an old recording
+    digest = hashlib.sha256(repr(WORKLOADS[workload]).encode()).hexdigest()[:10]
+    return args.recordings / f"{workload}-{digest}" / f"{slug}.json.gz"
 
 
 def _recording(workload: Workload, name: str, config: Mapping[str, Any], what: str,
@@ -431,8 +434,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="every recording is saved here as it completes")
     ap.add_argument("--reuse", action="store_true",
                     help="load the recordings already in --recordings instead of serving again")
+    ap.add_argument("--record", type=json.loads, metavar="CONFIG_JSON",
+                    help="only serve the workload under this config into --recordings (for running "
+                         "re-runs side by side, then --reuse)")
     args = ap.parse_args(argv)
     t_all = time.perf_counter()
+    if args.record is not None:
+        name = "quick" if args.quick else "full"
+        _recording(WORKLOADS[name], name, args.record, "record", args)
+        return 0
 
     if args.from_recording:
         name, base = load_recording(args.from_recording)
