@@ -60,9 +60,9 @@ class Workload:
 WORKLOADS = {
     # sized for the 2-core host: a 0.6B decode step of 4 rows and a 512-token prefill each take
     # seconds of emulation; the whole tool stays under 15 minutes with its re-runs
-    "full": Workload("qwen3-0.6b", (Mix("prefill-heavy", (512, 512), 2),
+    "full": Workload("qwen3-0.6b", (Mix("prefill-heavy", (128, 128), 2),
                                     Mix("decode-heavy", (16, 16, 16, 16), 8)),
-                     prefill_buckets=(64, 128, 256, 512, 1024), max_total_tokens=4096),
+                     prefill_buckets=(64, 128, 256, 512), max_total_tokens=2048),
     "quick": Workload("qwen3-tiny", (Mix("prefill-heavy", (64, 64), 2),
                                      Mix("decode-heavy", (8, 8), 4)),
                       prefill_buckets=(16, 32, 64, 128, 256), max_total_tokens=1024),
@@ -87,7 +87,7 @@ def _rate_points() -> list[Point]:
     for m in (0.25, 0.5, 2, 4, 8, 16):
         pts.append(Point("HBM bandwidth", f"x{m:g}", m, {"hbm_bandwidth": d["hbm_bandwidth"] * m},
                          "re-timed"))
-    for m in (0.25, 0.5, 2, 4):
+    for m in (0.0625, 0.125, 0.25, 0.5, 2, 4):
         pts.append(Point("matrix rate", f"x{m:g}", m, {k: d[k] * m for k in matrix}, "re-timed"))
     for m in (0.5, 2, 4):
         pts.append(Point("vector rate", f"x{m:g}", m, {"vector_flops": d["vector_flops"] * m},
@@ -155,6 +155,8 @@ def record(workload: Workload, config: Mapping[str, int | float], trace_dir: pat
                      max_total_tokens=workload.max_total_tokens, mem_fraction_static=0.5,
                      disable_jax_precompile=True, log_level="error", random_seed=0,
                      max_running_requests=batch, chunked_prefill_size=2048,
+                     # a prefill step, compile included, can take minutes on a busy 2-core host
+                     watchdog_timeout=3600,
                      jax_precompile_decode_bs_paddings=[batch],
                      jax_precompile_prefill_token_paddings=list(workload.prefill_buckets))
     finally:
