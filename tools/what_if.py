@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import pathlib
-import resource
 import sys
 import time
 from collections import defaultdict
@@ -121,13 +120,6 @@ def _rerun_points() -> list[Point]:
 
 # ---- recording ---------------------------------------------------------------------------
 
-def cpu_seconds() -> float:
-    """User + system CPU time of this process and its finished children (the Engine's scheduler):
-    the host work, apart from what other processes on a shared host take from the wall time."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 def _complete_lines(path: pathlib.Path) -> int:
     return path.read_bytes().count(b"\n")
 
@@ -148,7 +140,7 @@ def record(workload: Workload, config: Mapping[str, int | float], trace_dir: pat
     os.environ["CHIP_TRACE_STREAM"] = stream_pattern(trace_dir)
     os.environ.pop("JAX_PLATFORMS", None)  # device="chip" sets it
     batch = max(len(m.prompt_tokens) for m in workload.mixes)
-    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    t0 = time.perf_counter()
     try:
         eng = Engine(model_path=str(ensure_shape_model(workload.shape)), device="chip",
                      attention_backend="chip", page_size=16, dtype="bfloat16",
@@ -180,12 +172,11 @@ def record(workload: Workload, config: Mapping[str, int | float], trace_dir: pat
     finally:
         eng.shutdown()
     wall = time.perf_counter() - t0
-    cpu = cpu_seconds() - cpu0
     # the scheduler: the process that ran the most executions
     files = sorted(trace_dir.glob("chip-*.jsonl"))
     lines_of = {p.name: p.read_text().splitlines() for p in files}
     sched = max(lines_of, key=lambda n: sum('"cat":"execution"' in ln for ln in lines_of[n]))
-    out: dict[str, Any] = {"wall_s": wall, "startup_s": t_start, "cpu_s": cpu}
+    out: dict[str, Any] = {"wall_s": wall, "startup_s": t_start}
     for i, mix in enumerate(workload.mixes):
         a, b = boundaries[i].get(sched, 0), boundaries[i + 1].get(sched, 0)
         events = [json.loads(ln) for ln in lines_of[sched][a:b]]
@@ -198,7 +189,6 @@ def record(workload: Workload, config: Mapping[str, int | float], trace_dir: pat
 def save_recording(rec: Mapping[str, Any], workload: str, path: pathlib.Path) -> None:
     """The recording (per mix: the scheduler's events and token counts) as gzipped JSON."""
     data = {"workload": workload, "wall_s": rec["wall_s"], "startup_s": rec["startup_s"],
-            "cpu_s": rec.get("cpu_s", float("nan")),
             "mixes": {m.name: {"events": rec[m.name]["profile"].events,
                                "output_tokens": rec[m.name]["output_tokens"],
                                "prompt_tokens": rec[m.name]["prompt_tokens"]}
@@ -212,8 +202,7 @@ def load_recording(path: pathlib.Path) -> tuple[str, dict[str, Any]]:
 
     with gzip.open(path, "rt", encoding="utf-8") as f:
         data = json.load(f)
-    rec: dict[str, Any] = {"wall_s": data["wall_s"], "startup_s": data["startup_s"],
-                           "cpu_s": data.get("cpu_s", float("nan"))}
+    rec: dict[str, Any] = {"wall_s": data["wall_s"], "startup_s": data["startup_s"]}
     for name, m in data["mixes"].items():
         rec[name] = {"profile": Profile({"traceEvents": m["events"]}),
                      "output_tokens": m["output_tokens"], "prompt_tokens": m["prompt_tokens"]}
@@ -224,7 +213,7 @@ def load_recording(path: pathlib.Path) -> tuple[str, dict[str, Any]]:
 
 @dataclasses.dataclass
 class MixMetrics:
-    ttft_us: float           # first event of the mix -> its first decode step (all prompts prefilled)
+    ttft_us: float           # first prefill of the mix -> its first decode step (all prompts prefilled)
     tpot_us: float           # per decode step (one output token per running request)
     tokens_per_s: float      # output tokens over the mix's modeled time
     prefill_bound: dict[str, float]   # us by what binds, before the first decode step
@@ -241,8 +230,13 @@ def mix_metrics(profile: Any, output_tokens: int) -> MixMetrics:
         if e.get("cat") not in ("execution", "transfer"):
             names[(e["pid"], e["args"].get("launch_id", -1))].append(e["name"])
     execs = sorted((e for e in events if e.get("cat") == "execution"), key=lambda e: e["ts"])
-    decode = [e for e in execs if phase_of(names[(e["pid"], e["args"].get("launch_id", -1))]) == "decode"]
-    t0 = min(e["ts"] for e in events)
+    phases = [phase_of(names[(e["pid"], e["args"].get("launch_id", -1))]) for e in execs]
+    decode = [e for e, ph in zip(execs, phases) if ph == "decode"]
+    prefill = [e for e, ph in zip(execs, phases) if ph == "prefill"]
+    # the mix starts with its first prefill: the one-time work sglang-jax does at a first request
+    # (eager set-up programs, a varying number from run to run) is not serving time
+    t0 = prefill[0]["ts"] if prefill else min(e["ts"] for e in events)
+    events = [e for e in events if e["ts"] >= t0]
     t1 = max(e["ts"] + e["dur"] for e in events)
     first = decode[0]["ts"] if decode else t1
     before = [e for e in events if e["ts"] < first]
@@ -413,7 +407,7 @@ def _recording(workload: Workload, name: str, config: Mapping[str, Any], what: s
     print(f"{what}: serving {workload.shape} under {dict(config) or 'the default chip config'}")
     ensure_shape_model(workload.shape)
     rec = record(workload, config, args.trace_dir)
-    print(f"  wall {rec['wall_s']:.0f} s (engine start {rec['startup_s']:.0f} s), CPU {rec['cpu_s']:.0f} s")
+    print(f"  wall {rec['wall_s']:.0f} s (engine start {rec['startup_s']:.0f} s)")
     path.parent.mkdir(parents=True, exist_ok=True)
     save_recording(rec, name, path)
     return rec
@@ -484,16 +478,15 @@ def main(argv: list[str] | None = None) -> int:
                           f"{m.new_tokens} new tokens each" for m in workload.mixes)
         recs = [base] + list(reruns.values())
         serve_wall = sum(r["wall_s"] for r in recs)
-        serve_cpu = sum(r.get("cpu_s", float("nan")) for r in recs)
         n_retimed = len([p for p in points if p.path == "re-timed"])
         body = (f"Command: `.venv/bin/python tools/what_if.py` ({workload.shape}, bf16, sglang-jax Engine "
                 f"on the chip, page size 16, decode batch padded to the batch; {mixes}).\n\n"
                 f"Host time: {len(recs)} servings of the workload (the default and {len(reruns)} re-runs) "
-                f"took {serve_wall / 60:.1f} min wall and {serve_cpu / 60:.1f} min of CPU (the tool and the "
-                f"Engine's processes; each serving starts an Engine, which builds and compiles the model); "
+                f"took {serve_wall / 60:.1f} min wall (each serving starts an Engine, which builds and "
+                f"compiles the model; the re-runs ran two at a time with --record); "
                 f"re-timing the {n_retimed} rate configs took {t_sweep:.0f} s. Load average on the shared "
                 f"2-core host when this was written: {os.getloadavg()[0]:.0f}, so the wall time is mostly "
-                f"other jobs' (on an idle host a serving takes about its CPU time or less).\n\n{text}")
+                f"other jobs'.\n\n{text}")
         replace_section(DOC, "what-if-table", body)
         print(f"written to {DOC}")
     return 0
