@@ -40,11 +40,15 @@ def _range(f) -> str:
 def table() -> str:
     from jax_chip import native
     lines = [
-        "| field | default | unit | valid values | what |",
-        "|---|---|---|---|---|",
+        "| field | default | unit | valid values | what | what-if |",
+        "|---|---|---|---|---|---|",
     ]
+    # the fields the cost model reads re-time a recorded run; the others need a fresh run
+    # (docs/what-if.md)
+    retimed = set(native.cost_model_fields())
     for f in native.chip_config_fields():
-        lines.append(f"| `{f.name}` | {_default(f)} | {f.unit or '-'} | {_range(f)} | {f.doc} |")
+        path = "re-time" if f.name in retimed else "re-run"
+        lines.append(f"| `{f.name}` | {_default(f)} | {f.unit or '-'} | {_range(f)} | {f.doc} | {path} |")
     return "\n".join(lines)
 
 

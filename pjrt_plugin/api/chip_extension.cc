@@ -1,8 +1,10 @@
 #include "pjrt_plugin/api/chip_extension.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <memory>
 #include <new>
 #include <string>
@@ -13,6 +15,7 @@
 #include "pjrt_plugin/api/version.h"
 #include "pjrt_plugin/kernels/elementwise.h"
 #include "pjrt_plugin/runtime/chip_config.h"
+#include "pjrt_plugin/runtime/cost_model.h"
 #include "pjrt_plugin/runtime/executor.h"
 #include "pjrt_plugin/runtime/loaded_program.h"
 #include "pjrt_plugin/runtime/trace.h"
@@ -103,6 +106,72 @@ chip::Status RunOnHost(std::string bytes, const void* const* params, int n_param
   return chip::Status::Ok();
 }
 
+// The dtype the trace names `name` (core/dtype.h's DTypeName).
+chip::StatusOr<chip::DType> DTypeNamed(const char* name) {
+  for (int v = 0; v <= 255; ++v) {   // every DType member (fp8, int4 and c64 are numbered past kF32)
+    const auto t = static_cast<chip::DType>(v);
+    if (chip::IsValidDType(t) && name != nullptr && std::strcmp(chip::DTypeName(t), name) == 0) return t;
+  }
+  return chip::InvalidArgument(std::string("unknown matrix dtype '") + (name ? name : "(null)") + "'");
+}
+
+chip::Status ModelWork(const char* const* option_names, const int* option_is_int, const int64_t* option_ints,
+                       const double* option_floats, int n_options, const double* kernel_work,
+                       const char* const* kernel_dtypes, int64_t n_kernels, double* kernel_times,
+                       const char** kernel_bounds, const char* const* transfer_names, const double* transfer_bytes,
+                       int64_t n_transfers, double* transfer_seconds) {
+  if (n_options < 0 || n_kernels < 0 || n_transfers < 0 ||
+      (n_options > 0 && (option_names == nullptr || option_is_int == nullptr || option_ints == nullptr ||
+                         option_floats == nullptr)) ||
+      (n_kernels > 0 && (kernel_work == nullptr || kernel_dtypes == nullptr || kernel_times == nullptr ||
+                         kernel_bounds == nullptr)) ||
+      (n_transfers > 0 && (transfer_names == nullptr || transfer_bytes == nullptr || transfer_seconds == nullptr))) {
+    return chip::InvalidArgument("null or negative argument");
+  }
+  std::map<std::string, chip::ChipConfig::OptionValue> options;
+  for (int i = 0; i < n_options; ++i) {
+    if (option_names[i] == nullptr) return chip::InvalidArgument("option " + std::to_string(i) + " has no name");
+    options[option_names[i]] = option_is_int[i] ? chip::ChipConfig::OptionValue(option_ints[i])
+                                                : chip::ChipConfig::OptionValue(option_floats[i]);
+  }
+  CHIP_ASSIGN_OR_RETURN(chip::ChipConfig config, chip::ChipConfig::FromNamedOptions(options));
+  for (int64_t k = 0; k < n_kernels; ++k) {
+    const double* w = kernel_work + 7 * k;
+    chip::KernelWork work;
+    work.matrix_flops = w[0];
+    work.vector_flops = w[1];
+    work.transcendentals = w[2];
+    work.bytes_read = w[3];
+    work.bytes_written = w[4];
+    work.sram_bytes_read = w[5];
+    work.sram_bytes_written = w[6];
+    CHIP_ASSIGN_OR_RETURN(work.matrix_dtype, DTypeNamed(kernel_dtypes[k]));
+    const chip::ModeledTime t = chip::ModelKernel(work, config);
+    double* out = kernel_times + 6 * k;
+    out[0] = t.total_s;
+    out[1] = t.launch_s;
+    out[2] = t.matrix_s;
+    out[3] = t.vector_s;
+    out[4] = t.memory_s;
+    out[5] = t.sram_s;
+    kernel_bounds[k] = t.bound;
+  }
+  for (int64_t t = 0; t < n_transfers; ++t) {
+    if (transfer_names[t] == nullptr) return chip::InvalidArgument("transfer " + std::to_string(t) + " has no name");
+    // A transfer event records the bytes it copied as read (device_to_host), written
+    // (host_to_device) or both (device_copy, chip_to_chip): chip_device.cc.
+    const double bytes = std::max(transfer_bytes[2 * t], transfer_bytes[2 * t + 1]);
+    CHIP_ASSIGN_OR_RETURN(transfer_seconds[t], chip::ModelTransferSeconds(transfer_names[t], bytes, config));
+  }
+  return chip::Status::Ok();
+}
+
+std::string JsonNameList(const std::vector<std::string>& names) {
+  std::string s = "[";
+  for (size_t i = 0; i < names.size(); ++i) s += (i ? ", \"" : "\"") + names[i] + "\"";
+  return s + "]";
+}
+
 void WriteError(const std::string& message, char* error, size_t error_len) {
   if (error == nullptr || error_len == 0) return;
   const size_t n = std::min(message.size(), error_len - 1);
@@ -184,6 +253,28 @@ char* chip_ffi_register_type_id(const char* name, int64_t* type_id) {
 }
 
 const char* chip_config_fields_json(void) { return chip::ChipConfig::FieldsJson().c_str(); }
+
+const char* chip_cost_model_fields_json(void) {
+  static const std::string json = JsonNameList(chip::CostModelFields());
+  return json.c_str();
+}
+
+char* chip_model_work(const char* const* option_names, const int* option_is_int, const int64_t* option_ints,
+                      const double* option_floats, int n_options, const double* kernel_work,
+                      const char* const* kernel_dtypes, int64_t n_kernels, double* kernel_times,
+                      const char** kernel_bounds, const char* const* transfer_names, const double* transfer_bytes,
+                      int64_t n_transfers, double* transfer_seconds) {
+  try {
+    const chip::Status s = ModelWork(option_names, option_is_int, option_ints, option_floats, n_options, kernel_work,
+                                     kernel_dtypes, n_kernels, kernel_times, kernel_bounds, transfer_names,
+                                     transfer_bytes, n_transfers, transfer_seconds);
+    return s.ok() ? nullptr : MallocString("chip_model_work: " + s.ToString());
+  } catch (const std::exception& e) {
+    return MallocString(std::string("chip_model_work: ") + e.what());
+  } catch (...) {
+    return MallocString("chip_model_work: unexpected C++ exception");
+  }
+}
 
 const char* chip_elementwise_ops_json(void) { return chip::kernels::ElementwiseOpsJson().c_str(); }
 

@@ -41,6 +41,30 @@ CHIP_EXPORT char* chip_ffi_register_type_id(const char* name, int64_t* type_id);
  * (static storage). */
 CHIP_EXPORT const char* chip_config_fields_json(void);
 
+/* The chip config fields the cost model reads (runtime/cost_model.h: CostModelFields) as a JSON
+ * list of names (static storage). A config that differs from a recorded run's only in these can
+ * re-time the recording (jax_chip.what_if); the others change what is compiled or run. */
+CHIP_EXPORT const char* chip_cost_model_fields_json(void);
+
+/* Prices recorded work with the cost model (runtime/cost_model.h) under a chip config, as a run
+ * with that config would: the defaults with n_options overrides (option_names[i], an integer
+ * option_ints[i] where option_is_int[i], else option_floats[i]), validated as PJRT_Client_Create
+ * validates them.
+ * - n_kernels kernels: kernel_work[7*k ..] = matrix_flops, vector_flops, transcendentals,
+ *   bytes_read, bytes_written, sram_bytes_read, sram_bytes_written, with the matrix input dtype
+ *   kernel_dtypes[k] ("bf16", ...; the trace's matrix_dtype). Writes kernel_times[6*k ..] = total,
+ *   launch, matrix, vector, memory, sram (seconds) and kernel_bounds[k] (what bounds it: static
+ *   strings, "matrix", "vector", "memory", "sram" or "launch").
+ * - n_transfers transfers: transfer_names[t] as the trace names them ("host_to_device", ...),
+ *   transfer_bytes[2*t ..] = the event's bytes_read, bytes_written. Writes transfer_seconds[t].
+ * NULL on success, else a malloc'd error naming the option, dtype or transfer. */
+CHIP_EXPORT char* chip_model_work(const char* const* option_names, const int* option_is_int,
+                                  const int64_t* option_ints, const double* option_floats, int n_options,
+                                  const double* kernel_work, const char* const* kernel_dtypes, int64_t n_kernels,
+                                  double* kernel_times, const char** kernel_bounds,
+                                  const char* const* transfer_names, const double* transfer_bytes,
+                                  int64_t n_transfers, double* transfer_seconds);
+
 /* The Elementwise kernel's instruction table (kernels/elementwise_ops.h) as JSON: a list of
  * {"name", "value", "arity", "operands", "transcendental"} in EwOp order (static storage). */
 CHIP_EXPORT const char* chip_elementwise_ops_json(void);

@@ -45,8 +45,16 @@ Status SetField(const std::string& name, const ChipConfig::OptionValue& v, doubl
       d = static_cast<double>(*i);
     } else if (const double* f = std::get_if<double>(&v)) {
       d = *f;
+    } else if (const std::string* text = std::get_if<std::string>(&v)) {
+      // A decimal number as text: PJRT's float option is 32-bit, so jax_chip.config passes
+      // floating fields as text to keep them exact (4e-6 as a float is 3.99999989e-6).
+      char* end = nullptr;
+      d = std::strtod(text->c_str(), &end);
+      if (text->empty() || end != text->c_str() + text->size()) {
+        return InvalidArgument("chip option '" + name + "' = '" + *text + "' is not a number");
+      }
     } else {
-      return InvalidArgument("chip option '" + name + "' takes a float or int64 value, got a " +
+      return InvalidArgument("chip option '" + name + "' takes a float, int64 or decimal string value, got a " +
                              OptionTypeName(v));
     }
     CHIP_RETURN_IF_ERROR(CheckRange(name, d, lo, hi, lo_inclusive));

@@ -21,7 +21,8 @@ struct ChipConfig {
 #undef CHIP_CONFIG_DECLARE_FIELD
 
   // Option names are the field names ("num_devices", "hbm_bytes", ...). Integer fields take
-  // int64 values, floating fields take float or int64. Unknown names or out-of-range values give
+  // int64 values, floating fields take float, int64 or a decimal string (exact: PJRT's float
+  // option is 32-bit). Unknown names or out-of-range values give
   // INVALID_ARGUMENT naming the option.
   using OptionValue = std::variant<int64_t, double, bool, std::string>;
   static StatusOr<ChipConfig> FromNamedOptions(const std::map<std::string, OptionValue>& options);

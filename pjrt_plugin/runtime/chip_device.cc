@@ -69,13 +69,13 @@ StatusOr<std::shared_ptr<DeviceArray>> ChipDevice::CreateFromHost(const TensorIn
 }
 
 void ChipDevice::RecordDeviceToHost(int64_t bytes, std::string what) {
-  RecordTransfer("device_to_host", "host_link", std::move(what),
+  RecordTransfer(kDeviceToHost, "host_link", std::move(what),
                  ModelHostTransferSeconds(static_cast<double>(bytes), config_),
                  static_cast<double>(bytes), 0.0);
 }
 
 void ChipDevice::RecordHostToDevice(int64_t bytes, std::string what) {
-  RecordTransfer("host_to_device", "host_link", std::move(what),
+  RecordTransfer(kHostToDevice, "host_link", std::move(what),
                  ModelHostTransferSeconds(static_cast<double>(bytes), config_), 0.0,
                  static_cast<double>(bytes));
 }
@@ -307,9 +307,9 @@ void ChipDevice::EnqueueCopy(std::shared_ptr<DeviceArray> src, std::shared_ptr<D
     } else {
       // Same chip: an HBM copy; another chip: one chip-to-chip link.
       const bool same_chip = src->device_id == id_;
-      const double seconds = same_chip ? 2.0 * bytes / config_.hbm_bandwidth
+      const double seconds = same_chip ? ModelDeviceCopySeconds(static_cast<double>(bytes), config_)
                                        : ModelChipTransferSeconds(static_cast<double>(bytes), config_);
-      RecordTransfer(same_chip ? "device_copy" : "chip_to_chip", same_chip ? "memory" : "chip_link",
+      RecordTransfer(same_chip ? kDeviceCopy : kChipToChip, same_chip ? "memory" : "chip_link",
                      src->info.ToString(), seconds, static_cast<double>(bytes), static_cast<double>(bytes));
     }
     // Release both before completing (see Complete).

@@ -58,4 +58,24 @@ double ModelChipTransferSeconds(double bytes, const ChipConfig& config) {
   return SafeDiv(bytes, config.chip_link_bandwidth);
 }
 
+double ModelDeviceCopySeconds(double bytes, const ChipConfig& config) {
+  return SafeDiv(2.0 * bytes, config.hbm_bandwidth);
+}
+
+StatusOr<double> ModelTransferSeconds(const std::string& name, double bytes, const ChipConfig& config) {
+  if (name == kHostToDevice || name == kDeviceToHost) return ModelHostTransferSeconds(bytes, config);
+  if (name == kDeviceCopy) return ModelDeviceCopySeconds(bytes, config);
+  if (name == kChipToChip) return ModelChipTransferSeconds(bytes, config);
+  return InvalidArgument("unknown transfer '" + name + "' (known: " + kHostToDevice + ", " + kDeviceToHost +
+                         ", " + kDeviceCopy + ", " + kChipToChip + ")");
+}
+
+const std::vector<std::string>& CostModelFields() {
+  static const std::vector<std::string> fields = {
+      "hbm_bandwidth",   "matrix_bf16_flops", "matrix_int8_ops",     "matrix_fp8_flops", "matrix_f32_flops",
+      "vector_flops",
+      "transcendental_ratio", "sram_bandwidth", "kernel_launch_s", "host_link_bandwidth", "chip_link_bandwidth"};
+  return fields;
+}
+
 }  // namespace chip

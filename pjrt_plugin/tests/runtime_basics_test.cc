@@ -398,6 +398,16 @@ TEST(CostModel, BoundsAndRates) {
 
   EXPECT_DOUBLE_EQ(ModelHostTransferSeconds(32e9, c), 1.0);
   EXPECT_DOUBLE_EQ(ModelChipTransferSeconds(100e9, c), 1.0);
+  EXPECT_DOUBLE_EQ(ModelDeviceCopySeconds(819e9 / 2, c), 1.0);  // read + write over HBM
+
+  // transfers by the trace's name (re-timing, api/chip_extension.h's chip_model_work)
+  EXPECT_DOUBLE_EQ(ModelTransferSeconds(kHostToDevice, 32e9, c).value(), 1.0);
+  EXPECT_DOUBLE_EQ(ModelTransferSeconds(kDeviceToHost, 16e9, c).value(), 0.5);
+  EXPECT_DOUBLE_EQ(ModelTransferSeconds(kDeviceCopy, 819e9, c).value(), 2.0);
+  EXPECT_DOUBLE_EQ(ModelTransferSeconds(kChipToChip, 100e9, c).value(), 1.0);
+  const auto bad = ModelTransferSeconds("teleport", 1.0, c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("unknown transfer 'teleport'"), std::string::npos);
 }
 
 }  // namespace

@@ -89,6 +89,8 @@ class ChipConfig:
                 values[name] = _coerce(name, env[key], key)
         return ChipConfig(values)
 
-    def plugin_options(self) -> dict[str, int | float]:
-        """The PJRT client-create options (NamedValues) for these overrides."""
-        return dict(self.overrides)
+    def plugin_options(self) -> dict[str, int | str]:
+        """The PJRT client-create options (NamedValues) for these overrides. Floating fields go
+        as decimal text: a PJRT float option is 32-bit and would round them (4e-6 s of launch
+        cost would become 3.99999989e-6); the plugin reads the text exactly."""
+        return {k: repr(float(v)) if not _is_int_field(k) else v for k, v in self.overrides.items()}

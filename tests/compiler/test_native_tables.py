@@ -41,7 +41,8 @@ def test_config_fields_come_from_the_plugin_table():
     env = {f"CHIP_{f.name.upper()}": "2" for f in fields}
     values = config.ChipConfig.from_environment(env).plugin_options()
     assert {k: type(v) for k, v in values.items()} == {
-        f.name: int if f.kind == "int" else float for f in fields}
+        f.name: int if f.kind == "int" else str for f in fields}   # floats exactly, as text
+    assert all(float(v) == 2.0 for v in values.values())
 
 
 def test_unknown_field_names_the_known_ones(tmp_path):
