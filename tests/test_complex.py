@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from parity import check_accuracy, check_parity, chip, cpu, run
+from parity import check_accuracy, check_parity, chip, run
 
 RNG = np.random.default_rng(10)
 SHAPES = [(), (0,), (3, 0), (5, 7)]

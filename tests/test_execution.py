@@ -4,7 +4,6 @@ the persistent compilation cache across processes."""
 from __future__ import annotations
 
 import json
-from functools import partial
 
 import jax
 import jax.numpy as jnp
