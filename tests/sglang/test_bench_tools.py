@@ -24,7 +24,8 @@ from typing import Dict, List
 
 import pytest
 
-from test_chip_engine import _chip_env, _chip_kernel_counts, _free_port
+from sgl_server import free_port
+from test_chip_engine import _chip_env, _chip_kernel_counts
 from test_engine_vs_hf import SGL_PYTHON, model_dirs  # noqa: F401
 
 SERVER_ARGS = ["--device", "chip", "--attention-backend", "chip", "--host", "127.0.0.1",
@@ -90,7 +91,7 @@ def _run_tool(cmd: List[str], env: Dict[str, str], timeout_s: float) -> subproce
 
 def test_bench_serving_against_a_chip_server(model_dirs, tmp_path) -> None:  # noqa: F811
     prompts, input_len, output_len = 4, 24, 6
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "server.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
@@ -137,7 +138,7 @@ def test_bench_one_batch_server_on_chip(model_dirs, tmp_path) -> None:  # noqa: 
     # The tool starts the server itself (and stops it); no dataset file: random token ids.
     proc = _run_tool(
         [SGL_PYTHON, "-m", "sgl_jax.bench_one_batch_server", "--model-path", str(model_dirs["a"]),
-         "--port", str(_free_port())] + SERVER_ARGS + [
+         "--port", str(free_port())] + SERVER_ARGS + [
          "--batch-size", str(batch), "--input-len", str(input_len), "--output-len", str(output_len),
          "--skip-warmup", "--show-report", "--result-filename", str(result)],
         _chip_env(tmp_path), timeout_s=300)
