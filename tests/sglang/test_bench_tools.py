@@ -24,7 +24,7 @@ from typing import Dict, List
 
 import pytest
 
-from sgl_server import free_port
+from chip_server import free_port
 from test_chip_engine import _chip_env, _chip_kernel_counts
 from test_engine_vs_hf import SGL_PYTHON, model_dirs  # noqa: F401
 

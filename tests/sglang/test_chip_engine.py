@@ -21,7 +21,7 @@ from typing import Any, Dict
 
 import pytest
 
-from sgl_server import chip_server
+from chip_server import chip_server
 from test_engine_vs_hf import COMPARE, DATA, MIN_CHECKED, SGL_PYTHON, model_dirs  # noqa: F401
 
 CHIP_KERNELS = ("paged_kv_write", "paged_attention_decode", "radix_attention_extend")

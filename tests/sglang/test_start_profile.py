@@ -12,7 +12,7 @@ import urllib.request
 from collections import Counter
 
 from jax_chip import xspace
-from sgl_server import chip_server
+from chip_server import chip_server
 from test_chip_engine import _post
 from test_engine_vs_hf import DATA, SGL_PYTHON, model_dirs  # noqa: F401
 
