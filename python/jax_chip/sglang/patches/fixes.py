@@ -147,6 +147,9 @@ def _request_fields(original: Callable) -> Callable:
     def normalize_batch_and_arguments(self: Any) -> None:
         if self.text is None and self.input_ids is None:
             raise ValueError("a generate request needs `text` or `input_ids`")
+        lora = getattr(self, "lora_path", None)
+        if lora is not None and (not isinstance(lora, list) or any(x is not None for x in lora)):
+            raise ValueError(f"lora_path: LoRA adapters are not supported (got {lora!r})")
         _check_sampling_params(self.sampling_params, fields)
         original(self)
 
@@ -280,6 +283,10 @@ def _batch_input_ids(original: type) -> type:
         # The tokenizer manager handles a batch of token-id lists (_expand_inputs); the HTTP
         # API must accept one (upstream's annotation, List[int], made FastAPI reject it).
         input_ids: Optional[Union[List[List[int]], List[int]]] = None
+        # sglang-jax's own bench_serving sends `lora_path` (null); the server has no LoRA. With
+        # unknown fields a 400 (`request_fields`), it is declared here and a non-null value is a
+        # 400 naming it.
+        lora_path: Optional[Union[List[Optional[str]], str]] = None
 
     GenerateReqInput.__module__ = original.__module__
     GenerateReqInput.__qualname__ = original.__qualname__
