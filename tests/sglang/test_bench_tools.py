@@ -18,18 +18,16 @@ import pathlib
 import re
 import signal
 import subprocess
-import time
-import urllib.request
 from typing import Dict, List
 
 import pytest
 
-from chip_server import free_port
+from chip_server import chip_server, free_port
 from test_chip_engine import _chip_env, _chip_kernel_counts
 from test_engine_vs_hf import SGL_PYTHON, model_dirs  # noqa: F401
 
-SERVER_ARGS = ["--device", "chip", "--attention-backend", "chip", "--host", "127.0.0.1",
-               "--page-size", "16", "--max-total-tokens", "4096", "--mem-fraction-static", "0.1",
+SERVER_ARGS = ["--device", "chip", "--attention-backend", "chip",   # (chip_server passes these 4)
+               "--host", "127.0.0.1", "--page-size", "16", "--max-total-tokens", "4096", "--mem-fraction-static", "0.1",
                "--disable-jax-precompile", "--random-seed", "0", "--log-level", "error"]
 
 
@@ -50,29 +48,6 @@ def _sharegpt_file(path: pathlib.Path, n: int = 12) -> pathlib.Path:
     return path
 
 
-def _wait_healthy(server: subprocess.Popen, base: str, log: pathlib.Path, limit_s: float = 240) -> None:
-    deadline = time.time() + limit_s
-    while True:
-        assert server.poll() is None, log.read_text()[-4000:]
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        assert time.time() < deadline, f"server did not become healthy in {limit_s} s"
-        time.sleep(1)
-
-
-def _stop(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=30)
-
-
 def _run_tool(cmd: List[str], env: Dict[str, str], timeout_s: float) -> subprocess.CompletedProcess:
     """Runs a tool in its own session and, whatever happens, ends every process it left."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -91,26 +66,18 @@ def _run_tool(cmd: List[str], env: Dict[str, str], timeout_s: float) -> subproce
 
 def test_bench_serving_against_a_chip_server(model_dirs, tmp_path) -> None:  # noqa: F811
     prompts, input_len, output_len = 4, 24, 6
-    port = free_port()
-    log_path = tmp_path / "server.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [SGL_PYTHON, "-m", "sgl_jax.launch_server", "--model-path", str(model_dirs["a"]),
-             "--port", str(port)] + SERVER_ARGS,
-            env=_chip_env(tmp_path), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            _wait_healthy(server, f"http://127.0.0.1:{port}", log_path)
-            result = tmp_path / "serving.jsonl"
-            proc = _run_tool(
-                [SGL_PYTHON, "-m", "sgl_jax.bench_serving", "--backend", "sgl-jax",
-                 "--host", "127.0.0.1", "--port", str(port), "--model", str(model_dirs["a"]),
-                 "--dataset-name", "random", "--dataset-path", str(_sharegpt_file(tmp_path / "sg.json")),
-                 "--random-input-len", str(input_len), "--random-output-len", str(output_len),
-                 "--random-range-ratio", "1", "--num-prompts", str(prompts), "--request-rate", "inf",
-                 "--output-file", str(result), "--disable-tqdm", "--seed", "1"],
-                _chip_env(tmp_path), timeout_s=240)
-        finally:
-            _stop(server)
+    with chip_server(SGL_PYTHON, model_dirs["a"], tmp_path / "server.log", _chip_env(tmp_path),
+                     extra=SERVER_ARGS[4:], healthy_s=240) as base:
+        port = base.rsplit(":", 1)[1]
+        result = tmp_path / "serving.jsonl"
+        proc = _run_tool(
+            [SGL_PYTHON, "-m", "sgl_jax.bench_serving", "--backend", "sgl-jax",
+             "--host", "127.0.0.1", "--port", port, "--model", str(model_dirs["a"]),
+             "--dataset-name", "random", "--dataset-path", str(_sharegpt_file(tmp_path / "sg.json")),
+             "--random-input-len", str(input_len), "--random-output-len", str(output_len),
+             "--random-range-ratio", "1", "--num-prompts", str(prompts), "--request-rate", "inf",
+             "--output-file", str(result), "--disable-tqdm", "--seed", "1"],
+            _chip_env(tmp_path), timeout_s=240)
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-4000:]
     assert "Serving Benchmark Result" in out, out[-3000:]
