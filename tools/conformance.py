@@ -34,7 +34,8 @@ def run_shard(budget: int, seed: int, report: pathlib.Path) -> subprocess.Popen[
     env = dict(os.environ, CHIP_CONFORMANCE_BUDGET=str(budget), CHIP_CONFORMANCE_SEED=str(seed),
                CHIP_CONFORMANCE_REPORT=str(report),
                CHIP_CONFORMANCE_LAST=str(report.with_suffix(".last")))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    # -s: a crash message (glibc, a sanitizer, a C++ terminate) must reach the log
+    cmd = [sys.executable, "-m", "pytest", "-s", "-q", "-p", "no:cacheprovider",
            str(ROOT / "tests" / "conformance" / "test_conformance.py")]
     with open(report.with_suffix(".log"), "wb") as log:
         return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
