@@ -18,8 +18,8 @@ import numpy as np
 from hypothesis import strategies as st
 from jax import lax
 
-from .values import (BOOL, COMPLEX, FLOATS, INTS, U32, Spec, is_complex, is_float, is_inexact,
-                     is_int, magnitude, roundoff)
+from .values import (BOOL, COMPLEX, FLOATS, INT4, INTS, U32, Spec, is_complex, is_float,
+                     is_inexact, is_int, magnitude, roundoff)
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 
@@ -491,7 +491,11 @@ def _reshape(draw: Draw, x: Spec) -> Optional[Step]:
 
 @maker("transpose")
 def _transpose(draw: Draw, x: Spec) -> Optional[Step]:
-    if len(x.shape) < 2:
+    if len(x.shape) < 2 or x.dtype in INT4:
+        # the reference cannot: XLA:CPU (jaxlib 0.6.2) reads past the end of a packed int4 array
+        # when it transposes one (AddressSanitizer: heap-buffer-overflow in
+        # xla::TransposeConstStride1) and corrupts its heap; tests/test_lowp_int4.py checks the
+        # chip's int4 transposes against numpy
         return None
     perm = tuple(draw(st.permutations(range(len(x.shape)))))
     return step(f"jnp.transpose(x, {perm})", lambda v: jnp.transpose(v, perm), moved, x.same_bits)
