@@ -214,6 +214,7 @@ def latency_test_run_once(runner: Runner, run_name: str, reqs: List[Any], batch_
             f"(KV pool {runner.max_total_num_tokens} tokens, {runner.req_to_token_pool.size} request slots)")
         return None
     runner.clear()
+    runner.synchronize()   # the cleared pools are made before the profile and the clock start
     result: Dict[str, Any] = {"run_name": run_name, "batch_size": batch_size,
                               "input_len": input_len, "output_len": output_len}
     if profile_dir is not None:
@@ -221,7 +222,6 @@ def latency_test_run_once(runner: Runner, run_name: str, reqs: List[Any], batch_
 
         jax.profiler.start_trace(profile_dir)
 
-    runner.synchronize()
     modeled0 = runner.modeled_time_s()
     tic = time.perf_counter()
     next_token_ids, _, batch = runner.extend(reqs)
