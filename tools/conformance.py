@@ -90,6 +90,7 @@ def main() -> int:
     programs = sum(s["programs"] for s in summaries)
     zero = sum(s["zero_size_programs"] for s in summaries)
     zero_d = sum(s["zero_d_inputs"] for s in summaries)
+    invalid = sum(s.get("invalid_drawn", 0) for s in summaries)
     failures = [f for s in summaries for f in s["failures"]]
     for f in failures:
         print(f"[{f['kind']}] {f['detail']}\n{f['program']}\n")
@@ -98,7 +99,8 @@ def main() -> int:
         f"`tools/conformance.py --budget {args.budget} --seed {args.seed} --jobs {args.jobs}` "
         f"(seeds {seeds}): {programs} generated programs in {minutes:.0f} min, "
         f"{zero} of them zero-size ({100 * zero / max(programs, 1):.0f}%), {zero_d} with a 0-d input, "
-        f"{len(ops)} distinct ops.",
+        f"{len(ops)} distinct ops ({invalid} more drawn that jax itself cannot run on cpu were "
+        f"discarded and replaced).",
         "",
         "| outcome | programs |",
         "|---|---|",
