@@ -77,6 +77,10 @@ def main() -> int:
             summaries.append(json.loads(report.read_text()))
         if crashed:
             print("\n\n".join(crashed), file=sys.stderr)
+            for s in summaries:   # what the other shards found
+                print(f"seed {s['seed']}: {s['programs']} programs, {s['outcomes']}", file=sys.stderr)
+                for f in s["failures"]:
+                    print(f"[{f['kind']}] {f['detail']}\n{f['program']}\n", file=sys.stderr)
             return 2
     minutes = (time.time() - start) / 60
 
