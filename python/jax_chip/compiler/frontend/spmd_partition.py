@@ -1,0 +1,183 @@
+"""SPMD partitioning by XLA's own partitioner, run through a jaxlib cpu client.
+
+A program jax hands a PJRT plugin for several devices is one global-shape StableHLO module with
+sharding annotations (`mhlo.sharding` strings for GSPMD, `sdy.sharding` / `sdy.mesh` for Shardy,
+`@Sharding` custom calls and copies for sharding constraints, `@SPMDFullToShardShape` /
+`@SPMDShardToFullShape` or `sdy.manual_computation` around shard_map bodies) plus the compile
+options (num_partitions, num_replicas, device assignment, whether XLA may choose the input and
+output shardings). `partition` turns it into the per-device program: one StableHLO module with
+per-device shapes and explicit collectives (all_reduce, all_gather, reduce_scatter, all_to_all,
+collective_permute; replica groups over flattened ids replica * num_partitions + partition),
+partition_id / replica_id where a device's share depends on its position. Every device runs
+that same module.
+
+jaxlib 0.6.2 has no partitioner callable from Python, but its cpu client runs XLA's (sharding
+propagation or Shardy's `shardy-xla`, then `spmd-partitioning`) when it compiles a
+multi-partition module; the compile options' debug options can dump the module right after the
+partitioner. We read that dump (HloProto, so large constants are exact) and convert it with
+jaxlib's `hlo_to_stablehlo`. Only the partitioner's own pipeline is enabled
+(`XLA_PASSES_ONLY`) and LLVM runs at -O0: what the cpu backend does after the dump is not
+needed, and its errors there (a bf16 all-reduce, a custom call it has no handler for) are
+ignored. docs/multichip.md has the survey behind this and the timings.
+
+Not wired into the driver (yet): see docs/multichip.md for the design.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from jaxlib import _jax, xla_client
+from jaxlib.mlir import ir
+
+from jax_chip.compiler.frontend import parse
+from jax_chip.compiler.ir.errors import CompileError
+
+# The passes of the cpu compiler's "spmd-partitioner" pipeline (call-inliner matters: without
+# it jax's private functions are partitioned conservatively, with extra all-gathers).
+XLA_PASSES_ONLY = ",".join((
+    "hlo-verifier", "call-inliner", "zero_sized_hlo_elimination", "conditional-canonicalizer",
+    "sharding-propagation", "shardy-xla", "spmd-partitioning", "spmd-cleanup",
+    "flatten-call-graph", "dce", "tuple-simplifier", "hlo-dce"))
+_PARTITIONED = "*spmd-partitioner.after_spmd-partitioning*"
+_PROPAGATED = "*spmd-partitioner.after_*.before_spmd-partitioning*"
+
+
+@dataclass
+class PartitionedProgram:
+    """The per-device program of a partitioned module."""
+    stablehlo: bytes            # MLIR bytecode: per-device shapes, explicit collectives
+    hlo: str                    # the HLO right after spmd-partitioning (large constants elided)
+    propagated_hlo: str         # the HLO before it: every instruction's (propagated) sharding
+    num_partitions: int
+    num_replicas: int
+    shardy: bool                # Shardy (sdy) annotations, partitioned by shardy-xla
+
+
+@functools.cache
+def _hlo_proto_class():
+    """xla.HloProto reduced to its field 1 (`HloModuleProto hlo_module`), read as bytes: the
+    dumps are HloProto messages and hlo_to_stablehlo takes the HloModuleProto inside."""
+    f = descriptor_pb2.FileDescriptorProto(name="jax_chip_hlo_envelope.proto", package="jax_chip")
+    m = f.message_type.add(name="HloProto")
+    m.field.add(name="hlo_module", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+                label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(f)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("jax_chip.HloProto"))
+
+
+@functools.cache
+def _cpu_client(num_devices: int):
+    return _jax.get_tfrt_cpu_client(asynchronous=False, num_devices=num_devices)
+
+
+def compile_options(num_partitions: int, num_replicas: int = 1, *, shardy: bool = False,
+                    propagate_to_output: bool = False) -> xla_client.CompileOptions:
+    """Compile options like jax's for a program over num_replicas x num_partitions devices
+    (tests and direct calls; the plugin has jax's own, serialized)."""
+    co = xla_client.CompileOptions()
+    co.num_partitions, co.num_replicas = num_partitions, num_replicas
+    eb = co.executable_build_options
+    eb.num_partitions, eb.num_replicas = num_partitions, num_replicas
+    eb.use_spmd_partitioning = True
+    eb.use_shardy_partitioner = shardy
+    eb.allow_spmd_sharding_propagation_to_output = [propagate_to_output]
+    return co
+
+
+def _module_text(code: bytes | str) -> tuple[str, bool]:
+    """The module as StableHLO text with locations (the cpu client reads text or bytecode; the
+    portable artifacts jax's PJRT client sends are read by the frontend), and whether it carries
+    Shardy annotations."""
+    parsed = parse.parse_program(code, "mlir")
+    with parsed.context:
+        shardy = any(op.operation.name == "sdy.mesh" for op in parsed.module.body.operations)
+    return parsed.text(), shardy
+
+
+def _one(directory: str, pattern: str, what: str) -> str:
+    files = sorted(glob.glob(os.path.join(directory, pattern)))
+    if not files:
+        raise FileNotFoundError(what)
+    return files[-1]
+
+
+def _drop_copies(module: ir.Module) -> None:
+    """mhlo.copy (the partitioner's copies around shard_map bodies and sharding constraints) has
+    no StableHLO form; on one device it is its operand."""
+    copies: list[ir.Operation] = []
+
+    def visit(op: ir.Operation) -> ir.WalkResult:
+        if op.name == "mhlo.copy":
+            copies.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    for op in copies:
+        op.results[0].replace_all_uses_with(op.operands[0])
+        op.erase()
+
+
+def _per_device_stablehlo(hlo_module_proto: bytes) -> bytes:
+    data = _jax.mlir.hlo_to_stablehlo(hlo_module_proto)
+    ctx = parse.new_context()
+    with ctx:
+        module = ir.Module.parse(data)
+        _drop_copies(module)
+        if not module.operation.verify():
+            raise CompileError("the partitioned program does not verify after removing copies")
+        out = io.BytesIO()
+        module.operation.write_bytecode(out)
+        return out.getvalue()
+
+
+def partition(code: bytes | str, options: bytes | xla_client.CompileOptions) -> PartitionedProgram:
+    """The per-device program of `code` (StableHLO, as jax hands it to a plugin) under `options`
+    (a serialized CompileOptionsProto, or CompileOptions). Errors of XLA's partitioner (a
+    sharding it cannot apply) are CompileErrors carrying XLA's message."""
+    co = (xla_client.CompileOptions.ParseFromString(options) if isinstance(options, bytes)
+          else options)
+    eb = co.executable_build_options
+    partitions, replicas = max(eb.num_partitions, 1), max(eb.num_replicas, 1)
+    text, shardy = _module_text(code)
+    eb.use_spmd_partitioning = True
+    eb.use_shardy_partitioner = shardy or eb.use_shardy_partitioner
+    # The per-device program does not depend on which devices run it: collectives name devices
+    # by position (replica, partition). The cpu client gets devices 0..n-1 in that order.
+    count = partitions * replicas
+    co.device_assignment = xla_client.DeviceAssignment.create(
+        np.arange(count, dtype=np.int32).reshape(replicas, partitions))
+    client = _cpu_client(count)
+    with tempfile.TemporaryDirectory(prefix="chip-spmd-") as dump:
+        do = eb.debug_options
+        do.xla_dump_to = dump
+        do.xla_dump_hlo_pass_re = "spmd-partitioning"
+        do.xla_dump_hlo_as_text = True
+        do.xla_dump_hlo_as_proto = True
+        do.xla_enable_hlo_passes_only = XLA_PASSES_ONLY
+        do.xla_backend_optimization_level = 0
+        devices = _jax.DeviceList(tuple(client.devices()[:count]))
+        xla_error = ""
+        try:
+            client.compile_and_load(text, devices, co)
+        except Exception as e:     # after the dump: the cpu backend's own limits; before: ours
+            xla_error = str(e)
+        try:
+            proto = open(_one(dump, _PARTITIONED + ".pb", "partitioned"), "rb").read()
+            hlo = open(_one(dump, _PARTITIONED + ".txt", "partitioned"), encoding="utf-8").read()
+            pre = open(_one(dump, _PROPAGATED + ".txt", "propagated"), encoding="utf-8").read()
+        except FileNotFoundError:
+            raise CompileError(f"XLA's SPMD partitioner failed on the program "
+                               f"({partitions} partitions, {replicas} replicas): "
+                               f"{xla_error or 'no partitioned module was produced'}") from None
+    module_proto = _hlo_proto_class().FromString(proto).hlo_module
+    return PartitionedProgram(_per_device_stablehlo(module_proto), hlo, pre, partitions,
+                              replicas, shardy)
