@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from jaxlib.mlir import ir
 
+from jax_chip.compiler import driver
+from jax_chip.compiler.backend.inspect_executable import dump, read_executable
 from jax_chip.compiler.frontend import parse, spmd_partition
 from jax_chip.compiler.ir.errors import CompileError
 from subproc import run_python
@@ -132,6 +134,22 @@ def test_column_parallel_matmul_needs_no_collective(lowered, tag):
         assert _types(ops[-1].operands) == ["tensor<8x2xf32>"]
         # the sharding constraint's copy is gone: the frontend reads the module
         assert "mhlo.copy" not in parsed.text()
+
+
+def test_the_chip_compiler_reads_the_per_device_program(lowered):
+    """Without collectives the per-device program compiles for one chip as it is, with the
+    parameters' per-device shapes; with one, the single-device compiler names the collective
+    and the user's source line (the partitioner keeps jax's locations)."""
+    column = _partition(lowered, "column_parallel_gspmd", 2)
+    text = dump(read_executable(driver.compile_program(column.stablehlo, "mlir")))
+    assert re.search(r"f32\[8,16\] PARAMETER\[0\]", text)
+    assert re.search(r"f32\[16,2\] PARAMETER\[1\]", text)
+    row = _partition(lowered, "row_parallel_gspmd", 2)
+    # the line of `row = lambda ...` in the lowering script (run with one line in front of it)
+    line = 1 + next(i for i, text in enumerate(LOWER.splitlines(), 1) if text.startswith("row ="))
+    with pytest.raises(CompileError, match=rf"stablehlo.all_reduce over replica groups of 2 "
+                                           rf"devices.*\(at <string>:{line} in <lambda>\)"):
+        driver.compile_program(row.stablehlo, "mlir")
 
 
 def test_large_constants_survive_exactly(lowered):

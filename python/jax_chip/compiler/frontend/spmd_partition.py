@@ -139,10 +139,12 @@ def _per_device_stablehlo(hlo_module_proto: bytes) -> bytes:
         return out.getvalue()
 
 
-def partition(code: bytes | str, options: bytes | xla_client.CompileOptions) -> PartitionedProgram:
+def partition(code: bytes | str, options: bytes | xla_client.CompileOptions, *,
+              only_partitioner: bool = True) -> PartitionedProgram:
     """The per-device program of `code` (StableHLO, as jax hands it to a plugin) under `options`
     (a serialized CompileOptionsProto, or CompileOptions). Errors of XLA's partitioner (a
-    sharding it cannot apply) are CompileErrors carrying XLA's message."""
+    sharding it cannot apply) are CompileErrors carrying XLA's message. only_partitioner=False
+    lets the cpu backend run all its passes after the dump (slower; the same dump)."""
     co = (xla_client.CompileOptions.ParseFromString(options) if isinstance(options, bytes)
           else options)
     eb = co.executable_build_options
@@ -162,7 +164,8 @@ def partition(code: bytes | str, options: bytes | xla_client.CompileOptions) -> 
         do.xla_dump_hlo_pass_re = "spmd-partitioning"
         do.xla_dump_hlo_as_text = True
         do.xla_dump_hlo_as_proto = True
-        do.xla_enable_hlo_passes_only = XLA_PASSES_ONLY
+        if only_partitioner:
+            do.xla_enable_hlo_passes_only = XLA_PASSES_ONLY
         do.xla_backend_optimization_level = 0
         devices = _jax.DeviceList(tuple(client.devices()[:count]))
         xla_error = ""
