@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import pytest
+from jaxlib import xla_client
 from jaxlib.mlir import ir
 
 from jax_chip.compiler import driver
@@ -121,6 +122,11 @@ def test_row_parallel_matmul_is_a_local_dot_and_an_all_reduce(lowered, tag):
         assert ret.operands[0].owner.name == "stablehlo.tanh"
         assert ret.operands[0].owner.operands[0] == all_reduce.results[0]
         assert '"{replicated}"' in str(parsed.module.operation.attributes["mhlo.spmd_output_sharding"])
+    # what a plugin's PJRT_Executable_OptimizedProgram would hand jax (it reads the shardings)
+    module = xla_client.XlaComputation(result.hlo_module_proto).get_hlo_module()
+    assert module.spmd_output_sharding.type == xla_client.OpSharding.Type.REPLICATED
+    assert [list(s.tile_assignment_dimensions) for s in module.spmd_parameters_shardings] == \
+        [[1, 2], [2, 1]]
 
 
 @pytest.mark.parametrize("tag", ["gspmd", "sdy"])

@@ -29,6 +29,7 @@ import functools
 import glob
 import io
 import os
+import pathlib
 import tempfile
 from dataclasses import dataclass
 
@@ -56,6 +57,9 @@ class PartitionedProgram:
     stablehlo: bytes            # MLIR bytecode: per-device shapes, explicit collectives
     hlo: str                    # the HLO right after spmd-partitioning (large constants elided)
     propagated_hlo: str         # the HLO before it: every instruction's (propagated) sharding
+    hlo_module_proto: bytes     # the partitioned HloModuleProto: spmd_parameters_shardings and
+                                # spmd_output_sharding, what jax reads from an executable's
+                                # optimized program when XLA chose shardings
     num_partitions: int
     num_replicas: int
     shardy: bool                # Shardy (sdy) annotations, partitioned by shardy-xla
@@ -103,11 +107,11 @@ def _module_text(code: bytes | str) -> tuple[str, bool]:
     return parsed.text(), shardy
 
 
-def _one(directory: str, pattern: str, what: str) -> str:
+def _one(directory: str, pattern: str) -> pathlib.Path:
     files = sorted(glob.glob(os.path.join(directory, pattern)))
     if not files:
-        raise FileNotFoundError(what)
-    return files[-1]
+        raise FileNotFoundError(pattern)
+    return pathlib.Path(files[-1])
 
 
 def _drop_copies(module: ir.Module) -> None:
@@ -145,10 +149,14 @@ def partition(code: bytes | str, options: bytes | xla_client.CompileOptions, *,
     (a serialized CompileOptionsProto, or CompileOptions). Errors of XLA's partitioner (a
     sharding it cannot apply) are CompileErrors carrying XLA's message. only_partitioner=False
     lets the cpu backend run all its passes after the dump (slower; the same dump)."""
-    co = (xla_client.CompileOptions.ParseFromString(options) if isinstance(options, bytes)
-          else options)
+    co = xla_client.CompileOptions.ParseFromString(   # a copy: the caller's options stay as they are
+        options if isinstance(options, bytes) else options.SerializeAsString())
     eb = co.executable_build_options
     partitions, replicas = max(eb.num_partitions, 1), max(eb.num_replicas, 1)
+    if partitions == 1:
+        # XLA partitions only for several partitions; a replicated (pmap) program is already
+        # per-device: its collectives go to the chip as they are.
+        raise ValueError("num_partitions=1: the program is already per-device")
     text, shardy = _module_text(code)
     eb.use_spmd_partitioning = True
     eb.use_shardy_partitioner = shardy or eb.use_shardy_partitioner
@@ -174,13 +182,13 @@ def partition(code: bytes | str, options: bytes | xla_client.CompileOptions, *,
         except Exception as e:     # after the dump: the cpu backend's own limits; before: ours
             xla_error = str(e)
         try:
-            proto = open(_one(dump, _PARTITIONED + ".pb", "partitioned"), "rb").read()
-            hlo = open(_one(dump, _PARTITIONED + ".txt", "partitioned"), encoding="utf-8").read()
-            pre = open(_one(dump, _PROPAGATED + ".txt", "propagated"), encoding="utf-8").read()
+            proto = _one(dump, _PARTITIONED + ".pb").read_bytes()
+            hlo = _one(dump, _PARTITIONED + ".txt").read_text(encoding="utf-8")
+            pre = _one(dump, _PROPAGATED + ".txt").read_text(encoding="utf-8")
         except FileNotFoundError:
             raise CompileError(f"XLA's SPMD partitioner failed on the program "
                                f"({partitions} partitions, {replicas} replicas): "
                                f"{xla_error or 'no partitioned module was produced'}") from None
     module_proto = _hlo_proto_class().FromString(proto).hlo_module
-    return PartitionedProgram(_per_device_stablehlo(module_proto), hlo, pre, partitions,
-                              replicas, shardy)
+    return PartitionedProgram(_per_device_stablehlo(module_proto), hlo, pre, module_proto,
+                              partitions, replicas, shardy)
