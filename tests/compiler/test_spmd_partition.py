@@ -52,6 +52,15 @@ np.save(out / "constant.npy", c)
 save("constant", jax.jit(lambda a: a @ c, in_shardings=NamedSharding(mesh, P("x", None)),
                          out_shardings=NamedSharding(mesh, P("x", None))).lower(f32(8, 64)))
 
+heads = NamedSharding(mesh, P(None, "x", None))
+kv = jax.ShapeDtypeStruct((64, 8, 16), jnp.bfloat16)
+save("kv_update", jax.jit(
+    lambda k, v, new, pos: (pos + 1, jax.lax.dynamic_update_slice(k, new, (pos, 0, 0)),
+                            jax.lax.dynamic_update_slice(v, new, (pos, 0, 0))),
+    in_shardings=(heads, heads, heads, NamedSharding(mesh, P())),
+    out_shardings=(NamedSharding(mesh, P()), heads, heads), donate_argnums=(0, 1)).lower(
+        kv, kv, jax.ShapeDtypeStruct((1, 8, 16), jnp.bfloat16), jax.ShapeDtypeStruct((), jnp.int32)))
+
 mesh2 = jax.make_mesh((2, 4), ("a", "b"))
 def body(x):
     s = jax.lax.psum(x, "a")
@@ -156,6 +165,15 @@ def test_the_chip_compiler_reads_the_per_device_program(lowered):
     with pytest.raises(CompileError, match=rf"stablehlo.all_reduce over replica groups of 2 "
                                            rf"devices.*\(at <string>:{line} in <lambda>\)"):
         driver.compile_program(row.stablehlo, "mlir")
+
+
+def test_a_kv_cache_sharded_by_heads_stays_donated(lowered):
+    """XLA returns donation as the module's mhlo.input_output_alias; the per-device program has
+    it back as tf.aliasing_output, so the caches are updated in place on every chip."""
+    result = _partition(lowered, "kv_update", 2)
+    text = dump(read_executable(driver.compile_program(result.stablehlo, "mlir")))
+    assert re.search(r"parameter 0: v\d+ bf16\[64,4,16\] aliased_output=1", text), text
+    assert re.search(r"parameter 1: v\d+ bf16\[64,4,16\] aliased_output=2", text), text
 
 
 def test_large_constants_survive_exactly(lowered):

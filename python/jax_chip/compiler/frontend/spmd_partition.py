@@ -130,12 +130,39 @@ def _drop_copies(module: ir.Module) -> None:
         op.erase()
 
 
+def _restore_donation(module: ir.Module) -> None:
+    """Donation comes back from HLO as the module's mhlo.input_output_alias; the importer reads
+    it where jax writes it: `tf.aliasing_output = k` on the donated parameter of main."""
+    aliases = module.operation.attributes["mhlo.input_output_alias"] \
+        if "mhlo.input_output_alias" in module.operation.attributes else None
+    if aliases is None or not len(ir.ArrayAttr(aliases)):
+        return
+    main = next(op for op in module.body.operations
+                if ir.StringAttr(op.attributes["sym_name"]).value == "main")
+    n_args = len(main.regions[0].blocks[0].arguments)
+    arg_attrs = [dict((a.name, a.attr) for a in ir.DictAttr(d)) for d in
+                 ir.ArrayAttr(main.attributes["arg_attrs"])] if "arg_attrs" in main.attributes \
+        else [{} for _ in range(n_args)]
+    i32 = ir.IntegerType.get_signless(32)
+    for entry in ir.ArrayAttr(aliases):
+        entry = ir.DictAttr(entry)
+        alias = ir.DictAttr(entry["alias"])
+        output = list(ir.DenseI64ArrayAttr(entry["output_index"]))
+        if list(ir.DenseI64ArrayAttr(alias["parameter_index"])) or len(output) > 1:
+            raise CompileError(f"the partitioned program aliases a tuple element ({entry})")
+        param = ir.IntegerAttr(alias["parameter_number"]).value
+        arg_attrs[param]["tf.aliasing_output"] = ir.IntegerAttr.get(i32, output[0] if output else 0)
+    main.attributes["arg_attrs"] = ir.ArrayAttr.get([ir.DictAttr.get(a) for a in arg_attrs])
+    del module.operation.attributes["mhlo.input_output_alias"]
+
+
 def _per_device_stablehlo(hlo_module_proto: bytes) -> bytes:
     data = _jax.mlir.hlo_to_stablehlo(hlo_module_proto)
     ctx = parse.new_context()
     with ctx:
         module = ir.Module.parse(data)
         _drop_copies(module)
+        _restore_donation(module)
         if not module.operation.verify():
             raise CompileError("the partitioned program does not verify after removing copies")
         out = io.BytesIO()
