@@ -70,8 +70,11 @@ def body(x):
     p = jax.lax.ppermute(x, "b", [(0, 1), (1, 2), (2, 3), (3, 0)])
     i = jax.lax.axis_index("b").astype(jnp.float32)
     return s.sum() + g.sum() + rs.sum() + t.sum() + p.sum() + i
-save("shard_map", jax.jit(shard_map(lambda x: body(x)[None, None], mesh=mesh2,
-                                     in_specs=P("a", "b"), out_specs=P("a", "b"))).lower(f32(8, 16)))
+for shardy in (False, True):
+    jax.config.update("jax_use_shardy_partitioner", shardy)
+    save(f"shard_map_{'sdy' if shardy else 'gspmd'}", jax.jit(shard_map(
+        lambda x: body(x)[None, None], mesh=mesh2, in_specs=P("a", "b"),
+        out_specs=P("a", "b"))).lower(f32(8, 16)))
 """
 
 
@@ -188,8 +191,10 @@ def test_large_constants_survive_exactly(lowered):
     assert any(c.shape == expected.shape and np.array_equal(c, expected) for c in constants)
 
 
-def test_shard_map_collectives_over_a_2d_mesh(lowered):
-    result = _partition(lowered, "shard_map", 8)
+@pytest.mark.parametrize("tag", ["gspmd", "sdy"])
+def test_shard_map_collectives_over_a_2d_mesh(lowered, tag):
+    result = _partition(lowered, f"shard_map_{tag}", 8, shardy=tag == "sdy")
+    assert result.shardy == (tag == "sdy")
     parsed, ops = _main(result)
     with parsed.context:
         by_name: dict[str, list[ir.Operation]] = {}
