@@ -61,6 +61,14 @@ save("kv_update", jax.jit(
     out_shardings=(NamedSharding(mesh, P()), heads, heads), donate_argnums=(0, 1)).lower(
         kv, kv, jax.ShapeDtypeStruct((1, 8, 16), jnp.bfloat16), jax.ShapeDtypeStruct((), jnp.int32)))
 
+attn = lambda q, k: jax.ffi.ffi_call("chip.attention_decode",
+                                     jax.ShapeDtypeStruct(q.shape, q.dtype))(q, k)
+qk = jax.ShapeDtypeStruct((4, 8, 16), jnp.float32)
+save("custom_call", jax.jit(lambda q, k: attn(q * 2, k) + 1, in_shardings=(heads, heads),
+                            out_shardings=heads).lower(qk, qk))
+save("custom_call_shard_map", jax.jit(shard_map(
+    attn, mesh=mesh, in_specs=(P(None, "x", None),) * 2, out_specs=P(None, "x", None))).lower(qk, qk))
+
 mesh2 = jax.make_mesh((2, 4), ("a", "b"))
 def body(x):
     s = jax.lax.psum(x, "a")
@@ -177,6 +185,30 @@ def test_a_kv_cache_sharded_by_heads_stays_donated(lowered):
     text = dump(read_executable(driver.compile_program(result.stablehlo, "mlir")))
     assert re.search(r"parameter 0: v\d+ bf16\[64,4,16\] aliased_output=1", text), text
     assert re.search(r"parameter 1: v\d+ bf16\[64,4,16\] aliased_output=2", text), text
+
+
+def test_a_custom_call_without_a_rule_is_reported(lowered):
+    """XLA's partitioner runs a custom call it has no rule for replicated (operands
+    all-gathered); replicated_custom_calls names it, its operand shardings and the user's line.
+    Inside shard_map the call is on per-device shapes already and is not reported."""
+    result = _partition(lowered, "custom_call", 2)
+    _, ops = _main(result)
+    call = next(op for op in ops if op.name == "stablehlo.custom_call")
+    assert _types(call.operands) == ["tensor<4x8x16xf32>"] * 2       # gathered: replicated
+    # the ffi_call's line in the lowering script (run with one line in front of it)
+    line = 1 + next(i for i, text in enumerate(LOWER.splitlines(), 1)
+                    if text.startswith("attn = lambda"))
+    (message,) = spmd_partition.replicated_custom_calls(result)
+    assert re.search(r"custom_call @chip.attention_decode with operands sharded as "
+                     r"\[tensor<4x8x16xf32> \{devices=\[1,2,1\]<=\[2\]\}, "
+                     r"tensor<4x8x16xf32> \{devices=\[1,2,1\]<=\[2\]\}\] has no partitioning "
+                     rf"rule.*\(at <string>:{line} in <lambda>\)", message), message
+
+    manual = _partition(lowered, "custom_call_shard_map", 2)
+    _, ops = _main(manual)
+    call = next(op for op in ops if op.name == "stablehlo.custom_call")
+    assert _types(call.operands) == ["tensor<4x4x16xf32>"] * 2
+    assert spmd_partition.replicated_custom_calls(manual) == []
 
 
 def test_large_constants_survive_exactly(lowered):

@@ -39,7 +39,8 @@ from jaxlib import _jax, xla_client
 from jaxlib.mlir import ir
 
 from jax_chip.compiler.frontend import parse
-from jax_chip.compiler.ir.errors import CompileError
+from jax_chip.compiler.ir.errors import CompileError, at
+from jax_chip.compiler.ir.locations import format_location
 
 # The passes of the cpu compiler's "spmd-partitioner" pipeline (call-inliner matters: without
 # it jax's private functions are partitioned conservatively, with extra all-gathers).
@@ -57,6 +58,7 @@ class PartitionedProgram:
     stablehlo: bytes            # MLIR bytecode: per-device shapes, explicit collectives
     hlo: str                    # the HLO right after spmd-partitioning (large constants elided)
     propagated_hlo: str         # the HLO before it: every instruction's (propagated) sharding
+    propagated_stablehlo: bytes  # the same as StableHLO (global shapes, mhlo.sharding per op)
     hlo_module_proto: bytes     # the partitioned HloModuleProto: spmd_parameters_shardings and
                                 # spmd_output_sharding, what jax reads from an executable's
                                 # optimized program when XLA chose shardings
@@ -212,10 +214,78 @@ def partition(code: bytes | str, options: bytes | xla_client.CompileOptions, *,
             proto = _one(dump, _PARTITIONED + ".pb").read_bytes()
             hlo = _one(dump, _PARTITIONED + ".txt").read_text(encoding="utf-8")
             pre = _one(dump, _PROPAGATED + ".txt").read_text(encoding="utf-8")
+            pre_proto = _one(dump, _PROPAGATED + ".pb").read_bytes()
         except FileNotFoundError:
             raise CompileError(f"XLA's SPMD partitioner failed on the program "
                                f"({partitions} partitions, {replicas} replicas): "
                                f"{xla_error or 'no partitioned module was produced'}") from None
-    module_proto = _hlo_proto_class().FromString(proto).hlo_module
-    return PartitionedProgram(_per_device_stablehlo(module_proto), hlo, pre, module_proto,
-                              partitions, replicas, shardy)
+    envelope = _hlo_proto_class()
+    module_proto = envelope.FromString(proto).hlo_module
+    propagated = _jax.mlir.hlo_to_stablehlo(envelope.FromString(pre_proto).hlo_module)
+    return PartitionedProgram(_per_device_stablehlo(module_proto), hlo, pre, propagated,
+                              module_proto, partitions, replicas, shardy)
+
+
+# Custom calls of the partitioner's own protocol (jax's sharding annotations, shard_map's
+# boundaries): never "replicated" user calls.
+PARTITIONER_TARGETS = frozenset({"Sharding", "SPMDFullToShardShape", "SPMDShardToFullShape",
+                                 "CustomSPMDPartitioning"})
+
+
+def _value_sharding(value: ir.Value, arg_shardings: list[str | None]) -> str | None:
+    """A value's propagated sharding (mhlo.sharding of its op, or of main's argument)."""
+    if isinstance(value.owner, ir.Block):
+        return arg_shardings[ir.BlockArgument(value).arg_number]
+    op = value.owner
+    if "mhlo.sharding" not in op.attributes:
+        return None
+    sharding = ir.StringAttr(op.attributes["mhlo.sharding"]).value
+    parsed = xla_client.HloSharding.from_string(sharding)
+    elements = parsed.tuple_elements()
+    if elements:
+        return str(elements[ir.OpResult(value).result_number])
+    return sharding
+
+
+def _is_split(sharding: str | None) -> bool:
+    if sharding is None:
+        return False
+    s = xla_client.HloSharding.from_string(sharding)
+    return not (s.is_replicated() or s.is_manual() or s.is_maximal() or s.tuple_elements())
+
+
+def replicated_custom_calls(program: PartitionedProgram) -> list[str]:
+    """Custom calls that XLA's partitioner runs replicated although an operand is split across
+    devices (it has no rule for them: it all-gathers the operands, runs the call on full shapes
+    on every device and slices the result), one message each naming the target, the operands'
+    shardings and the source line. A custom call with a rule (jax's custom_partitioning, a
+    batch-partitionable target) has a split sharding of its own; one inside shard_map sees
+    manual shardings."""
+    ctx = parse.new_context()
+    found: list[str] = []
+    with ctx:
+        module = ir.Module.parse(program.propagated_stablehlo)
+        main = next(op for op in module.body.operations
+                    if ir.StringAttr(op.attributes["sym_name"]).value == "main")
+        args = [ir.DictAttr(d) for d in ir.ArrayAttr(main.attributes["arg_attrs"])] \
+            if "arg_attrs" in main.attributes else []
+        arg_shardings = [ir.StringAttr(d["mhlo.sharding"]).value if "mhlo.sharding" in d else None
+                         for d in args]
+
+        def visit(op: ir.Operation) -> ir.WalkResult:
+            if op.name != "stablehlo.custom_call":
+                return ir.WalkResult.ADVANCE
+            target = ir.StringAttr(op.attributes["call_target_name"]).value
+            own = (ir.StringAttr(op.attributes["mhlo.sharding"]).value
+                   if "mhlo.sharding" in op.attributes else None)
+            operands = [_value_sharding(v, arg_shardings) for v in op.operands]
+            if target not in PARTITIONER_TARGETS and any(map(_is_split, operands)) \
+                    and not _is_split(own):
+                shown = ", ".join(f"{v.type} {s or '(unknown)'}" for v, s in zip(op.operands, operands))
+                found.append(f"custom_call @{target} with operands sharded as [{shown}] has no "
+                             f"partitioning rule: XLA's partitioner would gather its operands "
+                             f"and run it whole on every device{at(format_location(op.location))}")
+            return ir.WalkResult.ADVANCE
+
+        main.walk(visit)
+    return found
