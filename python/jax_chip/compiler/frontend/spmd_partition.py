@@ -18,9 +18,15 @@ partitioner. We read that dump (HloProto, so large constants are exact) and conv
 jaxlib's `hlo_to_stablehlo`. Only the partitioner's own pipeline is enabled
 (`XLA_PASSES_ONLY`) and LLVM runs at -O0: what the cpu backend does after the dump is not
 needed, and its errors there (a bf16 all-reduce, a custom call it has no handler for) are
-ignored. docs/multichip.md has the survey behind this and the timings.
+ignored. The per-device module gets two fix-ups for the chip's frontend: mhlo.copy (no StableHLO
+form) becomes its operand, and donation (back from HLO as mhlo.input_output_alias) becomes
+tf.aliasing_output again.
 
-Not wired into the driver (yet): see docs/multichip.md for the design.
+`replicated_custom_calls` names the custom calls the partitioner could only run replicated (no
+partitioning rule for them), from the propagated module.
+
+docs/multichip.md has the survey behind this, the timings and the design; not wired into the
+driver yet.
 """
 
 from __future__ import annotations
