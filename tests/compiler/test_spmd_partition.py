@@ -98,9 +98,11 @@ def lowered(tmp_path_factory) -> pathlib.Path:
 def _partition(lowered: pathlib.Path, name: str, partitions: int, shardy: bool = False,
                propagate_to_output: bool = False):
     code = (lowered / f"{name}.mlirbc").read_bytes()
-    options = spmd_partition.compile_options(partitions, shardy=shardy,
-                                             propagate_to_output=propagate_to_output)
-    return spmd_partition.partition(code, options)
+    # options without use_shardy_partitioner: partition() finds Shardy programs by their sdy.mesh
+    options = spmd_partition.compile_options(partitions, propagate_to_output=propagate_to_output)
+    result = spmd_partition.partition(code, options)
+    assert result.shardy == shardy
+    return result
 
 
 def _main(result) -> tuple[parse.ParsedProgram, list[ir.Operation]]:
@@ -124,7 +126,6 @@ def _groups(op: ir.Operation, key: str = "replica_groups") -> list[list[int]]:
 @pytest.mark.parametrize("tag", ["gspmd", "sdy"])
 def test_row_parallel_matmul_is_a_local_dot_and_an_all_reduce(lowered, tag):
     result = _partition(lowered, f"row_parallel_{tag}", 2, shardy=tag == "sdy")
-    assert result.shardy == (tag == "sdy")
     parsed, ops = _main(result)
     with parsed.context:
         names = [op.name for op in ops]
@@ -226,7 +227,6 @@ def test_large_constants_survive_exactly(lowered):
 @pytest.mark.parametrize("tag", ["gspmd", "sdy"])
 def test_shard_map_collectives_over_a_2d_mesh(lowered, tag):
     result = _partition(lowered, f"shard_map_{tag}", 8, shardy=tag == "sdy")
-    assert result.shardy == (tag == "sdy")
     parsed, ops = _main(result)
     with parsed.context:
         by_name: dict[str, list[ir.Operation]] = {}
