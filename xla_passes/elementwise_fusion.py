@@ -7,14 +7,15 @@ Greedy, consumers first (reverse program order):
   their own only when something outside a fusion needs them materialized (a reshape then stays a
   zero-copy alias, a splat constant CONSTANT storage).
 - A computing op whose users all sit in one fusion joins it; one whose users sit in several
-  fusions is recomputed in each (within the recompute budget), unless recomputing it reads more
-  memory than reading it would (analysis/recompute.py: a residual stream recomputed through
-  every earlier layer). Otherwise, if it has users elsewhere, it joins one consumer fusion as
+  fusions is recomputed in each (within the recompute budget), unless recomputing it reads over
+  1.5x its own bytes (analysis/recompute.py: a residual stream would be recomputed through every
+  earlier layer). Otherwise, if it has users elsewhere, it joins one consumer fusion as
   an extra output (multi-output fusion) when that fills the same iteration space, creates no
   cycle and keeps a reduce's prologue a single-result fusion; a value that is too costly to
   recompute may also join, as an extra output, a fusion that reads one of its operands (a
-  sibling: the residual sum written by the norm kernel that computes it anyway); failing all
-  that it starts a fusion of its own.
+  sibling: the residual sum written by the norm kernel that computes it anyway), or be
+  recomputed in the reduce prologues that must run before the fusion that writes it; failing
+  all that it starts a fusion of its own.
 - Every join is checked incrementally: each fusion tracks the index maps at which its members
   need each value (ew_codegen.operand_maps), so a joining producer only has its own maps
   checked; a view that is not affine, or an output that does not fill the iteration space,
@@ -143,7 +144,12 @@ class _Fuser:
 
     def _creates_cycle(self, node: Node, group: _Group) -> bool:
         """Would making `node` an output of `group` create a cycle between kernels?"""
-        frontier = [u for u in self._users(node.result) if self.group_of.get(u) is not group]
+        return self._reaches([u for u in self._users(node.result)
+                              if self.group_of.get(u) is not group], group)
+
+    def _reaches(self, frontier: list[Node], group: _Group) -> bool:
+        """Does a kernel reading the results of `frontier`, or one downstream, belong to `group`?
+        (True, conservatively, past CYCLE_SEARCH_LIMIT nodes.)"""
         visited: set[Node] = set()
         while frontier:
             x = frontier.pop()
@@ -270,7 +276,26 @@ class _Fuser:
             for g in self._sibling_groups(node, groups):
                 if not self._is_prologue(g) and self._try_join(node, g, as_output=True):
                     return
+            if self._write_after_prologues(node, groups):
+                return
         self._new_group(node)
+
+    def _write_after_prologues(self, node: Node, groups: list[_Group]) -> bool:
+        """A value too costly to recompute everywhere, which no fusion could write because a
+        reduce prologue reading it runs before the fusion that would (an f32 residual stream:
+        the sum of squares, then the normalize kernel): recompute it in those prologues only
+        and let that fusion write it."""
+        prologues = [g for g in groups if self._is_prologue(g)]
+        for g in groups:
+            if g in prologues:
+                continue
+            blocking = [p for p in prologues if self._reaches(
+                [u for m in p.members for r in m.results for u in self._users(r)
+                 if self.group_of.get(u) is not p], g)]
+            if blocking and all(self._try_clone_into(node, p) for p in blocking):
+                if self._try_join(node, g, as_output=True):
+                    return True
+        return False
 
     def _sibling_groups(self, node: Node, tried: list[_Group]) -> list[_Group]:
         """Fusions (other than `tried`) that read an operand of `node`."""
