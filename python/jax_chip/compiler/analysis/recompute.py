@@ -5,8 +5,8 @@ it and reading it back. That pays while recomputing reads no more memory than re
 would. It does not along a chain: a transformer's residual stream
 `r_n = bf16(f32(h_n) + f32(r_{n-1}))` feeds the next layer's norm kernels, so recomputing r_n
 there recomputes r_{n-1}, ..., r_1 too, and the norm kernels of layer n read the outputs of all
-n earlier layers (issue 8: at 4,096 tokens the norms of a 28-layer Qwen3 read up to ~450 MB
-each instead of 16 MB). Pricing each value by what recomputing it reads, given what is already
+n earlier layers (issue 8: at 4,096 tokens the norms of a 28-layer Qwen3 read up to 478 MB
+each instead of 16.8 MB). Pricing each value by what recomputing it reads, given what is already
 stored, catches that: r_n recomputed reads h_n and r_{n-1} (16 MB) against 8 MB for reading
 r_n, so r_n is stored; the f32 sum before it reads those same 16 MB against its own 16 MB, so
 it keeps being recomputed in each norm kernel.
