@@ -5,6 +5,7 @@ budget, the trace cap, and the test-only chip fault (CHIP_FAULT_INJECT_FILE). Th
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 
 from subproc import run_python
@@ -24,7 +25,12 @@ def test_decode_soak_short_budget():
     """, env={"JAX_PLATFORMS": "chip,cpu", "CHIP_TRACE_MAX_EVENTS": "1000"}, timeout=600)
     got = json.loads(out.strip().splitlines()[-1])
     r = got["result"]
-    assert got["problems"] == [], got
+    problems = got["problems"]
+    if os.environ.get("CHIP_SANITIZER") == "asan":
+        # ASan's allocator keeps freed memory in its quarantine (256 MB by default) before reuse,
+        # so RSS grows by design there; the normal build checks it
+        problems = [p for p in problems if "RSS" not in p]
+    assert problems == [], got
     assert r["outputs_checked"] >= 2
     assert r["trace_events_kept"] == 1000 and r["trace_events_dropped"] > 1000, r
     assert "dropped" in r["trace_warning"] and "CHIP_TRACE_MAX_EVENTS" in r["trace_warning"]
