@@ -6,10 +6,13 @@ Runs in the project venv, which has sglang-jax 0.0.1.post1 (conftest.py); JAX on
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import pathlib
 import pickle
 import sys
+from typing import Any, Dict, Iterator, List
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "python"))
@@ -197,3 +200,157 @@ def test_req_to_token_writes_are_in_place_and_equal_to_the_eager_ones() -> None:
         assert before.is_deleted() or (kind == "range" and idx[1].start == idx[1].stop)
     assert patched.free_slots == eager.free_slots
 
+
+
+@contextlib.contextmanager
+def programs_compiled() -> Iterator[List[str]]:
+    """The names of the programs jax compiles inside the block (its JAX_LOG_COMPILES log)."""
+    names: List[str] = []
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            msg = record.getMessage()
+            if msg.startswith("Compiling "):
+                names.append(msg.split()[1])
+
+    handler = Handler(logging.WARNING)
+    log = logging.getLogger("jax._src.interpreters.pxla")
+    log.addHandler(handler)
+    try:
+        with jax.log_compiles(True):
+            yield names
+    finally:
+        log.removeHandler(handler)
+
+
+def test_req_to_token_row_writes_compile_one_program_per_bucket() -> None:
+    """req_to_token_write_in_place pads row writes to write_bucket(n): writes of every length
+    from 1 to 64 compile at most one program per bucket (16, 32, 64), and the table equals
+    sglang-jax's eager writes."""
+    from jax.sharding import Mesh
+    from sgl_jax.srt.mem_cache.memory_pool import ReqToTokenPool
+
+    from jax_chip.sglang.patches.performance import write_bucket
+
+    assert [write_bucket(n) for n in (1, 16, 17, 32, 33, 100)] == [16, 16, 32, 32, 64, 128]
+    mesh = Mesh(np.array(jax.devices("cpu")[:1]), ("tensor",))
+    patched = ReqToTokenPool(size=4, max_context_len=70, mesh=mesh)
+    eager = ReqToTokenPool(size=4, max_context_len=70, mesh=mesh)
+    write = ReqToTokenPool.write.__wrapped__
+    rng = np.random.default_rng(3)
+    with programs_compiled() as names:
+        for n in range(1, 65):
+            row, start = int(rng.integers(0, 4)), int(rng.integers(0, 70 - n + 1))
+            vals = rng.integers(1, 9999, n).astype(np.int32)
+            patched.write((row, slice(start, start + n)), vals)
+            write(eager, (row, slice(start, start + n)), jnp.asarray(vals))
+            np.testing.assert_array_equal(patched.req_to_token, eager.req_to_token)
+    assert names.count("set_row_range") <= 3, names
+
+
+class _Req:
+    def __init__(self, done: bool) -> None:
+        self.done = done
+        self.stream = self.return_logprob = False
+
+    def finished(self) -> bool:
+        return self.done
+
+
+def _fake_batch(rng: np.random.Generator, n: int, mesh: Any) -> Any:
+    """What ScheduleBatch.merge_batch / filter_batch read of a batch of n requests: device
+    index arrays, as the scheduler makes them."""
+    from types import SimpleNamespace
+
+    from sgl_jax.srt.sampling.sampling_batch_info import SamplingBatchInfo
+
+    dev = jax.devices("cpu")[0]
+    put = lambda a: jax.device_put(a, dev)  # noqa: E731
+    sampling = SamplingBatchInfo(
+        temperatures=put(rng.random((n, 1), np.float32)), top_ps=put(rng.random(n, np.float32)),
+        top_ks=put(rng.integers(1, 50, n).astype(np.int32)),
+        min_ps=put(rng.random(n, np.float32)), is_all_greedy=bool(rng.integers(2)))
+    return SimpleNamespace(
+        reqs=[_Req(bool(rng.integers(2))) for _ in range(n)], mesh=mesh,
+        req_pool_indices=put(rng.permutation(64)[:n].astype(np.int32)),
+        seq_lens=put(rng.integers(1, 99, n).astype(np.int32)),
+        output_ids=put(rng.integers(0, 500, n).astype(np.int32)), out_cache_loc=None,
+        seq_lens_sum=0, return_logprob=False, has_stream=False, return_hidden_states=False,
+        top_logprobs_nums=None, token_ids_logprobs=None, sampling_info=sampling)
+
+
+def _batch_state(b: Any) -> Dict[str, Any]:
+    s = b.sampling_info
+    return {"reqs": list(b.reqs), "seq_lens_sum": int(b.seq_lens_sum),
+            **{k: np.asarray(getattr(b, k)).tolist()
+               for k in ("req_pool_indices", "seq_lens", "output_ids")},
+            **{k: np.asarray(getattr(s, k)).tolist()
+               for k in ("temperatures", "top_ps", "top_ks", "min_ps")},
+            "greedy": s.is_all_greedy}
+
+
+def test_batch_merge_and_filter_run_on_the_host() -> None:
+    """batch_merge_on_host, sampling_merge_on_host, batch_filter_on_host: merging batches of
+    every pair of sizes and dropping their finished requests give what sglang-jax's jnp versions
+    give, and compile no program (sglang-jax's compiled one per pair of sizes)."""
+    import copy
+
+    from jax.sharding import Mesh
+    from sgl_jax.srt.managers.schedule_batch import ScheduleBatch
+    from sgl_jax.srt.sampling.sampling_batch_info import SamplingBatchInfo
+
+    mesh = Mesh(np.array(jax.devices("cpu")[:1]), ("data",))
+    merge, filt = ScheduleBatch.merge_batch, ScheduleBatch.filter_batch
+    up_merge, up_filter = merge.__wrapped__, filt.__wrapped__
+    up_sampling_merge = SamplingBatchInfo.merge_batch.__wrapped__
+    rng = np.random.default_rng(7)
+    seen = 0
+    for a, b in [(1, 1), (1, 3), (4, 2), (5, 5), (7, 1), (2, 6)]:
+        x, y = _fake_batch(rng, a, mesh), _fake_batch(rng, b, mesh)
+        x.seq_lens_sum, y.seq_lens_sum = int(np.sum(x.seq_lens)), int(np.sum(y.seq_lens))
+        ux, uy = copy.copy(x), copy.copy(y)
+        ux.sampling_info, uy.sampling_info = copy.copy(x.sampling_info), y.sampling_info
+        ux.reqs = list(x.reqs)
+        with programs_compiled() as names:
+            merge(x, y)
+            filt(x)
+        # upstream's, with its own sampling merge (the class now holds the patched one)
+        up_sampling_merge(ux.sampling_info, uy.sampling_info, mesh)
+        ux.sampling_info.merge_batch = lambda *args: None
+        up_merge(ux, uy)
+        del ux.sampling_info.merge_batch
+        up_filter(ux)
+        assert _batch_state(x) == _batch_state(ux), (a, b)
+        assert names == [], (a, b, names)
+        seen += len(x.reqs)
+    assert seen > 0
+
+
+def test_uploads_of_host_arrays_compile_no_program() -> None:
+    """uploads_without_programs: jnp.array of host data already in its dtype gives the same
+    arrays as jax's convert_element_type program (values, dtype, device, weak type, a
+    copy of the input) without compiling one per shape; conversions, traced values and explicit
+    shardings take jax's own path."""
+    rng = np.random.default_rng(13)
+    cpu = jax.devices("cpu")[0]
+    with programs_compiled() as names:
+        for n in range(1, 40):
+            ids = rng.integers(0, 500, n).tolist()
+            got = jnp.array(ids, dtype=jnp.int32)
+            host = rng.standard_normal(n).astype(np.float32)
+            got_f = jnp.array(host)
+            host[0] = np.float32(1e9)      # jnp.array copies: the input may change afterwards
+            assert got.dtype == jnp.int32 and got.tolist() == ids and not got.weak_type
+            assert got_f.dtype == jnp.float32 and np.asarray(got_f)[0] != np.float32(1e9)
+            assert got.devices() == {cpu} and got_f.devices() == {cpu}
+    assert names.count("convert_element_type") == 0, names
+    original = jax._src.lax.lax._convert_element_type.__wrapped__
+    x = np.arange(6, dtype=np.int32)
+    np.testing.assert_array_equal(jnp.array(x), original(x, jnp.int32))
+    # a real conversion is jax's program, as before
+    f = jnp.array(np.array([1.5, -2.5]), dtype=jnp.int32)
+    np.testing.assert_array_equal(f, original(np.array([1.5, -2.5]), jnp.int32))
+    # under a trace the upload stays a traced op of the program
+    text = jax.jit(lambda y: y + jnp.array(np.arange(3, dtype=np.int32))).lower(
+        np.zeros(3, np.int32)).as_text()
+    assert "stablehlo.add" in text

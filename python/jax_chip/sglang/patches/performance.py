@@ -77,18 +77,23 @@ def _jit_logits(original: Callable) -> Callable:
 
 
 def _row_range(table: Any, indices: Any, values: Any) -> Any:
-    """The (row, start, values) of a write of one row's [start, stop) range, or None."""
-    import jax
-
+    """The (row, start, values on the host) of a write of one row's [start, stop) range, or
+    None."""
     if not (isinstance(indices, tuple) and len(indices) == 2
             and isinstance(indices[1], slice) and indices[1].step in (None, 1)):
         return None
     row, sl = indices
     start, stop, _ = sl.indices(table.shape[1])
-    values = jax.numpy.asarray(values)
+    values = np.asarray(values)
     if np.ndim(row) != 0 or values.shape != (max(stop - start, 0),):
         return None
     return row, start, values
+
+
+def write_bucket(n: int) -> int:
+    """The padded length of a row-range write of n values: a power of two, at least 16 (one
+    program per bucket, not one per length)."""
+    return max(16, 1 << max(n - 1, 0).bit_length())
 
 
 def _req_to_token_write(original: Callable) -> Callable:
@@ -96,8 +101,12 @@ def _req_to_token_write(original: Callable) -> Callable:
     from jax import lax
 
     @partial(jax.jit, donate_argnums=0)
-    def set_row_range(table: Any, row: Any, start: Any, values: Any) -> Any:
-        return lax.dynamic_update_slice(table, values.astype(table.dtype)[None, :], (row, start))
+    def set_row_range(table: Any, row: Any, start: Any, values: Any, count: Any) -> Any:
+        # values padded to a bucket: the first `count` go to [start, start + count) of the row,
+        # the padding to column table.shape[1], which mode="drop" skips
+        pos = lax.iota(np.int32, values.shape[0])
+        cols = jax.numpy.where(pos < count, start + pos, table.shape[1])
+        return table.at[row, cols].set(values.astype(table.dtype), mode="drop")
 
     @partial(jax.jit, donate_argnums=0)
     def set_points(table: Any, rows: Any, cols: Any, values: Any) -> Any:
@@ -108,8 +117,12 @@ def _req_to_token_write(original: Callable) -> Callable:
         ranged = _row_range(table, indices, values)
         if ranged is not None:
             row, start, vals = ranged
-            if vals.shape[0]:
-                self.req_to_token = set_row_range(table, row, start, vals)
+            n = vals.shape[0]
+            if n:
+                padded = np.zeros(write_bucket(n), vals.dtype)
+                padded[:n] = vals
+                self.req_to_token = set_row_range(table, np.int32(row), np.int32(start),
+                                                  padded, np.int32(n))
             return
         if (isinstance(indices, tuple) and len(indices) == 2
                 and not any(isinstance(i, slice) for i in indices)):
@@ -139,6 +152,129 @@ def _req_to_token_free(_original: Callable) -> Callable:
 
 
 MEMORY_POOL = "sgl_jax.srt.mem_cache.memory_pool"
+SCHEDULE_BATCH = "sgl_jax.srt.managers.schedule_batch"
+
+# The batch's index arrays that sglang-jax's scheduler keeps as device arrays although it only
+# ever reads them back (get_model_worker_batch builds the model step's inputs from host copies).
+# Every eager jnp op on them is a device program compiled for its shapes, and those shapes follow
+# the batch composition (merging batches of a and b requests, keeping k of n, slicing each
+# request's slots out of T new ones): under concurrent clients nearly every step was a new
+# program. On the host (numpy) the same values cost no program.
+BATCH_ARRAYS = ("req_pool_indices", "seq_lens", "output_ids")
+SAMPLING_ARRAYS = ("temperatures", "top_ps", "top_ks", "min_ps")
+
+
+def _to_host(obj: Any, names: tuple) -> None:
+    """obj's named arrays as numpy (a jax array read back already, as these are, is not copied
+    from the device again: jax keeps its host value)."""
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            setattr(obj, name, np.asarray(value))
+
+
+def _host_concat(a: Any, b: Any) -> np.ndarray:
+    return np.concatenate([np.asarray(a), np.asarray(b)])
+
+
+def _filter_on_host(original: Callable) -> Callable:
+    def filter_batch(self: Any, chunked_req_to_exclude: Any = None,
+                     keep_indices: Any = None) -> None:
+        # upstream's gathers (array[keep_indices_device]) then index numpy arrays
+        _to_host(self, BATCH_ARRAYS)
+        if self.sampling_info is not None:
+            _to_host(self.sampling_info, SAMPLING_ARRAYS)
+        original(self, chunked_req_to_exclude, keep_indices)
+
+    return filter_batch
+
+
+def _merge_on_host(_original: Callable) -> Callable:
+    def merge_batch(self: Any, other: Any) -> None:
+        # upstream's body, with np.concatenate for jnp.concat
+        self.sampling_info.merge_batch(other.sampling_info, other.mesh)
+        self.req_pool_indices = _host_concat(self.req_pool_indices, other.req_pool_indices)
+        self.seq_lens = _host_concat(self.seq_lens, other.seq_lens)
+        self.out_cache_loc = None
+        self.seq_lens_sum += other.seq_lens_sum
+        if self.output_ids is not None:
+            self.output_ids = _host_concat(np.asarray(self.output_ids)[:len(self.seq_lens)],
+                                           np.asarray(other.output_ids)[:len(other.seq_lens)])
+        if self.return_logprob and other.return_logprob:
+            self.top_logprobs_nums.extend(other.top_logprobs_nums)
+            self.token_ids_logprobs.extend(other.token_ids_logprobs)
+        elif self.return_logprob:
+            self.top_logprobs_nums.extend([0] * len(other.reqs))
+            self.token_ids_logprobs.extend([None] * len(other.reqs))
+        elif other.return_logprob:
+            self.top_logprobs_nums = [0] * len(self.reqs) + other.top_logprobs_nums
+            self.token_ids_logprobs = [None] * len(self.reqs) + other.token_ids_logprobs
+        self.reqs.extend(other.reqs)
+        self.return_logprob |= other.return_logprob
+        self.has_stream |= other.has_stream
+        self.return_hidden_states |= other.return_hidden_states
+
+    return merge_batch
+
+
+def _sampling_merge_on_host(_original: Callable) -> Callable:
+    def merge_batch(self: Any, other: Any, mesh: Any) -> None:
+        # upstream's body, with np.concatenate for jnp.concat
+        for name in SAMPLING_ARRAYS:
+            setattr(self, name, _host_concat(getattr(self, name), getattr(other, name)))
+        self.is_all_greedy &= other.is_all_greedy
+        self.need_top_p_sampling |= other.need_top_p_sampling
+        self.need_top_k_sampling |= other.need_top_k_sampling
+        self.need_min_p_sampling |= other.need_min_p_sampling
+
+    return merge_batch
+
+
+def _slots_on_host(original: Callable) -> Callable:
+    def alloc(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # the allocator computes the slots in numpy; prepare_for_extend slices each request's
+        # slots out of them (on the chip: one program per (total, length))
+        result = original(self, *args, **kwargs)
+        if isinstance(result, tuple):      # (slots, allocator state) with backup_state=True
+            return (np.asarray(result[0]),) + tuple(result[1:])
+        return np.asarray(result)
+
+    return alloc
+
+
+def _uploads_without_programs(original: Callable) -> Callable:
+    import jax
+    from jax._src import core, dtypes
+    from jax._src import mesh as mesh_lib
+
+    def _convert_element_type(operand: Any, new_dtype: Any = None, weak_type: bool = False,
+                              sharding: Any = None, warn_on_complex_to_real_cast: bool = True
+                              ) -> Any:
+        # jnp.array of host data (a list, a numpy array) in its own (canonical) dtype, outside any
+        # trace or mesh context: an identity conversion, i.e. an upload. jax runs it as a
+        # convert_element_type program compiled per shape; device_put of a copy (jnp.array never
+        # aliases its input, and a transfer may read it after returning) gives the same array
+        # on the same default device without one.
+        if (type(operand) is np.ndarray and new_dtype is not None and sharding is None
+                and not weak_type and operand.dtype == dtypes.canonicalize_dtype(new_dtype)
+                and operand.dtype == dtypes.canonicalize_dtype(operand.dtype)
+                and core.trace_state_clean() and mesh_lib.get_abstract_mesh().empty
+                and mesh_lib.get_concrete_mesh() is None):
+            return jax.device_put(operand.copy())
+        return original(operand, new_dtype, weak_type, sharding, warn_on_complex_to_real_cast)
+
+    return _convert_element_type
+
+
+def _extend_inputs_on_host(original: Callable) -> Callable:
+    def prepare_for_extend(self: Any) -> None:
+        original(self)
+        # get_model_worker_batch flattens the new tokens (on the chip: one program per total)
+        _to_host(self, ("input_ids",))
+
+    return prepare_for_extend
+
+
 
 
 def _moe_grouped_matmul(_original: Callable) -> Callable:
@@ -193,7 +329,9 @@ PATCHES = (
         module=MEMORY_POOL, qualname="ReqToTokenPool.write",
         sha256="851506902bfcf3eedbebef6c8ae02f6ee0fde88a82579a466d57c45ef6d7c726",
         why="the request -> KV slot table's row and point writes run jitted with the old table "
-            "donated (updated in place); eager `.at[].set` copied the whole table each time",
+            "donated (updated in place); eager `.at[].set` copied the whole table each time. "
+            "Row writes are padded to a power of two (write_bucket): a program per bucket, not "
+            "per length",
         make=_req_to_token_write),
     Patch(
         name="req_to_token_free_in_place", category=Category.PERFORMANCE,
@@ -204,6 +342,61 @@ PATCHES = (
         replaces="the eager row clears are inline in upstream's body; the replacement "
                  "repeats its one line of free-slot bookkeeping",
         make=_req_to_token_free),
+    Patch(
+        name="batch_filter_on_host", category=Category.PERFORMANCE,
+        module=SCHEDULE_BATCH, qualname="ScheduleBatch.filter_batch",
+        sha256="eaba2c8a0e2c465d73560618d6652a0928b05a28fb06497f7a081879c6c81f0f",
+        why="dropping finished requests gathered the batch's index and sampling arrays on the "
+            "chip, a program per (old, new) batch size: they are gathered on the host, where "
+            "their values already are",
+        make=_filter_on_host),
+    Patch(
+        name="batch_merge_on_host", category=Category.PERFORMANCE,
+        module=SCHEDULE_BATCH, qualname="ScheduleBatch.merge_batch",
+        sha256="74252ebc3fb10c4fa9266b9649d8be62172e4eac7afb59bd7dc86f51c4adbb2e",
+        why="merging a prefilled batch into the running one concatenated their index arrays on "
+            "the chip, a program per pair of batch sizes: concatenated on the host",
+        replaces="upstream's body is the concatenations (jnp.concat) and the request-list "
+                 "bookkeeping: the replacement is that body with np.concatenate",
+        make=_merge_on_host),
+    Patch(
+        name="sampling_merge_on_host", category=Category.PERFORMANCE,
+        module="sgl_jax.srt.sampling.sampling_batch_info",
+        qualname="SamplingBatchInfo.merge_batch",
+        sha256="4183db9c0642347c5ad625e0978a883dbe605096028227c46a98d4f6fffb5888",
+        why="as batch_merge_on_host, for the per-request sampling parameters",
+        replaces="upstream's body is the four jnp.concat calls and four flag updates: the "
+                 "replacement is that body with np.concatenate",
+        make=_sampling_merge_on_host),
+    Patch(
+        name="extend_slots_on_host", category=Category.PERFORMANCE,
+        module=SCHEDULE_BATCH, qualname="ScheduleBatch.alloc_paged_token_slots_extend",
+        sha256="ec25f19ad9c2ce858d819b03aa15d8b246ab6bc895c50b2e7c56e45de44e1f27",
+        why="the new tokens' KV slots (computed in numpy) went to the chip, and each request's "
+            "slots were sliced out there, a program per (total, length): they stay on the host",
+        make=_slots_on_host),
+    Patch(
+        name="token_slots_on_host", category=Category.PERFORMANCE,
+        module=SCHEDULE_BATCH, qualname="ScheduleBatch.alloc_token_slots",
+        sha256="037df9c311f99c12dbe04a92de80f154584c5605fc9be650153552f19376bb08",
+        why="as extend_slots_on_host, for page size 1",
+        make=_slots_on_host),
+    Patch(
+        name="extend_inputs_on_host", category=Category.PERFORMANCE,
+        module=SCHEDULE_BATCH, qualname="ScheduleBatch.prepare_for_extend",
+        sha256="85be41a8854a03faedd3514c6f5da01207cde5180f22409fa241446f086eda97",
+        why="a prefill's new token ids are read back and flattened on the host "
+            "(get_model_worker_batch flattened them on the chip: a program per token count)",
+        make=_extend_inputs_on_host),
+    Patch(
+        name="uploads_without_programs", category=Category.PERFORMANCE,
+        module="jax._src.lax.lax", qualname="_convert_element_type",
+        sha256="00d811fb8829a9b847301164de9fe42b70cc87868f373681832ed0ebb981f54b",
+        why="(jax 0.6.2, which sglang-jax pins) jnp.array of host data, as sglang-jax's "
+            "scheduler makes its token ids and KV slots every step, ran an identity "
+            "convert_element_type program compiled per shape (per token count of the batch): "
+            "a numpy array already in the target dtype is device_put instead",
+        make=_uploads_without_programs),
     Patch(
         name="moe_grouped_matmul", category=Category.PERFORMANCE,
         module="sgl_jax.srt.layers.moe", qualname="EPMoE._single_device_forward",
