@@ -166,42 +166,6 @@ def test_logits_are_one_jitted_matmul_equal_to_the_eager_one(dtype) -> None:
     np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(want, np.float32))
 
 
-def test_req_to_token_writes_are_in_place_and_equal_to_the_eager_ones() -> None:
-    """req_to_token_{write,free}_in_place: the same table as sglang-jax's eager .at[].set writes and
-    frees, for the three forms the scheduler uses, with the old table donated (updated in place,
-    not copied)."""
-    from jax.sharding import Mesh
-    from sgl_jax.srt.mem_cache.memory_pool import ReqToTokenPool
-
-    mesh = Mesh(np.array(jax.devices("cpu")[:1]), ("tensor",))
-    patched = ReqToTokenPool(size=6, max_context_len=40, mesh=mesh)
-    eager = ReqToTokenPool(size=6, max_context_len=40, mesh=mesh)
-    write, free = ReqToTokenPool.write.__wrapped__, ReqToTokenPool.free.__wrapped__
-    rng = np.random.default_rng(11)
-    ops = []
-    for _ in range(12):
-        row, start = int(rng.integers(0, 6)), int(rng.integers(0, 30))
-        stop = int(rng.integers(start, 41))
-        ops.append(("range", (row, slice(start, stop)),
-                    jnp.asarray(rng.integers(1, 9999, stop - start), jnp.int32)))
-    rows = jnp.asarray(rng.permutation(6)[:4].astype(np.int32))
-    ops.append(("points", (rows, jnp.asarray(rng.integers(0, 40, 4).astype(np.int32))),
-                jnp.asarray(rng.integers(1, 9999, 4), jnp.int32)))
-    ops += [("free", 2, None), ("free", [0, 5], None)]
-    for kind, idx, vals in ops:
-        before = patched.req_to_token
-        if kind == "free":
-            patched.free(idx)
-            free(eager, idx)
-        else:
-            patched.write(idx, vals)
-            write(eager, idx, vals)
-        np.testing.assert_array_equal(patched.req_to_token, eager.req_to_token, err_msg=kind)
-        assert before.is_deleted() or (kind == "range" and idx[1].start == idx[1].stop)
-    assert patched.free_slots == eager.free_slots
-
-
-
 @contextlib.contextmanager
 def programs_compiled() -> Iterator[List[str]]:
     """The names of the programs jax compiles inside the block (its JAX_LOG_COMPILES log)."""
@@ -223,29 +187,57 @@ def programs_compiled() -> Iterator[List[str]]:
         log.removeHandler(handler)
 
 
-def test_req_to_token_row_writes_compile_one_program_per_bucket() -> None:
-    """req_to_token_write_in_place pads row writes to write_bucket(n): writes of every length
-    from 1 to 64 compile at most one program per bucket (16, 32, 64), and the table equals
-    sglang-jax's eager writes."""
+def test_req_to_token_table_is_on_the_host_and_equal_to_the_eager_one() -> None:
+    """req_to_token_on_host and its write, free, read and clear patches: the same table as
+    sglang-jax's eager device writes and frees, for the three forms the scheduler uses, with no
+    program compiled; what is read (slots, rows, last slots) is a copy, as the jax array's was,
+    that later writes and frees leave alone."""
     from jax.sharding import Mesh
+    from sgl_jax.srt.managers import schedule_batch
     from sgl_jax.srt.mem_cache.memory_pool import ReqToTokenPool
 
-    from jax_chip.sglang.patches.performance import write_bucket
+    from jax_chip.sglang.patches.performance import HostTable
 
-    assert [write_bucket(n) for n in (1, 16, 17, 32, 33, 100)] == [16, 16, 32, 32, 64, 128]
     mesh = Mesh(np.array(jax.devices("cpu")[:1]), ("tensor",))
-    patched = ReqToTokenPool(size=4, max_context_len=70, mesh=mesh)
-    eager = ReqToTokenPool(size=4, max_context_len=70, mesh=mesh)
-    write = ReqToTokenPool.write.__wrapped__
-    rng = np.random.default_rng(3)
+    host = ReqToTokenPool(size=6, max_context_len=40, mesh=mesh)
+    eager = object.__new__(ReqToTokenPool)
+    ReqToTokenPool.__init__.__wrapped__(eager, size=6, max_context_len=40, mesh=mesh)
+    assert isinstance(host.req_to_token, HostTable)
+    assert isinstance(eager.req_to_token, jax.Array)
+    write, free = ReqToTokenPool.write.__wrapped__, ReqToTokenPool.free.__wrapped__
+    rng = np.random.default_rng(11)
+    ops = []
+    for _ in range(12):
+        row, start = int(rng.integers(0, 6)), int(rng.integers(0, 30))
+        stop = int(rng.integers(start, 41))
+        ops.append(("range", (row, slice(start, stop)),
+                    jnp.asarray(rng.integers(1, 9999, stop - start), jnp.int32)))
+    rows = jnp.asarray(rng.permutation(6)[:4].astype(np.int32))
+    ops.append(("points", (rows, jnp.asarray(rng.integers(0, 40, 4).astype(np.int32))),
+                jnp.asarray(rng.integers(1, 9999, 4), jnp.int32)))
+    ops += [("free", 2, None), ("free", [0, 5], None)]
+    snapshots = []
     with programs_compiled() as names:
-        for n in range(1, 65):
-            row, start = int(rng.integers(0, 4)), int(rng.integers(0, 70 - n + 1))
-            vals = rng.integers(1, 9999, n).astype(np.int32)
-            patched.write((row, slice(start, start + n)), vals)
-            write(eager, (row, slice(start, start + n)), jnp.asarray(vals))
-            np.testing.assert_array_equal(patched.req_to_token, eager.req_to_token)
-    assert names.count("set_row_range") <= 3, names
+        kept = [(r, host.read(r, 30), host.req_to_token[r, :30]) for r in range(6)]
+        for kind, idx, vals in ops:
+            host.free(idx) if kind == "free" else host.write(idx, vals)
+            snapshots.append(np.array(host.req_to_token))
+        pools, prefix = np.array([1, 3, 4], np.int32), np.array([0, 7, 30], np.int32)
+        last = schedule_batch.get_last_loc(host.req_to_token, pools, prefix)
+    assert names == [], names
+    for (kind, idx, vals), snapshot in zip(ops, snapshots):
+        free(eager, idx) if kind == "free" else write(eager, idx, vals)
+        np.testing.assert_array_equal(snapshot, eager.req_to_token, err_msg=kind)
+    np.testing.assert_array_equal(last, schedule_batch.get_last_loc_jax.__wrapped__(
+        eager.req_to_token, jnp.asarray(pools), jnp.asarray(prefix)))
+    assert host.free_slots == eager.free_slots
+    for r, slots, row in kept:       # read before the writes: unchanged by them
+        assert isinstance(slots, jax.Array) and not np.any(np.asarray(slots))
+        assert not np.any(row)
+    got = host.read(3, 40)
+    np.testing.assert_array_equal(got, ReqToTokenPool.read.__wrapped__(eager, 3, 40))
+    host.clear()
+    assert isinstance(host.req_to_token, HostTable) and not host.req_to_token.any()
 
 
 class _Req:

@@ -50,6 +50,9 @@ def _jit_last_loc(original: Callable) -> Callable:
 
     def get_last_loc_jax(req_to_token: Any, req_pool_indices_device: Any,
                          prefix_lens_device: Any) -> Any:
+        if isinstance(req_to_token, np.ndarray):   # the table on the host: req_to_token_on_host
+            rows, prefix = np.asarray(req_pool_indices_device), np.asarray(prefix_lens_device)
+            return np.where(prefix > 0, req_to_token[rows, prefix - 1], -1).astype(np.int32)
         return jitted(req_to_token, req_pool_indices_device, prefix_lens_device)
 
     get_last_loc_jax.lower = jitted.lower  # type: ignore[attr-defined]
@@ -76,79 +79,75 @@ def _jit_logits(original: Callable) -> Callable:
     return _get_logits
 
 
-def _row_range(table: Any, indices: Any, values: Any) -> Any:
-    """The (row, start, values on the host) of a write of one row's [start, stop) range, or
-    None."""
-    if not (isinstance(indices, tuple) and len(indices) == 2
-            and isinstance(indices[1], slice) and indices[1].step in (None, 1)):
-        return None
-    row, sl = indices
-    start, stop, _ = sl.indices(table.shape[1])
-    values = np.asarray(values)
-    if np.ndim(row) != 0 or values.shape != (max(stop - start, 0),):
-        return None
-    return row, start, values
+class HostTable(np.ndarray):
+    """sglang-jax's request -> KV slot table (ReqToTokenPool.req_to_token) on the host, with the
+    value semantics of the jax array it replaces: indexing returns a copy (a plain ndarray), never
+    a view, because sglang-jax keeps what it reads (a request's slots: the radix and chunk caches
+    store them, free them after clearing the row) while the row is rewritten or freed. Writes go
+    through a plain ndarray view (`table.view(np.ndarray)[...] = ...`)."""
+
+    def __getitem__(self, index: Any) -> Any:
+        return np.array(np.ndarray.__getitem__(self, index))
 
 
-def write_bucket(n: int) -> int:
-    """The padded length of a row-range write of n values: a power of two, at least 16 (one
-    program per bucket, not one per length)."""
-    return max(16, 1 << max(n - 1, 0).bit_length())
+def _host_table(shape: Any, dtype: Any) -> HostTable:
+    return np.zeros(shape, np.dtype(dtype)).view(HostTable)
+
+
+def _req_to_token_on_host(original: Callable) -> Callable:
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.req_to_token = _host_table(self.req_to_token.shape, self.dtype)
+
+    return init
+
+
+def _req_to_token_clear_on_host(original: Callable) -> Callable:
+    def clear(self: Any) -> None:
+        original(self)
+        self.req_to_token = _host_table(self.req_to_token.shape, self.dtype)
+
+    return clear
 
 
 def _req_to_token_write(original: Callable) -> Callable:
-    import jax
-    from jax import lax
-
-    @partial(jax.jit, donate_argnums=0)
-    def set_row_range(table: Any, row: Any, start: Any, values: Any, count: Any) -> Any:
-        # values padded to a bucket: the first `count` go to [start, start + count) of the row,
-        # the padding to column table.shape[1], which mode="drop" skips
-        pos = lax.iota(np.int32, values.shape[0])
-        cols = jax.numpy.where(pos < count, start + pos, table.shape[1])
-        return table.at[row, cols].set(values.astype(table.dtype), mode="drop")
-
-    @partial(jax.jit, donate_argnums=0)
-    def set_points(table: Any, rows: Any, cols: Any, values: Any) -> Any:
-        return table.at[rows, cols].set(values.astype(table.dtype))
-
     def write(self: Any, indices: Any, values: Any) -> None:
         table = self.req_to_token
-        ranged = _row_range(table, indices, values)
-        if ranged is not None:
-            row, start, vals = ranged
-            n = vals.shape[0]
-            if n:
-                padded = np.zeros(write_bucket(n), vals.dtype)
-                padded[:n] = vals
-                self.req_to_token = set_row_range(table, np.int32(row), np.int32(start),
-                                                  padded, np.int32(n))
+        if not isinstance(table, HostTable):
+            original(self, indices, values)
             return
-        if (isinstance(indices, tuple) and len(indices) == 2
-                and not any(isinstance(i, slice) for i in indices)):
-            self.req_to_token = set_points(table, *indices, jax.numpy.asarray(values))
-            return
-        original(self, indices, values)
+        if isinstance(indices, tuple):
+            indices = tuple(i if isinstance(i, slice) else np.asarray(i) for i in indices)
+        else:
+            indices = np.asarray(indices)
+        table.view(np.ndarray)[indices] = np.asarray(values)
 
     return write
 
 
-def _req_to_token_free(_original: Callable) -> Callable:
-    import jax
-    from jax import lax
-
-    @partial(jax.jit, donate_argnums=0)
-    def clear_row(table: Any, row: Any) -> Any:
-        return lax.dynamic_update_slice(table, jax.numpy.zeros((1, table.shape[1]), table.dtype),
-                                        (row, 0))
-
+def _req_to_token_free(original: Callable) -> Callable:
     def free(self: Any, free_index: Any) -> None:
+        table = self.req_to_token
+        if not isinstance(table, HostTable):
+            original(self, free_index)
+            return
         rows = [free_index] if isinstance(free_index, int) else list(free_index)
         self.free_slots.extend(rows)
         for row in rows:
-            self.req_to_token = clear_row(self.req_to_token, row)
+            table.view(np.ndarray)[row] = 0
 
     return free
+
+
+def _req_to_token_read(original: Callable) -> Callable:
+    import jax
+
+    def read(self: Any, req_idx: int, length: int) -> Any:
+        got = original(self, req_idx, length)
+        # a device array, as upstream's: the radix cache keeps and slices jax arrays
+        return jax.device_put(got) if isinstance(got, np.ndarray) else got
+
+    return read
 
 
 MEMORY_POOL = "sgl_jax.srt.mem_cache.memory_pool"
@@ -242,6 +241,35 @@ def _slots_on_host(original: Callable) -> Callable:
     return alloc
 
 
+def _greedy_tokens_on_host(original: Callable) -> Callable:
+    import jax
+    from sgl_jax.srt.layers.logits_processor import LogitsMetadata
+    from sgl_jax.srt.model_executor.forward_batch_info import ForwardBatch
+
+    @jax.jit
+    def greedy(logits: Any) -> Any:
+        return jax.numpy.argmax(logits, axis=-1)
+
+    def forward_batch_generation(self: Any, batch: Any, launch_done: Any = None,
+                                 skip_sample: bool = False) -> Any:
+        if skip_sample or batch.return_logprob or not batch.sampling_info.is_all_greedy:
+            return original(self, batch, launch_done, skip_sample)
+        # upstream's forward, then the greedy token of every row the step padded the batch to
+        # (one program per padded size) and the batch's own rows taken on the host: upstream
+        # sliced, gathered and took the argmax of the batch's rows on the chip, each a program
+        # compiled per batch size. Row i is request i (the sample_rows fix), as there.
+        forward_batch = ForwardBatch.init_new(batch, self.model_runner)
+        logits_output, cache_miss_count = self.model_runner.forward(
+            forward_batch, logits_metadata=LogitsMetadata.from_model_worker_batch(
+                batch, self.mesh))
+        if launch_done is not None:
+            launch_done.set()
+        next_token_ids = np.asarray(greedy(logits_output.next_token_logits))[:batch.real_bs]
+        return logits_output, next_token_ids, cache_miss_count
+
+    return forward_batch_generation
+
+
 def _uploads_without_programs(original: Callable) -> Callable:
     import jax
     from jax._src import core, dtypes
@@ -315,7 +343,8 @@ PATCHES = (
         module="sgl_jax.srt.managers.schedule_batch", qualname="get_last_loc_jax",
         sha256="3003b52e9390354cc0b42fe7ac136c237f010f0e2546c3627c80e5ec45725e89",
         why="each request's last KV slot (every extend step with page size > 1) runs as one "
-            "jitted program instead of about seven eager ones",
+            "jitted program instead of about seven eager ones; with the slot table on the host "
+            "(req_to_token_on_host) it is read there",
         make=_jit_last_loc),
     Patch(
         name="jit_logits", category=Category.PERFORMANCE,
@@ -325,23 +354,44 @@ PATCHES = (
             "hidden] table before every step's matmul; jitted, the matmul contracts it directly",
         make=_jit_logits),
     Patch(
+        name="req_to_token_on_host", category=Category.PERFORMANCE,
+        module=MEMORY_POOL, qualname="ReqToTokenPool.__init__",
+        sha256="a264532604d298c51b85b5f48216e59ba5667aeb8ba47029df46abef224f02d5",
+        why="the request -> KV slot table lives on the host (numpy, read with copies as the jax "
+            "array was): the scheduler only reads it back, and every eager jnp read or write of "
+            "it was a chip program compiled per batch size or length (the model step gets its "
+            "slots from get_model_worker_batch's host copy); the write, free, read and clear "
+            "patches below handle it",
+        make=_req_to_token_on_host),
+    Patch(
+        name="req_to_token_clear_on_host", category=Category.PERFORMANCE,
+        module=MEMORY_POOL, qualname="ReqToTokenPool.clear",
+        sha256="56e3621854da262d891ec831f6fdf71810420c007fd7a7eaf90887b33a188d01",
+        why="clearing the pool (the step_errors fix does after a chip error) keeps the table on "
+            "the host",
+        make=_req_to_token_clear_on_host),
+    Patch(
         name="req_to_token_write_in_place", category=Category.PERFORMANCE,
         module=MEMORY_POOL, qualname="ReqToTokenPool.write",
         sha256="851506902bfcf3eedbebef6c8ae02f6ee0fde88a82579a466d57c45ef6d7c726",
-        why="the request -> KV slot table's row and point writes run jitted with the old table "
-            "donated (updated in place); eager `.at[].set` copied the whole table each time. "
-            "Row writes are padded to a power of two (write_bucket): a program per bucket, not "
-            "per length",
+        why="the table's row and point writes are numpy assignments on the host table; eager "
+            "`.at[].set` copied the whole table on the chip each time, a program per length",
         make=_req_to_token_write),
     Patch(
         name="req_to_token_free_in_place", category=Category.PERFORMANCE,
         module=MEMORY_POOL, qualname="ReqToTokenPool.free",
         sha256="65b42a7e45b1471df33034f782c918e46715e985a4ff3df05783c36b4373ce68",
-        why="freeing a request clears its table row in place (jitted, table donated) instead "
-            "of copying the whole table per freed row",
-        replaces="the eager row clears are inline in upstream's body; the replacement "
-                 "repeats its one line of free-slot bookkeeping",
+        why="freeing a request zeroes its row of the host table in place (upstream copied the "
+            "whole table on the chip per freed row)",
         make=_req_to_token_free),
+    Patch(
+        name="req_to_token_read_on_host", category=Category.PERFORMANCE,
+        module=MEMORY_POOL, qualname="ReqToTokenPool.read",
+        sha256="ebded110b2a848e0cff506513917af3d47fc82f3ea71223b85479ce98da3bb5c",
+        why="a request's slots read from the host table are uploaded as a jax array, which the "
+            "radix cache keeps and slices (upstream sliced them out on the chip: a program per "
+            "length)",
+        make=_req_to_token_read),
     Patch(
         name="batch_filter_on_host", category=Category.PERFORMANCE,
         module=SCHEDULE_BATCH, qualname="ScheduleBatch.filter_batch",
@@ -388,6 +438,15 @@ PATCHES = (
         why="a prefill's new token ids are read back and flattened on the host "
             "(get_model_worker_batch flattened them on the chip: a program per token count)",
         make=_extend_inputs_on_host),
+    Patch(
+        name="greedy_tokens_on_host", category=Category.PERFORMANCE,
+        module="sgl_jax.srt.managers.tp_worker", qualname="ModelWorker.forward_batch_generation",
+        sha256="a69cff9222d9006dae3fa9f15c6042bdc714c9dc32727bf994174dffc61963bd",
+        why="a greedy batch's next tokens (no logprobs) are the argmax of every padded row, one "
+            "program per padding, and the batch's rows are taken on the host; upstream sliced "
+            "and gathered them and took their argmax on the chip, programs per batch size "
+            "(other batches: upstream's path)",
+        make=_greedy_tokens_on_host),
     Patch(
         name="uploads_without_programs", category=Category.PERFORMANCE,
         module="jax._src.lax.lax", qualname="_convert_element_type",
