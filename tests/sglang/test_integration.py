@@ -346,3 +346,47 @@ def test_uploads_of_host_arrays_compile_no_program() -> None:
     text = jax.jit(lambda y: y + jnp.array(np.arange(3, dtype=np.int32))).lower(
         np.zeros(3, np.int32)).as_text()
     assert "stablehlo.add" in text
+
+
+def test_decode_step_bookkeeping_runs_on_the_host() -> None:
+    """batch_decode_on_host: prepare_for_decode gives what sglang-jax's gives (lengths, the new
+    tokens' slots, the slot table) for batches of every size, page sizes 1 and 16, and compiles
+    no program (sglang-jax's compiled two per batch size)."""
+    import copy
+    from types import SimpleNamespace
+
+    from jax.sharding import Mesh
+    from sgl_jax.srt.managers.schedule_batch import ScheduleBatch
+    from sgl_jax.srt.mem_cache.memory_pool import ReqToTokenPool
+
+    mesh = Mesh(np.array(jax.devices("cpu")[:1]), ("tensor",))
+    upstream = ScheduleBatch.prepare_for_decode.__wrapped__
+    rng = np.random.default_rng(17)
+    for page in (1, 16):
+        for bs in (1, 3, 6):
+            pool = ReqToTokenPool(size=8, max_context_len=64, mesh=mesh)
+            rows = rng.permutation(8)[:bs].astype(np.int32)
+            lens = rng.integers(2, 60, bs).astype(np.int32)
+            for r, n in zip(rows, lens):
+                pool.write((int(r), slice(0, int(n))), rng.integers(0, 4000, n).astype(np.int32))
+            slots = rng.integers(0, 4000, bs).astype(np.int32)
+            batch = SimpleNamespace(
+                reqs=[None] * bs, output_ids=jnp.asarray(rng.integers(0, 500, bs), jnp.int32),
+                seq_lens=jnp.asarray(lens), seq_lens_sum=int(lens.sum()),
+                req_pool_indices=jnp.asarray(rows), req_to_token_pool=pool,
+                token_to_kv_pool_allocator=SimpleNamespace(page_size=page),
+                alloc_token_slots=lambda n, s=slots: jnp.asarray(s[:n]),
+                alloc_paged_token_slots_decode=lambda lens_, last, s=slots: jnp.asarray(
+                    (s + np.asarray(last) + np.asarray(lens_)).astype(np.int32)))
+            theirs = copy.copy(batch)
+            theirs.req_to_token_pool = copy.copy(pool)
+            theirs.req_to_token_pool.req_to_token = np.array(pool.req_to_token).view(
+                type(pool.req_to_token))
+            with programs_compiled() as names:
+                ScheduleBatch.prepare_for_decode(batch)
+            upstream(theirs)
+            assert names == [], (page, bs, names)
+            for key in ("input_ids", "seq_lens", "out_cache_loc"):
+                np.testing.assert_array_equal(getattr(batch, key), getattr(theirs, key))
+            assert batch.seq_lens_sum == theirs.seq_lens_sum
+            np.testing.assert_array_equal(pool.req_to_token, theirs.req_to_token_pool.req_to_token)

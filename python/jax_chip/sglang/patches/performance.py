@@ -229,6 +229,34 @@ def _sampling_merge_on_host(_original: Callable) -> Callable:
     return merge_batch
 
 
+def _decode_on_host(_original: Callable) -> Callable:
+    import jax.numpy as jnp
+    from sgl_jax.srt.model_executor.forward_batch_info import ForwardMode
+
+    def prepare_for_decode(self: Any) -> None:
+        # upstream's body, with the sequence lengths on the host (numpy for jnp.add and the
+        # `- 2` of the last slots' index)
+        self.forward_mode = ForwardMode.DECODE
+        bs = len(self.reqs)
+        self.input_ids = self.output_ids
+        self.output_ids = None
+        seq_lens = np.asarray(self.seq_lens)
+        locs = seq_lens.copy()
+        self.seq_lens = seq_lens + np.int32(1)
+        self.seq_lens_sum += bs
+        if self.token_to_kv_pool_allocator.page_size == 1:
+            self.out_cache_loc = self.alloc_token_slots(bs)
+        else:
+            last_loc = self.req_to_token_pool.req_to_token[
+                self.req_pool_indices, self.seq_lens - 2]
+            self.out_cache_loc = self.alloc_paged_token_slots_decode(
+                self.seq_lens.tolist(), np.asarray(last_loc).tolist())
+        self.req_to_token_pool.write((self.req_pool_indices, locs),
+                                     self.out_cache_loc.astype(jnp.int32))
+
+    return prepare_for_decode
+
+
 def _slots_on_host(original: Callable) -> Callable:
     def alloc(self: Any, *args: Any, **kwargs: Any) -> Any:
         # the allocator computes the slots in numpy; prepare_for_extend slices each request's
@@ -418,6 +446,15 @@ PATCHES = (
         replaces="upstream's body is the four jnp.concat calls and four flag updates: the "
                  "replacement is that body with np.concatenate",
         make=_sampling_merge_on_host),
+    Patch(
+        name="batch_decode_on_host", category=Category.PERFORMANCE,
+        module=SCHEDULE_BATCH, qualname="ScheduleBatch.prepare_for_decode",
+        sha256="ecb3ac2a240df66d77957f4e14959c35d3deee197d6c8e3c26afc76710515e39",
+        why="each decode step added 1 to the sequence lengths and 2 less for the last slots' "
+            "index on the chip, two programs per batch size: done on the host",
+        replaces="upstream's body is those jnp ops among the step's bookkeeping: the "
+                 "replacement is that body with numpy for them",
+        make=_decode_on_host),
     Patch(
         name="extend_slots_on_host", category=Category.PERFORMANCE,
         module=SCHEDULE_BATCH, qualname="ScheduleBatch.alloc_paged_token_slots_extend",
