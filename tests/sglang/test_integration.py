@@ -236,6 +236,10 @@ def test_req_to_token_table_is_on_the_host_and_equal_to_the_eager_one() -> None:
         assert not np.any(row)
     got = host.read(3, 40)
     np.testing.assert_array_equal(got, ReqToTokenPool.read.__wrapped__(eager, 3, 40))
+    host.req_to_token[1] = 7                  # item assignment writes the table itself
+    host.req_to_token[2, 3:5] = 9
+    assert host.req_to_token[1].tolist() == [7] * 40
+    assert host.req_to_token[2, 3:5].tolist() == [9, 9]
     host.clear()
     assert isinstance(host.req_to_token, HostTable) and not host.req_to_token.any()
 

@@ -86,10 +86,13 @@ class HostTable(np.ndarray):
     value semantics of the jax array it replaces: indexing returns a copy (a plain ndarray), never
     a view, because sglang-jax keeps what it reads (a request's slots: the radix and chunk caches
     store them, free them after clearing the row) while the row is rewritten or freed. Writes go
-    through a plain ndarray view (`table.view(np.ndarray)[...] = ...`)."""
+    through a plain ndarray view (numpy's own item assignment would write into such a copy)."""
 
     def __getitem__(self, index: Any) -> Any:
         return np.array(np.ndarray.__getitem__(self, index))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self.view(np.ndarray)[index] = value
 
 
 def _host_table(shape: Any, dtype: Any) -> HostTable:
@@ -122,7 +125,7 @@ def _req_to_token_write(original: Callable) -> Callable:
             indices = tuple(i if isinstance(i, slice) else np.asarray(i) for i in indices)
         else:
             indices = np.asarray(indices)
-        table.view(np.ndarray)[indices] = np.asarray(values)
+        table[indices] = np.asarray(values)
 
     return write
 
@@ -136,7 +139,7 @@ def _req_to_token_free(original: Callable) -> Callable:
         rows = [free_index] if isinstance(free_index, int) else list(free_index)
         self.free_slots.extend(rows)
         for row in rows:
-            table.view(np.ndarray)[row] = 0
+            table[row] = 0
 
     return free
 
