@@ -26,6 +26,7 @@ Scenarios (each a function the tests call with a smaller load, tests/sglang/test
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import pathlib
 import sys
@@ -36,7 +37,7 @@ from typing import Any, Callable, Dict, List, Tuple
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import sgl_server  # noqa: E402
 import soak  # noqa: E402
-from sgl_server import Server, greedy  # noqa: E402
+from sgl_server import Reply, Server, greedy  # noqa: E402
 
 Log = Callable[[str], None]
 
@@ -169,10 +170,19 @@ def chip_fault(srv: Server, fault_file: pathlib.Path, clients: int, requests: in
     payloads = prompts(requests, sgl_server.vocab_size(srv.model), seed=3)
     for p in payloads:
         p["sampling_params"]["max_new_tokens"] = 16
-    timer = threading.Timer(1.0, lambda: fault_file.write_text("run_model"))
-    timer.start()
-    replies = srv.generate_many(payloads, clients)
-    timer.join()
+    # the fault is armed when the first of them is answered: the clients (fewer than the
+    # requests) still have requests in flight, so the next model step runs some of them
+    armed = threading.Lock()
+
+    def send(payload: Dict[str, Any]) -> Reply:
+        reply = srv.generate(payload)
+        if armed.acquire(blocking=False):
+            fault_file.write_text("run_model")
+        return reply
+
+    assert clients < requests, "the fault must hit a step while requests are in flight"
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        replies = list(pool.map(send, payloads))
     aborted = [r for r in replies if r[0] == 200
                and r[1]["meta_info"]["finish_reason"]["type"] == "abort"]
     ok = sum(answered(r, p) for r, p in zip(replies, payloads))

@@ -394,3 +394,43 @@ def test_decode_step_bookkeeping_runs_on_the_host() -> None:
                 np.testing.assert_array_equal(getattr(batch, key), getattr(theirs, key))
             assert batch.seq_lens_sum == theirs.seq_lens_sum
             np.testing.assert_array_equal(pool.req_to_token, theirs.req_to_token_pool.req_to_token)
+
+
+def test_greedy_tokens_are_the_padded_rows_argmax_taken_on_the_host() -> None:
+    """greedy_tokens_on_host: a greedy batch's next tokens are the argmax of its rows, one
+    program for all batch sizes of a padded size; its logits read back as the batch's rows (as
+    upstream's truncated output); sampling or logprob batches go to upstream's path."""
+    from types import SimpleNamespace
+
+    from sgl_jax.srt.layers.logits_processor import LogitsProcessorOutput
+    from sgl_jax.srt.model_executor.forward_batch_info import ForwardMode
+
+    rng = np.random.default_rng(23)
+    padded = jnp.asarray(rng.standard_normal((16, 50)).astype(np.float32))
+    runner = SimpleNamespace(
+        token_to_kv_pool=None, attn_backend=None,
+        forward=lambda fb, logits_metadata: (LogitsProcessorOutput(next_token_logits=padded), 0))
+    upstream_calls = []
+    forward = integration.PATCHES["greedy_tokens_on_host"].make(
+        lambda *args: upstream_calls.append(args) or "upstream")
+    worker = SimpleNamespace(model_runner=runner, mesh=None)
+
+    def batch(k: int, greedy: bool = True, logprob: bool = False) -> Any:
+        return SimpleNamespace(
+            forward_mode=ForwardMode.DECODE, seq_lens=np.ones(16, np.int32), input_ids=None,
+            out_cache_loc=None, positions=None, extend_start_loc=None, req_pool_indices=None,
+            cache_loc=None, extend_prefix_lens=None, extend_seq_lens=None, real_bs=k,
+            return_logprob=logprob, top_logprobs_nums=None, token_ids_logprobs=None,
+            extend_logprob_start_lens=None, extend_input_logprob_token_ids=None,
+            capture_hidden_mode=None, sampling_info=SimpleNamespace(is_all_greedy=greedy))
+
+    forward(worker, batch(1))      # the padded size's one program
+    want = np.argmax(np.asarray(padded), axis=-1)
+    with programs_compiled() as names:
+        for k in (3, 7, 16, 2):
+            out, ids, _ = forward(worker, batch(k))
+            assert isinstance(ids, np.ndarray) and ids.tolist() == want[:k].tolist()
+    assert names == [], names
+    np.testing.assert_array_equal(out.next_token_logits, np.asarray(padded)[:2])
+    assert forward(worker, batch(4, greedy=False)) == "upstream"
+    assert forward(worker, batch(4, logprob=True)) == "upstream" and len(upstream_calls) == 2

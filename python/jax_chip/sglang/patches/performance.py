@@ -276,12 +276,34 @@ def _slots_on_host(original: Callable) -> Callable:
 
 def _greedy_tokens_on_host(original: Callable) -> Callable:
     import jax
-    from sgl_jax.srt.layers.logits_processor import LogitsMetadata
+    from sgl_jax.srt.layers.logits_processor import LogitsMetadata, LogitsProcessorOutput
     from sgl_jax.srt.model_executor.forward_batch_info import ForwardBatch
 
     @jax.jit
     def greedy(logits: Any) -> Any:
         return jax.numpy.argmax(logits, axis=-1)
+
+    class RowsOnRead(LogitsProcessorOutput):
+        """The step's output whose next_token_logits are the batch's rows, as upstream's, cut
+        from the padded rows when first read (a program per batch size then; the scheduler's
+        greedy path never reads them)."""
+
+        @property
+        def next_token_logits(self) -> Any:
+            d = self.__dict__
+            if d.get("_rows") is None:
+                d["_rows"] = d["_padded"][:d["_real_bs"]]
+            return d["_rows"]
+
+        @next_token_logits.setter
+        def next_token_logits(self, value: Any) -> None:
+            self.__dict__["_rows"] = value
+
+    def rows_on_read(out: Any, real_bs: int) -> Any:
+        lazy = object.__new__(RowsOnRead)
+        lazy.__dict__.update(out.__dict__, _padded=out.next_token_logits, _real_bs=real_bs,
+                             _rows=None)
+        return lazy
 
     def forward_batch_generation(self: Any, batch: Any, launch_done: Any = None,
                                  skip_sample: bool = False) -> Any:
@@ -298,7 +320,7 @@ def _greedy_tokens_on_host(original: Callable) -> Callable:
         if launch_done is not None:
             launch_done.set()
         next_token_ids = np.asarray(greedy(logits_output.next_token_logits))[:batch.real_bs]
-        return logits_output, next_token_ids, cache_miss_count
+        return rows_on_read(logits_output, batch.real_bs), next_token_ids, cache_miss_count
 
     return forward_batch_generation
 
