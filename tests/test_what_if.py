@@ -199,6 +199,9 @@ def test_what_if_tool_sweeps_a_recording(tmp_path):
     # re-laid timeline keeps them overlapping it (every event as recorded, bit for bit)
     for mix in mixes:
         rec = base[mix.name]["profile"]
+        # the recording is the workload as meant: each mix prefilled as one batch (the tool serves
+        # a mix again when its requests reached the scheduler in two batches)
+        assert tool.served_schedule(rec.events) == tool.expected_schedule(mix, 2048)
         spans = [(e["ts"], e["ts"] + e["dur"]) for e in rec.events if e["cat"] == "execution"]
         assert any(a <= e["ts"] < b for e in rec.events if e["cat"] == "transfer" for a, b in spans)
         again = what_if.retime(rec, {})

@@ -29,12 +29,27 @@ from doc_tables import replace_section  # noqa: E402
 
 
 def run_shard(budget: int, seed: int, report: pathlib.Path) -> subprocess.Popen[bytes]:
+    """One pytest process; its output goes to REPORT.log and the program it is running to
+    REPORT.last (what a crash of the process leaves behind)."""
     env = dict(os.environ, CHIP_CONFORMANCE_BUDGET=str(budget), CHIP_CONFORMANCE_SEED=str(seed),
-               CHIP_CONFORMANCE_REPORT=str(report))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               CHIP_CONFORMANCE_REPORT=str(report),
+               CHIP_CONFORMANCE_LAST=str(report.with_suffix(".last")))
+    # -s: a crash message (glibc, a sanitizer, a C++ terminate) must reach the log
+    cmd = [sys.executable, "-m", "pytest", "-s", "-q", "-p", "no:cacheprovider",
            str(ROOT / "tests" / "conformance" / "test_conformance.py")]
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    with open(report.with_suffix(".log"), "wb") as log:
+        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def crash_report(report: pathlib.Path, returncode: int) -> str:
+    """What a shard that died without its report left: the program it was running, its output."""
+    last = report.with_suffix(".last")
+    log = report.with_suffix(".log")
+    program = last.read_text() if last.exists() else "(none recorded)"
+    tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+    return (f"shard {report.stem}: the test process exited {returncode} without a report "
+            f"(a crash is a failure of the chip: never expected)\nthe program it was running:\n"
+            f"{program}\n--- its output (tail) ---\n{tail}")
 
 
 def main() -> int:
@@ -53,23 +68,33 @@ def main() -> int:
             report = pathlib.Path(tmp) / f"shard{j}.json"
             shards.append((report, run_shard(budget, args.seed + j, report)))
         summaries = []
+        crashed = []
         for report, proc in shards:
             proc.wait()
             if not report.exists():
-                print(f"shard {report.name}: the test process exited {proc.returncode} "
-                      "without a report", file=sys.stderr)
-                return 2
+                crashed.append(crash_report(report, proc.returncode))
+                continue
             summaries.append(json.loads(report.read_text()))
+        if crashed:
+            print("\n\n".join(crashed), file=sys.stderr)
+            for s in summaries:   # what the other shards found
+                print(f"seed {s['seed']}: {s['programs']} programs, {s['outcomes']}", file=sys.stderr)
+                for f in s["failures"]:
+                    print(f"[{f['kind']}] {f['detail']}\n{f['program']}\n", file=sys.stderr)
+            return 2
     minutes = (time.time() - start) / 60
 
     outcomes: collections.Counter[str] = collections.Counter()
     ops: collections.Counter[str] = collections.Counter()
+    limits: collections.Counter[str] = collections.Counter()
     for s in summaries:
         outcomes.update(s["outcomes"])
         ops.update(s["ops"])
+        limits.update(s.get("unsupported", {}))
     programs = sum(s["programs"] for s in summaries)
     zero = sum(s["zero_size_programs"] for s in summaries)
     zero_d = sum(s["zero_d_inputs"] for s in summaries)
+    invalid = sum(s.get("invalid_drawn", 0) for s in summaries)
     failures = [f for s in summaries for f in s["failures"]]
     for f in failures:
         print(f"[{f['kind']}] {f['detail']}\n{f['program']}\n")
@@ -78,11 +103,16 @@ def main() -> int:
         f"`tools/conformance.py --budget {args.budget} --seed {args.seed} --jobs {args.jobs}` "
         f"(seeds {seeds}): {programs} generated programs in {minutes:.0f} min, "
         f"{zero} of them zero-size ({100 * zero / max(programs, 1):.0f}%), {zero_d} with a 0-d input, "
-        f"{len(ops)} distinct ops.",
+        f"{len(ops)} distinct ops ({invalid} more drawn that jax itself cannot run on cpu were "
+        f"discarded and replaced).",
         "",
         "| outcome | programs |",
         "|---|---|",
     ] + [f"| {k} | {v} |" for k, v in sorted(outcomes.items())]
+    if limits:
+        lines += ["", "The unsupported programs, by the fp8/int4 limit that rejected them:", "",
+                  "| rejected op and type | programs |", "|---|---|"]
+        lines += [f"| `{k}` | {v} |" for k, v in limits.most_common()]
     table = "\n".join(lines)
     print(table)
     if args.write:

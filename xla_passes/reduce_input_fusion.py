@@ -11,6 +11,7 @@ node.attrs["prologue"]; the reduce's operands become the fusion's inputs followe
 
 from __future__ import annotations
 
+from jax_chip.compiler.ir import dtypes
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.lowering.ew_codegen import program_for
 from jax_chip.compiler.ir.graph import Graph, Node
@@ -27,6 +28,8 @@ def _fusible_prologue(node: Node, users: dict, outputs: set) -> Node | None:
         return None
     if tuple(program_for(p).dims) != x.type.shape:
         return None
+    if any(v.type.dtype in dtypes.LOW_PRECISION for v in p.operands):
+        return None   # the Reduce kernel does not read fp8 or packed int4 (a bitcast stays apart)
     return p
 
 

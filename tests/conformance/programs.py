@@ -4,6 +4,7 @@ check that runs one on the chip and on cpu and compares them under the numerics 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Callable
 
 import jax
@@ -12,7 +13,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .ops import MAKERS, BoundArgs, Step
-from .values import ALL, Spec, is_float, random_value, roundoff
+from .values import ALL, Spec, is_complex, is_inexact, random_value, roundoff
 
 MAX_STEPS = 3
 
@@ -89,9 +90,23 @@ def programs(draw: Callable[[st.SearchStrategy[Any]], Any]) -> Program:
 
 # ---- the check ----------------------------------------------------------------------------
 
+# The documented limits of fp8 and int4 (docs/ops.md, "fp8 / int4" column; docs/numerics.md): ops
+# that compute on them outside that list are rejected with UNIMPLEMENTED naming the op and type.
+_LOW_PRECISION_LIMIT = re.compile(r"UNIMPLEMENTED: .*?(\S+) (on|producing) (f8\w+|s4|u4) is not supported")
+
+
+def low_precision_limit(error: str) -> str | None:
+    """'op on type' if `error` is the clear rejection of a documented fp8/int4 limit, else None."""
+    m = _LOW_PRECISION_LIMIT.search(error)
+    return f"{m.group(1)} {m.group(2)} {m.group(3)}" if m else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    kind: str              # "ok", "mismatch", "internal" (compiler error), "rejected", "crash"
+    # "ok", "unsupported" (a documented fp8/int4 limit, clearly rejected), "mismatch",
+    # "internal" (compiler error), "rejected", "crash"; "invalid": jax cannot run it on cpu
+    # either (the test discards it and draws another)
+    kind: str
     program: Program
     detail: str = ""
 
@@ -137,7 +152,7 @@ def error_bound(program: Program, inputs: list[np.ndarray], cpu: jax.Device) -> 
                 return _run(s.fn, cpu, args).astype(np.float64)
             return np.abs(moved_of(bound) - moved_of(np.zeros_like(bound)))
 
-        if is_float(s.out.dtype):
+        if is_inexact(s.out.dtype):
             with np.errstate(all="ignore"):
                 e = np.broadcast_to(s.bound(BoundArgs(x, e, tuple(extras), out, move)),
                                     out.shape).astype(np.float64)
@@ -151,18 +166,19 @@ def compare(got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> str:
     """'' if the chip's result `got` agrees with cpu's `want`, else what differs."""
     if got.dtype != want.dtype or got.shape != want.shape:
         return f"result {got.dtype}{list(got.shape)}, cpu gives {want.dtype}{list(want.shape)}"
-    if not is_float(got.dtype):
+    if not is_inexact(got.dtype):
         bad = np.flatnonzero(got.reshape(-1) != want.reshape(-1))
         if bad.size:
             k = int(bad[0])
             return (f"{bad.size} of {got.size} elements differ (must be bit-exact): at flat index "
                     f"{k} chip {got.reshape(-1)[k]} cpu {want.reshape(-1)[k]}")
         return ""
-    g, w = got.astype(np.float64).reshape(-1), want.astype(np.float64).reshape(-1)
+    wide = np.complex128 if is_complex(got.dtype) else np.float64
+    g, w = got.astype(wide).reshape(-1), want.astype(wide).reshape(-1)
     b = bound.reshape(-1)
     same_special = (np.isnan(g) == np.isnan(w)) & (np.isinf(g) == np.isinf(w))
     same_special &= ~np.isinf(w) | (g == w)
-    tiny = float(ml_dtypes.finfo(got.dtype).tiny) * 2
+    tiny = float(ml_dtypes.finfo(np.float32 if is_complex(got.dtype) else got.dtype).tiny) * 2
     finite = np.isfinite(g) & np.isfinite(w) & np.isfinite(b)
     with np.errstate(all="ignore"):
         within = ~finite | (np.abs(g - w) <= 2 * b + tiny)
@@ -177,7 +193,12 @@ def compare(got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> str:
 def check(program: Program, chip: jax.Device, cpu: jax.Device) -> Outcome:
     inputs = program.inputs()
     f = program.function()
-    want = _run(f, cpu, inputs)
+    try:
+        want = _run(f, cpu, inputs)
+    except Exception as err:   # noqa: BLE001 - jax itself cannot lower or run it
+        # e.g. argmin of complex values, or abs of int4 (jax types it int8, then fails to lower):
+        # not a program jax runs, so nothing to compare
+        return Outcome("invalid", program, f"{type(err).__name__} on cpu: {err}")
     try:
         got = _run(f, chip, inputs)
     except Exception as err:   # noqa: BLE001 - every failure is classified and reported
@@ -185,7 +206,13 @@ def check(program: Program, chip: jax.Device, cpu: jax.Device) -> Outcome:
         if "INTERNAL" in text or "internal compiler error" in text:
             return Outcome("internal", program, text)
         if type(err).__name__ in ("XlaRuntimeError", "JaxRuntimeError"):
-            return Outcome("rejected", program, text)
+            kind = "unsupported" if low_precision_limit(text) else "rejected"
+            return Outcome(kind, program, text)
         return Outcome("crash", program, text)
-    detail = compare(got, want, error_bound(program, inputs, cpu))
+    try:
+        bound = error_bound(program, inputs, cpu)
+    except Exception as err:   # noqa: BLE001 - a step jax cannot run on cpu on its own
+        # (argmin of complex values traces only when its result is used)
+        return Outcome("invalid", program, f"{type(err).__name__} on cpu: {err}")
+    detail = compare(got, want, bound)
     return Outcome("mismatch" if detail else "ok", program, detail)

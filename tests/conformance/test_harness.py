@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .ops import BoundArgs, accumulation, step
+from .ops import BoundArgs, _mul_bound, accumulation, step
 from .programs import Program, compare, error_bound
 from .values import Spec, magnitude, roundoff
 
@@ -58,3 +58,21 @@ def test_dtype_and_shape_must_match() -> None:
     want = np.zeros((2, 3), np.float32)
     assert "cpu gives float32[2, 3]" in compare(np.zeros((3, 2), np.float32), want, want)
     assert "cpu gives float32[2, 3]" in compare(want.astype(np.float16), want, want)
+
+
+def test_complex_products_round_relative_to_the_factors() -> None:
+    """A complex product's parts cancel (ac - bd): its bound (the catalog's multiply rule) is
+    relative to |x| |y|, which accepts the product with each part rounded once (as an FMA gives)
+    and rejects one with a wrong sign of one term."""
+    cpu = jax.devices("cpu")[0]
+    c64 = np.dtype(np.complex64)
+    x = np.array([1.0 + 1.0j, 3.0 - 2.0j, 0.1 + 0.2j], c64)
+    y = np.array([1.0 - 1.0000001j, 0.5 + 2.5j, -2.0 + 1.0j], c64)
+    product = step("jnp.multiply(x, y)", jnp.multiply, _mul_bound, False, (Spec((3,), c64),))
+    product = dataclasses.replace(product, out=Spec((3,), c64, False))
+    bound = error_bound(Program(Spec((3,), c64), (product,), data_seed=0), [x, y], cpu)
+    want = np.asarray(jax.device_put(x, cpu) * jax.device_put(y, cpu))
+    xw, yw = x.astype(np.complex128), y.astype(np.complex128)
+    assert compare((xw * yw).astype(c64), want, bound) == ""
+    wrong = (xw.real * yw.real + xw.imag * yw.imag) + 1j * (xw.real * yw.imag + xw.imag * yw.real)
+    assert "outside the bound" in compare(wrong.astype(c64), want, bound)

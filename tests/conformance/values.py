@@ -17,22 +17,39 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-FLOATS = (np.dtype(np.float32), np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16))
-SIGNED = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32))
-UNSIGNED = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32))
+FP8 = (np.dtype(ml_dtypes.float8_e4m3fn), np.dtype(ml_dtypes.float8_e5m2))
+FLOATS = (np.dtype(np.float32), np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16)) + FP8
+INT4 = (np.dtype(ml_dtypes.int4), np.dtype(ml_dtypes.uint4))
+SIGNED = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(ml_dtypes.int4))
+UNSIGNED = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32),
+            np.dtype(ml_dtypes.uint4))
 INTS = SIGNED + UNSIGNED
+COMPLEX = np.dtype(np.complex64)
 BOOL = np.dtype(np.bool_)
-ALL = FLOATS + INTS + (BOOL,)
+ALL = FLOATS + INTS + (BOOL, COMPLEX)
 
-# Unit roundoff u = 2^-p of each float dtype (p significand bits: f32 24, bf16 8, f16 11): a
-# correctly rounded result lies within u |x| of the exact x.
+# Unit roundoff u = 2^-p of each float dtype (p significand bits: f32 24, bf16 8, f16 11,
+# e4m3fn 4, e5m2 3): a correctly rounded result lies within u |x| of the exact x. complex64 is
+# a pair of f32: a result rounded per part lies within sqrt(2) u |z| of the exact z, so it gets
+# 2 u (and its multiply's rounding is relative to |x| |y|, ops.py).
 UNIT_ROUNDOFF = {np.dtype(np.float32): 2.0 ** -24, np.dtype(ml_dtypes.bfloat16): 2.0 ** -8,
-                 np.dtype(np.float16): 2.0 ** -11}
+                 np.dtype(np.float16): 2.0 ** -11, np.dtype(ml_dtypes.float8_e4m3fn): 2.0 ** -4,
+                 np.dtype(ml_dtypes.float8_e5m2): 2.0 ** -3, COMPLEX: 2.0 ** -23}
 U32 = UNIT_ROUNDOFF[np.dtype(np.float32)]
 
 
 def is_float(dtype: Any) -> bool:
+    """A real floating-point dtype (fp8 included)."""
     return np.dtype(dtype) in FLOATS
+
+
+def is_complex(dtype: Any) -> bool:
+    return np.dtype(dtype) == COMPLEX
+
+
+def is_inexact(dtype: Any) -> bool:
+    """Compared within an error bound (real floats and complex), not bit for bit."""
+    return is_float(dtype) or is_complex(dtype)
 
 
 def is_int(dtype: Any) -> bool:
@@ -40,7 +57,7 @@ def is_int(dtype: Any) -> bool:
 
 
 def roundoff(dtype: Any) -> float:
-    """u of a float dtype; 0 for integers and bool (exact)."""
+    """u of a float or complex dtype; 0 for integers and bool (exact)."""
     return UNIT_ROUNDOFF.get(np.dtype(dtype), 0.0)
 
 
@@ -73,15 +90,19 @@ def random_value(rng: np.random.Generator, spec: Spec, low: float = -3.0,
     if dt == BOOL:
         return rng.integers(0, 2, size=spec.shape).astype(np.bool_)
     if dt in INTS:
-        info = np.iinfo(dt)
+        info = ml_dtypes.iinfo(dt)
         lo, hi = max(int(info.min), -120), min(int(info.max), 120)
         return rng.integers(lo, hi + 1, size=spec.shape, dtype=np.int64).astype(dt)
+    if dt == COMPLEX:
+        return (rng.uniform(low, high, size=spec.shape)
+                + 1j * rng.uniform(low, high, size=spec.shape)).astype(dt)
     return rng.uniform(low, high, size=spec.shape).astype(dt)
 
 
 def magnitude(x: Any) -> np.ndarray:
-    """|x| as f64 (bool and ints included)."""
-    return np.abs(np.asarray(x).astype(np.float64))
+    """|x| as f64 (bool, ints and complex included)."""
+    v = np.asarray(x)
+    return np.abs(v.astype(np.complex128 if v.dtype == COMPLEX else np.float64))
 
 
 def zero_bound(x: Any) -> np.ndarray:

@@ -7,7 +7,8 @@ other, and that the chip ran the model (its trace stream).
 
 (`python -m sgl_jax.bench_one_batch` cannot run in sglang-jax 0.0.1.post1 on any platform: it is
 the torch version's script, importing torch and calling APIs sglang-jax does not have;
-docs/sglang.md.)
+docs/sglang.md. Ours, `python -m jax_chip.sglang.bench_one_batch`, is tested in
+test_bench_one_batch.py.)
 """
 
 from __future__ import annotations

@@ -104,6 +104,8 @@ BITWISE = dt.ALL_INT_PRED
 # fp8 and int4 are taken only by the ops that list them: converts, bitcasts, compare, select,
 # data movement, constants, dot_general and the elementwise ops below (docs/numerics.md).
 LOWP = dt.LOW_PRECISION
+# data movement of fp8 / int4 values runs on bytes (xla_passes/low_precision_movement.py)
+_MOVED_AS_BYTES = "fp8 / int4 moved as bytes (fp8 bitcast to u8, int4 widened to 8 bits)"
 
 
 # The elementwise ops that take fp8 / int4: XLA computes them in f16 (fp8) or at the type's width
@@ -223,8 +225,8 @@ register(OpSpec("stablehlo.reduce", "reduce", ALL,
                 notes="one operand with body add/multiply/maximum/minimum/and/or/xor; other "
                       "reduces (several operands, e.g. argmax) become chip.variadic_reduce",
                 fusible=False))
-register(OpSpec("stablehlo.concatenate", "concatenate", ALL,
-                fusible=False))
+register(OpSpec("stablehlo.concatenate", "concatenate", ALL | LOWP, fusible=False,
+                notes=_MOVED_AS_BYTES))
 
 # ---- control flow (frontend/region_import.py, kernels/control_flow.py) -------------------------
 
@@ -259,19 +261,21 @@ register(OpSpec("sdy.sharding_constraint", "annotation", ALL | LOWP,
 # ---- data movement, indexing and sorting kernels (kernels/<kind>.py) -----------------------------
 
 _INDEXING = [
-    ("stablehlo.gather", "indexing", ALL,
+    ("stablehlo.gather", "indexing", ALL | LOWP,
      "full StableHLO semantics (batching dims, index_vector_dim, collapsed dims); start "
-     "indices are clamped into the operand like XLA; indices of any integer type"),
+     "indices are clamped into the operand like XLA; indices of any integer type; "
+     + _MOVED_AS_BYTES),
     ("stablehlo.scatter", "indexing", ALL,
      "several operands; update computations add/multiply/max/min/and/or/xor/set run "
      "natively, any other elementwise body as a register program; windows outside the "
      "operand are skipped whole (mode='drop'); duplicate indices combine in order; in place "
-     "on a donated operand"),
-    ("stablehlo.dynamic_slice", "indexing", ALL,
-     "starts clamped like XLA; constant starts become a static slice (a view)"),
-    ("stablehlo.dynamic_update_slice", "indexing", ALL,
-     "starts clamped like XLA; in place on a donated operand (no copy)"),
-    ("stablehlo.pad", "indexing", ALL, "negative (cropping) and interior padding"),
+     "on a donated operand; fp8 / int4: set only (`x.at[i].set(u)`), moved as bytes"),
+    ("stablehlo.dynamic_slice", "indexing", ALL | LOWP,
+     "starts clamped like XLA; constant starts become a static slice (a view); " + _MOVED_AS_BYTES),
+    ("stablehlo.dynamic_update_slice", "indexing", ALL | LOWP,
+     "starts clamped like XLA; in place on a donated operand (no copy); " + _MOVED_AS_BYTES),
+    ("stablehlo.pad", "indexing", ALL | LOWP,
+     "negative (cropping) and interior padding; " + _MOVED_AS_BYTES),
     ("stablehlo.sort", "indexing", ALL,
      "several operands, stable or not; the comparator becomes a register program; "
      "lexicographic comparators (jnp.sort/argsort) compare keys natively"),
