@@ -26,12 +26,12 @@ Scenarios (each a function the tests call with a smaller load, tests/sglang/test
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
 import pathlib
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Tuple
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -181,7 +181,7 @@ def chip_fault(srv: Server, fault_file: pathlib.Path, clients: int, requests: in
         return reply
 
     assert clients < requests, "the fault must hit a step while requests are in flight"
-    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+    with ThreadPoolExecutor(clients) as pool:
         replies = list(pool.map(send, payloads))
     aborted = [r for r in replies if r[0] == 200
                and r[1]["meta_info"]["finish_reason"]["type"] == "abort"]
