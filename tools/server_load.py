@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import sys
 import threading
@@ -156,12 +157,21 @@ def malformed(srv: Server, log: Log = print) -> Dict[str, Any]:
             "served_after": answered(srv.generate(probe), probe)}
 
 
+def arm_fault(fault_file: pathlib.Path, executable: str = "run_model") -> None:
+    """The next execution of `executable` fails on the chip (CHIP_FAULT_INJECT_FILE). Written
+    under another name and renamed: the chip reads the file at every execution, and a file it
+    found empty (created, not yet written) would fail whichever execution came first."""
+    tmp = fault_file.with_name(fault_file.name + ".tmp")
+    tmp.write_text(executable)
+    os.replace(tmp, fault_file)
+
+
 def chip_fault(srv: Server, fault_file: pathlib.Path, clients: int, requests: int,
                log: Log = print) -> Dict[str, Any]:
     """srv was started with CHIP_FAULT_INJECT_FILE=fault_file."""
     probe = greedy([5, 6, 7, 8, 9], 8)
     before = srv.generate(probe)
-    fault_file.write_text("run_model")        # the next model step fails on the chip
+    arm_fault(fault_file)                     # the next model step fails on the chip
     failed = srv.generate(probe)
     after = srv.generate(probe)
     reason = failed[1]["meta_info"]["finish_reason"] if failed[0] == 200 else {}
@@ -177,7 +187,7 @@ def chip_fault(srv: Server, fault_file: pathlib.Path, clients: int, requests: in
     def send(payload: Dict[str, Any]) -> Reply:
         reply = srv.generate(payload)
         if armed.acquire(blocking=False):
-            fault_file.write_text("run_model")
+            arm_fault(fault_file)
         return reply
 
     assert clients < requests, "the fault must hit a step while requests are in flight"
