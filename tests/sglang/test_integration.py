@@ -398,7 +398,7 @@ def test_decode_step_bookkeeping_runs_on_the_host() -> None:
 
 def test_greedy_tokens_are_the_padded_rows_argmax_taken_on_the_host() -> None:
     """greedy_tokens_on_host: a greedy batch's next tokens are the argmax of its rows, one
-    program for all batch sizes of a padded size; its logits read back as the batch's rows (as
+    program per power of two of batch sizes; its logits read back as the batch's rows (as
     upstream's truncated output); sampling or logprob batches go to upstream's path."""
     from types import SimpleNamespace
 
@@ -424,13 +424,14 @@ def test_greedy_tokens_are_the_padded_rows_argmax_taken_on_the_host() -> None:
             extend_logprob_start_lens=None, extend_input_logprob_token_ids=None,
             capture_hidden_mode=None, sampling_info=SimpleNamespace(is_all_greedy=greedy))
 
-    forward(worker, batch(1))      # the padded size's one program
+    for k in (1, 2, 4, 8, 16):     # a program per power of two
+        forward(worker, batch(k))
     want = np.argmax(np.asarray(padded), axis=-1)
     with programs_compiled() as names:
-        for k in (3, 7, 16, 2):
+        for k in (3, 7, 16, 2, 11, 5):
             out, ids, _ = forward(worker, batch(k))
             assert isinstance(ids, np.ndarray) and ids.tolist() == want[:k].tolist()
     assert names == [], names
-    np.testing.assert_array_equal(out.next_token_logits, np.asarray(padded)[:2])
+    np.testing.assert_array_equal(out.next_token_logits, np.asarray(padded)[:5])
     assert forward(worker, batch(4, greedy=False)) == "upstream"
     assert forward(worker, batch(4, logprob=True)) == "upstream" and len(upstream_calls) == 2

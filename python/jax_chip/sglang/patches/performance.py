@@ -279,9 +279,9 @@ def _greedy_tokens_on_host(original: Callable) -> Callable:
     from sgl_jax.srt.layers.logits_processor import LogitsMetadata, LogitsProcessorOutput
     from sgl_jax.srt.model_executor.forward_batch_info import ForwardBatch
 
-    @jax.jit
-    def greedy(logits: Any) -> Any:
-        return jax.numpy.argmax(logits, axis=-1)
+    @partial(jax.jit, static_argnums=1)
+    def greedy(logits: Any, rows: int) -> Any:
+        return jax.numpy.argmax(logits[:rows], axis=-1)
 
     class RowsOnRead(LogitsProcessorOutput):
         """The step's output whose next_token_logits are the batch's rows, as upstream's, cut
@@ -309,17 +309,20 @@ def _greedy_tokens_on_host(original: Callable) -> Callable:
                                  skip_sample: bool = False) -> Any:
         if skip_sample or batch.return_logprob or not batch.sampling_info.is_all_greedy:
             return original(self, batch, launch_done, skip_sample)
-        # upstream's forward, then the greedy token of every row the step padded the batch to
-        # (one program per padded size) and the batch's own rows taken on the host: upstream
-        # sliced, gathered and took the argmax of the batch's rows on the chip, each a program
-        # compiled per batch size. Row i is request i (the sample_rows fix), as there.
+        # upstream's forward, then the greedy token of the batch's rows padded to a power of
+        # two (a program per padded size and power of two) and the batch's own rows taken on
+        # the host: upstream sliced, gathered and took the argmax of the batch's rows on the
+        # chip, each a program compiled per batch size. Row i is request i (the sample_rows
+        # fix), as there.
         forward_batch = ForwardBatch.init_new(batch, self.model_runner)
         logits_output, cache_miss_count = self.model_runner.forward(
             forward_batch, logits_metadata=LogitsMetadata.from_model_worker_batch(
                 batch, self.mesh))
         if launch_done is not None:
             launch_done.set()
-        next_token_ids = np.asarray(greedy(logits_output.next_token_logits))[:batch.real_bs]
+        logits = logits_output.next_token_logits
+        rows = min(logits.shape[0], 1 << max(batch.real_bs - 1, 0).bit_length())
+        next_token_ids = np.asarray(greedy(logits, rows))[:batch.real_bs]
         return rows_on_read(logits_output, batch.real_bs), next_token_ids, cache_miss_count
 
     return forward_batch_generation
@@ -504,10 +507,10 @@ PATCHES = (
         name="greedy_tokens_on_host", category=Category.PERFORMANCE,
         module="sgl_jax.srt.managers.tp_worker", qualname="ModelWorker.forward_batch_generation",
         sha256="a69cff9222d9006dae3fa9f15c6042bdc714c9dc32727bf994174dffc61963bd",
-        why="a greedy batch's next tokens (no logprobs) are the argmax of every padded row, one "
-            "program per padding, and the batch's rows are taken on the host; upstream sliced "
-            "and gathered them and took their argmax on the chip, programs per batch size "
-            "(other batches: upstream's path)",
+        why="a greedy batch's next tokens (no logprobs) are the argmax of its rows padded to a "
+            "power of two, and the batch's rows are taken on the host; upstream sliced and "
+            "gathered them and took their argmax on the chip, programs per batch size (other "
+            "batches: upstream's path)",
         make=_greedy_tokens_on_host),
     Patch(
         name="uploads_without_programs", category=Category.PERFORMANCE,
