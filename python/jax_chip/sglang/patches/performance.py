@@ -286,13 +286,14 @@ def _greedy_tokens_on_host(original: Callable) -> Callable:
     class RowsOnRead(LogitsProcessorOutput):
         """The step's output whose next_token_logits are the batch's rows, as upstream's, cut
         from the padded rows when first read (a program per batch size then; the scheduler's
-        greedy path never reads them)."""
+        greedy path never reads them) and ready when returned, as upstream's were once the
+        step's tokens were (a caller timing the step waits for its tokens only)."""
 
         @property
         def next_token_logits(self) -> Any:
             d = self.__dict__
             if d.get("_rows") is None:
-                d["_rows"] = d["_padded"][:d["_real_bs"]]
+                d["_rows"] = jax.block_until_ready(d["_padded"][:d["_real_bs"]])
             return d["_rows"]
 
         @next_token_logits.setter
@@ -323,6 +324,9 @@ def _greedy_tokens_on_host(original: Callable) -> Callable:
         logits = logits_output.next_token_logits
         rows = min(logits.shape[0], 1 << max(batch.real_bs - 1, 0).bit_length())
         next_token_ids = np.asarray(greedy(logits, rows))[:batch.real_bs]
+        # the batch's inputs the step did not read (upstream's sampling read extend_start_loc)
+        # are uploaded by now too: whoever times the step by its tokens counts their transfers
+        jax.block_until_ready([v for v in vars(batch).values() if isinstance(v, jax.Array)])
         return rows_on_read(logits_output, batch.real_bs), next_token_ids, cache_miss_count
 
     return forward_batch_generation
