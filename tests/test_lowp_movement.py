@@ -68,3 +68,12 @@ def test_reduce_of_bitcast_fp8_bytes(t: Any) -> None:
     x = _random(np.random.default_rng(3), (4, 4, 7), t)
     f = lambda v: jnp.max(lax.bitcast_convert_type(v, jnp.uint8), axis=(0, 1))
     np.testing.assert_array_equal(run(f, chip(), x), run(f, cpu(), x))
+
+
+@pytest.mark.parametrize("t", [ml_dtypes.int4, ml_dtypes.uint4], ids=lambda t: np.dtype(t).name)
+def test_argmin_of_int4_is_a_clear_rejection(t: Any) -> None:
+    """argmin/argmax reduce int4 values, which no reduce kernel reads: a clear UNIMPLEMENTED naming
+    the op and the type (it was an internal error while recognizing the argmin body)."""
+    x = _random(np.random.default_rng(5), (6,), t)
+    with pytest.raises(Exception, match=r"UNIMPLEMENTED.*variadic_reduce on [su]4 is not supported"):
+        run(lambda v: jnp.argmin(v, axis=0), chip(), x)

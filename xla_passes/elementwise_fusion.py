@@ -7,10 +7,15 @@ Greedy, consumers first (reverse program order):
   their own only when something outside a fusion needs them materialized (a reshape then stays a
   zero-copy alias, a splat constant CONSTANT storage).
 - A computing op whose users all sit in one fusion joins it; one whose users sit in several
-  fusions is recomputed in each (within the recompute budget). Otherwise, if it has users
-  elsewhere, it joins one consumer fusion as an extra output (multi-output fusion) when that
-  fills the same iteration space and creates no cycle; failing all that it starts a fusion of
-  its own.
+  fusions is recomputed in each (within the recompute budget), unless recomputing it reads over
+  1.5x its own bytes (analysis/recompute.py: a residual stream would be recomputed through every
+  earlier layer). Otherwise, if it has users elsewhere, it joins one consumer fusion as
+  an extra output (multi-output fusion) when that fills the same iteration space, creates no
+  cycle and keeps a reduce's prologue a single-result fusion; a value that is too costly to
+  recompute may also join, as an extra output, a fusion that reads one of its operands (a
+  sibling: the residual sum written by the norm kernel that computes it anyway), or be
+  recomputed in the reduce prologues that must run before the fusion that writes it; failing
+  all that it starts a fusion of its own.
 - Every join is checked incrementally: each fusion tracks the index maps at which its members
   need each value (ew_codegen.operand_maps), so a joining producer only has its own maps
   checked; a view that is not affine, or an output that does not fill the iteration space,
@@ -31,6 +36,7 @@ from jax_chip.compiler.analysis.fusibility import (
     is_fusible,
     is_splat_constant,
 )
+from jax_chip.compiler.analysis.recompute import costly_to_recompute
 from jax_chip.compiler.ir.context import PassContext
 from jax_chip.compiler.lowering.ew_codegen import NotFusible, generate_body, operand_maps
 from jax_chip.compiler.ir.graph import Graph, Node, Output, Parameter, Value, stable_topological_order
@@ -68,6 +74,7 @@ class _Fuser:
         ratio = float(ctx.chip_value("transcendental_ratio")) or 0.25
         self.recompute_budget = launch * rate       # vector ops worth one kernel launch
         self.transcendental_weight = 1.0 / ratio
+        self.costly = costly_to_recompute(graph)    # written once rather than recomputed
 
     # ---- queries -----------------------------------------------------------------------------
 
@@ -125,9 +132,24 @@ class _Fuser:
         for o, fm in demands:
             group.demand.setdefault(o, set()).add(fm)
 
+    def _is_prologue(self, group: _Group) -> bool:
+        """Does `group` compute just the operand of one reduce (which reduce_input_fusion makes
+        that reduce's prologue, never written to memory, while it has no other output)?"""
+        outs = [r for m in group.members for r in m.results if self._needed_outside(r, group)]
+        if len(outs) != 1 or outs[0] in self.graph_outputs:
+            return False
+        users = self._users(outs[0])
+        return (len(users) == 1 and users[0].op == "stablehlo.reduce"
+                and users[0].operands[0] is outs[0])
+
     def _creates_cycle(self, node: Node, group: _Group) -> bool:
         """Would making `node` an output of `group` create a cycle between kernels?"""
-        frontier = [u for u in self._users(node.result) if self.group_of.get(u) is not group]
+        return self._reaches([u for u in self._users(node.result)
+                              if self.group_of.get(u) is not group], group)
+
+    def _reaches(self, frontier: list[Node], group: _Group) -> bool:
+        """Does a kernel reading the results of `frontier`, or one downstream, belong to `group`?
+        (True, conservatively, past CYCLE_SEARCH_LIMIT nodes.)"""
         visited: set[Node] = set()
         while frontier:
             x = frontier.pop()
@@ -236,7 +258,7 @@ class _Fuser:
         if len(groups) == 1 and not outside:
             if self._try_join(node, groups[0], as_output=False):
                 return
-        elif len(groups) > 1 and not outside:
+        elif len(groups) > 1 and not outside and v not in self.costly:
             # feeding several fusions: recompute it in each rather than write and re-read it
             # (each clone passes the recompute budget; memory traffic costs more than ALU work)
             for g in groups:
@@ -247,11 +269,42 @@ class _Fuser:
             groups = self._consumer_groups(v)
             if len(groups) == 1 and self._try_join(node, groups[0], as_output=False):
                 return
-        if groups:
-            for g in groups:
-                if self._try_join(node, g, as_output=True):
+        for g in groups:
+            if not self._is_prologue(g) and self._try_join(node, g, as_output=True):
+                return
+        if v in self.costly:
+            for g in self._sibling_groups(node, groups):
+                if not self._is_prologue(g) and self._try_join(node, g, as_output=True):
                     return
+            if self._write_after_prologues(node, groups):
+                return
         self._new_group(node)
+
+    def _write_after_prologues(self, node: Node, groups: list[_Group]) -> bool:
+        """A value too costly to recompute everywhere, which no fusion could write because a
+        reduce prologue reading it runs before the fusion that would (an f32 residual stream:
+        the sum of squares, then the normalize kernel): recompute it in those prologues only
+        and let that fusion write it."""
+        prologues = [g for g in groups if self._is_prologue(g)]
+        for g in groups:
+            if g in prologues:
+                continue
+            blocking = [p for p in prologues if self._reaches(
+                [u for m in p.members for r in m.results for u in self._users(r)
+                 if self.group_of.get(u) is not p], g)]
+            if blocking and all(self._try_clone_into(node, p) for p in blocking):
+                if self._try_join(node, g, as_output=True):
+                    return True
+        return False
+
+    def _sibling_groups(self, node: Node, tried: list[_Group]) -> list[_Group]:
+        """Fusions (other than `tried`) that read an operand of `node`."""
+        out: list[_Group] = []
+        for o in node.operands:
+            for g in self._consumer_groups(o):
+                if g not in tried and g not in out:
+                    out.append(g)
+        return out
 
     def _place_unfused(self, node: Node) -> None:
         if is_splat_constant(node):

@@ -62,7 +62,8 @@ def _with_output(s: Step, x: Spec) -> Step | None:
         return None          # the drawn parameters do not fit this operand in jax either
     if not isinstance(out, jax.ShapeDtypeStruct) or np.dtype(out.dtype) not in ALL:
         return None
-    return dataclasses.replace(s, out=Spec(tuple(out.shape), np.dtype(out.dtype), s.same_bits))
+    return dataclasses.replace(s, out=Spec(tuple(out.shape), np.dtype(out.dtype), s.same_bits,
+                                           s.wrapped_square))
 
 
 @st.composite

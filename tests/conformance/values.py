@@ -66,14 +66,19 @@ class Spec:
     """A value's shape and dtype, and whether the chip and cpu compute it bit for bit.
 
     `same_bits` holds for the inputs, data movement of same-bits values, integer and boolean
-    arithmetic, and a single correctly rounded float op (+ - * / sqrt, conversions) applied to
-    same-bits operands. Ops whose result jumps on a 1-ulp change of their input (comparisons,
+    arithmetic, and a single correctly rounded f32 op (+ - / sqrt, conversions) applied to
+    same-bits operands; not for bf16/f16/fp8 results of a rounding op: XLA:CPU computes them in
+    f32 and may hand the unrounded f32 value to the next op of its fusion. Ops whose result jumps on a 1-ulp change of their input (comparisons,
     floor, sign, sort, argmax, float->int) and the transcendentals (whose ulp-level error
     is allowed to differ) take only same-bits operands, so every comparison stays meaningful."""
 
     shape: tuple[int, ...]
     dtype: np.dtype
     same_bits: bool = True
+    # an integer square that may have wrapped: XLA:CPU simplifies abs(x * x) to x * x, which is
+    # wrong once the product wraps (abs(square(int8 13)) is -87 on cpu, 87 on the chip, as
+    # StableHLO defines it), so the suite does not take abs of it
+    wrapped_square: bool = False
 
     @property
     def size(self) -> int:

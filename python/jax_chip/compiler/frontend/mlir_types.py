@@ -118,7 +118,7 @@ def read_complex_constant(op: ir.Operation, t: TensorType) -> tuple[np.ndarray, 
     m = re.search(r"stablehlo\.constant (dense<.*>) : tensor<([0-9x]*)complex<f32>>", text, re.S)
     if m is None:
         raise UnsupportedError(f"complex constant {t.mlir_str()} cannot be read")
-    value, dims = m.group(1), m.group(2)
+    value = m.group(1)
     splat = re.fullmatch(r"dense<\([^()]*\)>", value) is not None
     shape = () if splat else t.shape
     tc = "tensor<" + "".join(f"{d}x" for d in shape) + "complex<f32>>"

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from jax_chip.compiler.ir import dtypes, ew_semantics
@@ -160,7 +161,7 @@ def _probe_values(dtype: str) -> list[float]:
         return [float("-inf"), -2.5, -0.0, 0.0, 1.5, float("inf"), float("nan"), -float("nan")]
     if dtype == "pred":
         return [0, 1]
-    ii = np.iinfo(info.numpy)
+    ii = ml_dtypes.iinfo(info.numpy)   # numpy's iinfo does not know int4
     return sorted({int(ii.min), -1 if ii.min < 0 else 0, 0, 1, 2, int(ii.max) - 1, int(ii.max)})
 
 
