@@ -50,7 +50,7 @@ def _alias_row(a: ModuleAlias) -> str:
 def render() -> str:
     lines = [f"Generated from the `Patch` declarations by `tools/gen_sglang_doc.py`; "
              f"{len(PATCHES)} patches and {len(ALIASES)} module alias of `sgl_jax` (module paths "
-             "below are relative to it)."]
+             "below are relative to it, except those of `jax`)."]
     for category in Category:
         patches = [p for p in PATCHES.values() if p.category is category]
         src = _source_file(patches)

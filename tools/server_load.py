@@ -27,16 +27,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Tuple
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import sgl_server  # noqa: E402
 import soak  # noqa: E402
-from sgl_server import Server, greedy  # noqa: E402
+from sgl_server import Reply, Server, greedy  # noqa: E402
 
 Log = Callable[[str], None]
 
@@ -155,12 +157,21 @@ def malformed(srv: Server, log: Log = print) -> Dict[str, Any]:
             "served_after": answered(srv.generate(probe), probe)}
 
 
+def arm_fault(fault_file: pathlib.Path, executable: str = "run_model") -> None:
+    """The next execution of `executable` fails on the chip (CHIP_FAULT_INJECT_FILE). Written
+    under another name and renamed: the chip reads the file at every execution, and a file it
+    found empty (created, not yet written) would fail whichever execution came first."""
+    tmp = fault_file.with_name(fault_file.name + ".tmp")
+    tmp.write_text(executable)
+    os.replace(tmp, fault_file)
+
+
 def chip_fault(srv: Server, fault_file: pathlib.Path, clients: int, requests: int,
                log: Log = print) -> Dict[str, Any]:
     """srv was started with CHIP_FAULT_INJECT_FILE=fault_file."""
     probe = greedy([5, 6, 7, 8, 9], 8)
     before = srv.generate(probe)
-    fault_file.write_text("run_model")        # the next model step fails on the chip
+    arm_fault(fault_file)                     # the next model step fails on the chip
     failed = srv.generate(probe)
     after = srv.generate(probe)
     reason = failed[1]["meta_info"]["finish_reason"] if failed[0] == 200 else {}
@@ -169,10 +180,19 @@ def chip_fault(srv: Server, fault_file: pathlib.Path, clients: int, requests: in
     payloads = prompts(requests, sgl_server.vocab_size(srv.model), seed=3)
     for p in payloads:
         p["sampling_params"]["max_new_tokens"] = 16
-    timer = threading.Timer(1.0, lambda: fault_file.write_text("run_model"))
-    timer.start()
-    replies = srv.generate_many(payloads, clients)
-    timer.join()
+    # the fault is armed when the first of them is answered: the clients (fewer than the
+    # requests) still have requests in flight, so the next model step runs some of them
+    armed = threading.Lock()
+
+    def send(payload: Dict[str, Any]) -> Reply:
+        reply = srv.generate(payload)
+        if armed.acquire(blocking=False):
+            arm_fault(fault_file)
+        return reply
+
+    assert clients < requests, "the fault must hit a step while requests are in flight"
+    with ThreadPoolExecutor(clients) as pool:
+        replies = list(pool.map(send, payloads))
     aborted = [r for r in replies if r[0] == 200
                and r[1]["meta_info"]["finish_reason"]["type"] == "abort"]
     ok = sum(answered(r, p) for r, p in zip(replies, payloads))

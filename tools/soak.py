@@ -17,11 +17,11 @@ Sampled outputs are checked against JAX's cpu backend replaying the same steps.
 
 `serve`: sglang-jax's launch_server on the chip (tools/sgl_server.py, the tiny Qwen3 test model)
 serves `--requests` greedy requests from `--clients` concurrent clients; every request must be
-answered; the scheduler's chip bytes_in_use (get_server_info) must stay flat after warm-up, and
-the RSS of the scheduler and the HTTP server too as long as no new program is compiled (the server
-runs with JAX_LOG_COMPILES=1: the soak counts compilations). One client cycling through the
-prompts compiles nothing after the warm-up; concurrent clients make new batch shapes, and
-sglang-jax compiles a program for each (docs/reliability.md).
+answered; the scheduler's chip bytes_in_use (get_server_info) and the RSS of the scheduler and
+the HTTP server must stay flat after warm-up. The server runs with JAX_LOG_COMPILES=1 and the soak
+counts the programs compiled after the warm-up: each one costs the scheduler host memory, and
+with the jax_chip.sglang performance patches the scheduler's shapes no longer follow the batch
+composition of concurrent clients (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -346,9 +346,9 @@ BATCH_BYTES_SLACK = 64 << 10
 
 
 def check_serve(r: Dict[str, Any]) -> List[str]:
-    """What is wrong with a serving soak's figures. RSS must be flat when no program was compiled
-    after the warm-up (sglang-jax compiles a program per new batch shape, and concurrent clients
-    keep making new batch compositions; tools/soak.py reports how many)."""
+    """What is wrong with a serving soak's figures: a request not answered with its tokens, the
+    server gone, the chip's bytes_in_use or either process's RSS not flat after the warm-up
+    (programs compiled after it are reported, not excused: their memory counts)."""
     bad = []
     if r["served"] != r["requests"] or r["errors"]:
         bad.append(f"served {r['served']} of {r['requests']}; errors: {r['first_errors']}")
@@ -358,11 +358,10 @@ def check_serve(r: Dict[str, Any]) -> List[str]:
     if hi - lo > BATCH_BYTES_SLACK or abs(hi - r["bytes_in_use_after_warmup"]) > BATCH_BYTES_SLACK:
         bad.append(f"chip bytes_in_use moved after warm-up: {r['bytes_in_use_after_warmup']} -> "
                    f"{r['bytes_in_use_min_max']}")
-    if r["compiles_after_warmup"] == 0:
-        for proc in ("scheduler", "server"):
-            if r[f"{proc}_rss_growth"] > RSS_TOLERANCE:
-                bad.append(f"{proc} RSS grew {100 * r[f'{proc}_rss_growth']:.1f}% after warm-up "
-                           "with no new program compiled")
+    for proc in ("scheduler", "server"):
+        if r[f"{proc}_rss_growth"] > RSS_TOLERANCE:
+            bad.append(f"{proc} RSS grew {100 * r[f'{proc}_rss_growth']:.1f}% after warm-up "
+                       f"({r['compiles_after_warmup']} programs compiled after it)")
     return bad
 
 

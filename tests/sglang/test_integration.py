@@ -6,10 +6,13 @@ Runs in the project venv, which has sglang-jax 0.0.1.post1 (conftest.py); JAX on
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import pathlib
 import pickle
 import sys
+from typing import Any, Dict, Iterator, List
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "python"))
@@ -163,16 +166,44 @@ def test_logits_are_one_jitted_matmul_equal_to_the_eager_one(dtype) -> None:
     np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(want, np.float32))
 
 
-def test_req_to_token_writes_are_in_place_and_equal_to_the_eager_ones() -> None:
-    """req_to_token_{write,free}_in_place: the same table as sglang-jax's eager .at[].set writes and
-    frees, for the three forms the scheduler uses, with the old table donated (updated in place,
-    not copied)."""
+@contextlib.contextmanager
+def programs_compiled() -> Iterator[List[str]]:
+    """The names of the programs jax compiles inside the block (its JAX_LOG_COMPILES log)."""
+    names: List[str] = []
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            msg = record.getMessage()
+            if msg.startswith("Compiling "):
+                names.append(msg.split()[1])
+
+    handler = Handler(logging.WARNING)
+    log = logging.getLogger("jax._src.interpreters.pxla")
+    log.addHandler(handler)
+    try:
+        with jax.log_compiles(True):
+            yield names
+    finally:
+        log.removeHandler(handler)
+
+
+def test_req_to_token_table_is_on_the_host_and_equal_to_the_eager_one() -> None:
+    """req_to_token_on_host and its write, free, read and clear patches: the same table as
+    sglang-jax's eager device writes and frees, for the three forms the scheduler uses, with no
+    program compiled; what is read (slots, rows, last slots) is a copy, as the jax array's was,
+    that later writes and frees leave alone."""
     from jax.sharding import Mesh
+    from sgl_jax.srt.managers import schedule_batch
     from sgl_jax.srt.mem_cache.memory_pool import ReqToTokenPool
 
+    from jax_chip.sglang.patches.performance import HostTable
+
     mesh = Mesh(np.array(jax.devices("cpu")[:1]), ("tensor",))
-    patched = ReqToTokenPool(size=6, max_context_len=40, mesh=mesh)
-    eager = ReqToTokenPool(size=6, max_context_len=40, mesh=mesh)
+    host = ReqToTokenPool(size=6, max_context_len=40, mesh=mesh)
+    eager = object.__new__(ReqToTokenPool)
+    ReqToTokenPool.__init__.__wrapped__(eager, size=6, max_context_len=40, mesh=mesh)
+    assert isinstance(host.req_to_token, HostTable)
+    assert isinstance(eager.req_to_token, jax.Array)
     write, free = ReqToTokenPool.write.__wrapped__, ReqToTokenPool.free.__wrapped__
     rng = np.random.default_rng(11)
     ops = []
@@ -185,15 +216,222 @@ def test_req_to_token_writes_are_in_place_and_equal_to_the_eager_ones() -> None:
     ops.append(("points", (rows, jnp.asarray(rng.integers(0, 40, 4).astype(np.int32))),
                 jnp.asarray(rng.integers(1, 9999, 4), jnp.int32)))
     ops += [("free", 2, None), ("free", [0, 5], None)]
-    for kind, idx, vals in ops:
-        before = patched.req_to_token
-        if kind == "free":
-            patched.free(idx)
-            free(eager, idx)
-        else:
-            patched.write(idx, vals)
-            write(eager, idx, vals)
-        np.testing.assert_array_equal(patched.req_to_token, eager.req_to_token, err_msg=kind)
-        assert before.is_deleted() or (kind == "range" and idx[1].start == idx[1].stop)
-    assert patched.free_slots == eager.free_slots
+    snapshots = []
+    with programs_compiled() as names:
+        kept = [(r, host.read(r, 30), host.req_to_token[r, :30]) for r in range(6)]
+        for kind, idx, vals in ops:
+            host.free(idx) if kind == "free" else host.write(idx, vals)
+            snapshots.append(np.array(host.req_to_token))
+        pools, prefix = np.array([1, 3, 4], np.int32), np.array([0, 7, 30], np.int32)
+        last = schedule_batch.get_last_loc(host.req_to_token, pools, prefix)
+    assert names == [], names
+    for (kind, idx, vals), snapshot in zip(ops, snapshots):
+        free(eager, idx) if kind == "free" else write(eager, idx, vals)
+        np.testing.assert_array_equal(snapshot, eager.req_to_token, err_msg=kind)
+    np.testing.assert_array_equal(last, schedule_batch.get_last_loc_jax.__wrapped__(
+        eager.req_to_token, jnp.asarray(pools), jnp.asarray(prefix)))
+    assert host.free_slots == eager.free_slots
+    for r, slots, row in kept:       # read before the writes: unchanged by them
+        assert isinstance(slots, jax.Array) and not np.any(np.asarray(slots))
+        assert not np.any(row)
+    got = host.read(3, 40)
+    np.testing.assert_array_equal(got, ReqToTokenPool.read.__wrapped__(eager, 3, 40))
+    host.req_to_token[1] = 7                  # item assignment writes the table itself
+    host.req_to_token[2, 3:5] = 9
+    assert host.req_to_token[1].tolist() == [7] * 40
+    assert host.req_to_token[2, 3:5].tolist() == [9, 9]
+    host.clear()
+    assert isinstance(host.req_to_token, HostTable) and not host.req_to_token.any()
 
+
+class _Req:
+    def __init__(self, done: bool) -> None:
+        self.done = done
+        self.stream = self.return_logprob = False
+
+    def finished(self) -> bool:
+        return self.done
+
+
+def _fake_batch(rng: np.random.Generator, n: int, mesh: Any) -> Any:
+    """What ScheduleBatch.merge_batch / filter_batch read of a batch of n requests: device
+    index arrays, as the scheduler makes them."""
+    from types import SimpleNamespace
+
+    from sgl_jax.srt.sampling.sampling_batch_info import SamplingBatchInfo
+
+    dev = jax.devices("cpu")[0]
+    put = lambda a: jax.device_put(a, dev)  # noqa: E731
+    sampling = SamplingBatchInfo(
+        temperatures=put(rng.random((n, 1), np.float32)), top_ps=put(rng.random(n, np.float32)),
+        top_ks=put(rng.integers(1, 50, n).astype(np.int32)),
+        min_ps=put(rng.random(n, np.float32)), is_all_greedy=bool(rng.integers(2)))
+    return SimpleNamespace(
+        reqs=[_Req(bool(rng.integers(2))) for _ in range(n)], mesh=mesh,
+        req_pool_indices=put(rng.permutation(64)[:n].astype(np.int32)),
+        seq_lens=put(rng.integers(1, 99, n).astype(np.int32)),
+        output_ids=put(rng.integers(0, 500, n).astype(np.int32)), out_cache_loc=None,
+        seq_lens_sum=0, return_logprob=False, has_stream=False, return_hidden_states=False,
+        top_logprobs_nums=None, token_ids_logprobs=None, sampling_info=sampling)
+
+
+def _batch_state(b: Any) -> Dict[str, Any]:
+    s = b.sampling_info
+    return {"reqs": list(b.reqs), "seq_lens_sum": int(b.seq_lens_sum),
+            **{k: np.asarray(getattr(b, k)).tolist()
+               for k in ("req_pool_indices", "seq_lens", "output_ids")},
+            **{k: np.asarray(getattr(s, k)).tolist()
+               for k in ("temperatures", "top_ps", "top_ks", "min_ps")},
+            "greedy": s.is_all_greedy}
+
+
+def test_batch_merge_and_filter_run_on_the_host() -> None:
+    """batch_merge_on_host, sampling_merge_on_host, batch_filter_on_host: merging batches of
+    every pair of sizes and dropping their finished requests give what sglang-jax's jnp versions
+    give, and compile no program (sglang-jax's compiled one per pair of sizes)."""
+    import copy
+
+    from jax.sharding import Mesh
+    from sgl_jax.srt.managers.schedule_batch import ScheduleBatch
+    from sgl_jax.srt.sampling.sampling_batch_info import SamplingBatchInfo
+
+    mesh = Mesh(np.array(jax.devices("cpu")[:1]), ("data",))
+    merge, filt = ScheduleBatch.merge_batch, ScheduleBatch.filter_batch
+    up_merge, up_filter = merge.__wrapped__, filt.__wrapped__
+    up_sampling_merge = SamplingBatchInfo.merge_batch.__wrapped__
+    rng = np.random.default_rng(7)
+    seen = 0
+    for a, b in [(1, 1), (1, 3), (4, 2), (5, 5), (7, 1), (2, 6)]:
+        x, y = _fake_batch(rng, a, mesh), _fake_batch(rng, b, mesh)
+        x.seq_lens_sum, y.seq_lens_sum = int(np.sum(x.seq_lens)), int(np.sum(y.seq_lens))
+        ux, uy = copy.copy(x), copy.copy(y)
+        ux.sampling_info, uy.sampling_info = copy.copy(x.sampling_info), y.sampling_info
+        ux.reqs = list(x.reqs)
+        with programs_compiled() as names:
+            merge(x, y)
+            filt(x)
+        # upstream's, with its own sampling merge (the class now holds the patched one)
+        up_sampling_merge(ux.sampling_info, uy.sampling_info, mesh)
+        ux.sampling_info.merge_batch = lambda *args: None
+        up_merge(ux, uy)
+        del ux.sampling_info.merge_batch
+        up_filter(ux)
+        assert _batch_state(x) == _batch_state(ux), (a, b)
+        assert names == [], (a, b, names)
+        seen += len(x.reqs)
+    assert seen > 0
+
+
+def test_uploads_of_host_arrays_compile_no_program() -> None:
+    """uploads_without_programs: jnp.array of host data already in its dtype gives the same
+    arrays as jax's convert_element_type program (values, dtype, device, weak type, a
+    copy of the input) without compiling one per shape; conversions, traced values and explicit
+    shardings take jax's own path."""
+    rng = np.random.default_rng(13)
+    cpu = jax.devices("cpu")[0]
+    with programs_compiled() as names:
+        for n in range(1, 40):
+            ids = rng.integers(0, 500, n).tolist()
+            got = jnp.array(ids, dtype=jnp.int32)
+            host = rng.standard_normal(n).astype(np.float32)
+            got_f = jnp.array(host)
+            host[0] = np.float32(1e9)      # jnp.array copies: the input may change afterwards
+            assert got.dtype == jnp.int32 and got.tolist() == ids and not got.weak_type
+            assert got_f.dtype == jnp.float32 and np.asarray(got_f)[0] != np.float32(1e9)
+            assert got.devices() == {cpu} and got_f.devices() == {cpu}
+    assert names.count("convert_element_type") == 0, names
+    original = jax._src.lax.lax._convert_element_type.__wrapped__
+    x = np.arange(6, dtype=np.int32)
+    np.testing.assert_array_equal(jnp.array(x), original(x, jnp.int32))
+    # a real conversion is jax's program, as before
+    f = jnp.array(np.array([1.5, -2.5]), dtype=jnp.int32)
+    np.testing.assert_array_equal(f, original(np.array([1.5, -2.5]), jnp.int32))
+    # under a trace the upload stays a traced op of the program
+    text = jax.jit(lambda y: y + jnp.array(np.arange(3, dtype=np.int32))).lower(
+        np.zeros(3, np.int32)).as_text()
+    assert "stablehlo.add" in text
+
+
+def test_decode_step_bookkeeping_runs_on_the_host() -> None:
+    """batch_decode_on_host: prepare_for_decode gives what sglang-jax's gives (lengths, the new
+    tokens' slots, the slot table) for batches of every size, page sizes 1 and 16, and compiles
+    no program (sglang-jax's compiled two per batch size)."""
+    import copy
+    from types import SimpleNamespace
+
+    from jax.sharding import Mesh
+    from sgl_jax.srt.managers.schedule_batch import ScheduleBatch
+    from sgl_jax.srt.mem_cache.memory_pool import ReqToTokenPool
+
+    mesh = Mesh(np.array(jax.devices("cpu")[:1]), ("tensor",))
+    upstream = ScheduleBatch.prepare_for_decode.__wrapped__
+    rng = np.random.default_rng(17)
+    for page in (1, 16):
+        for bs in (1, 3, 6):
+            pool = ReqToTokenPool(size=8, max_context_len=64, mesh=mesh)
+            rows = rng.permutation(8)[:bs].astype(np.int32)
+            lens = rng.integers(2, 60, bs).astype(np.int32)
+            for r, n in zip(rows, lens):
+                pool.write((int(r), slice(0, int(n))), rng.integers(0, 4000, n).astype(np.int32))
+            slots = rng.integers(0, 4000, bs).astype(np.int32)
+            batch = SimpleNamespace(
+                reqs=[None] * bs, output_ids=jnp.asarray(rng.integers(0, 500, bs), jnp.int32),
+                seq_lens=jnp.asarray(lens), seq_lens_sum=int(lens.sum()),
+                req_pool_indices=jnp.asarray(rows), req_to_token_pool=pool,
+                token_to_kv_pool_allocator=SimpleNamespace(page_size=page),
+                alloc_token_slots=lambda n, s=slots: jnp.asarray(s[:n]),
+                alloc_paged_token_slots_decode=lambda lens_, last, s=slots: jnp.asarray(
+                    (s + np.asarray(last) + np.asarray(lens_)).astype(np.int32)))
+            theirs = copy.copy(batch)
+            theirs.req_to_token_pool = copy.copy(pool)
+            theirs.req_to_token_pool.req_to_token = np.array(pool.req_to_token).view(
+                type(pool.req_to_token))
+            with programs_compiled() as names:
+                ScheduleBatch.prepare_for_decode(batch)
+            upstream(theirs)
+            assert names == [], (page, bs, names)
+            for key in ("input_ids", "seq_lens", "out_cache_loc"):
+                np.testing.assert_array_equal(getattr(batch, key), getattr(theirs, key))
+            assert batch.seq_lens_sum == theirs.seq_lens_sum
+            np.testing.assert_array_equal(pool.req_to_token, theirs.req_to_token_pool.req_to_token)
+
+
+def test_greedy_tokens_are_the_padded_rows_argmax_taken_on_the_host() -> None:
+    """greedy_tokens_on_host: a greedy batch's next tokens are the argmax of its rows, one
+    program per power of two of batch sizes; its logits read back as the batch's rows (as
+    upstream's truncated output); sampling or logprob batches go to upstream's path."""
+    from types import SimpleNamespace
+
+    from sgl_jax.srt.layers.logits_processor import LogitsProcessorOutput
+    from sgl_jax.srt.model_executor.forward_batch_info import ForwardMode
+
+    rng = np.random.default_rng(23)
+    padded = jnp.asarray(rng.standard_normal((16, 50)).astype(np.float32))
+    runner = SimpleNamespace(
+        token_to_kv_pool=None, attn_backend=None,
+        forward=lambda fb, logits_metadata: (LogitsProcessorOutput(next_token_logits=padded), 0))
+    upstream_calls = []
+    forward = integration.PATCHES["greedy_tokens_on_host"].make(
+        lambda *args: upstream_calls.append(args) or "upstream")
+    worker = SimpleNamespace(model_runner=runner, mesh=None)
+
+    def batch(k: int, greedy: bool = True, logprob: bool = False) -> Any:
+        return SimpleNamespace(
+            forward_mode=ForwardMode.DECODE, seq_lens=np.ones(16, np.int32), input_ids=None,
+            out_cache_loc=None, positions=None, extend_start_loc=None, req_pool_indices=None,
+            cache_loc=None, extend_prefix_lens=None, extend_seq_lens=None, real_bs=k,
+            return_logprob=logprob, top_logprobs_nums=None, token_ids_logprobs=None,
+            extend_logprob_start_lens=None, extend_input_logprob_token_ids=None,
+            capture_hidden_mode=None, sampling_info=SimpleNamespace(is_all_greedy=greedy))
+
+    for k in (1, 2, 4, 8, 16):     # a program per power of two
+        forward(worker, batch(k))
+    want = np.argmax(np.asarray(padded), axis=-1)
+    with programs_compiled() as names:
+        for k in (3, 7, 16, 2, 11, 5):
+            out, ids, _ = forward(worker, batch(k))
+            assert isinstance(ids, np.ndarray) and ids.tolist() == want[:k].tolist()
+    assert names == [], names
+    np.testing.assert_array_equal(out.next_token_logits, np.asarray(padded)[:5])
+    assert forward(worker, batch(4, greedy=False)) == "upstream"
+    assert forward(worker, batch(4, logprob=True)) == "upstream" and len(upstream_calls) == 2

@@ -85,12 +85,12 @@ def test_concurrent_clients_get_what_each_request_gets_alone(server, payloads, a
 
 def test_serving_soak_short_budget(server):
     """tools/soak.py serve at 64 requests, one client cycling through 8 prompts: all answered;
-    after the warm-up (three passes) the chip's bytes_in_use stays put (give or take the last
-    batch's arrays) and the scheduler's and HTTP server's RSS stay within 5%."""
+    after the warm-up (three passes) no program is compiled (the scheduler's bookkeeping runs on
+    the host: jax_chip.sglang's performance patches), the chip's bytes_in_use stays put (give or
+    take the last batch's arrays) and the scheduler's and HTTP server's RSS stay within 5%."""
     r = soak.serve_soak(server, requests=64, clients=1, n_prompts=8, **QUIET)
     assert r["compiles_during_warmup"] > 0, "JAX_LOG_COMPILES output not found in the server log"
-    # (a few programs may still be compiled after the warm-up, e.g. when the radix cache evicts a
-    # prompt and it is prefilled at another length: the RSS bounds below hold regardless)
+    assert r["compiles_after_warmup"] == 0, r
     assert soak.check_serve(r) == [], r
     assert r["served"] == 64
     for proc in ("scheduler", "server"):
