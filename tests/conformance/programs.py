@@ -58,8 +58,9 @@ def _with_output(s: Step, x: Spec) -> Step | None:
     args += [jax.ShapeDtypeStruct(e.shape, e.dtype) for e in s.extras]
     try:
         out = jax.eval_shape(s.fn, *args)
-    except (TypeError, ValueError, IndexError):
-        return None          # the drawn parameters do not fit this operand in jax either
+    except Exception:   # noqa: BLE001 - TypeError, ValueError, NotImplementedError (signbit of
+        # fp8), OverflowError (jnp.max of int4: its init value): the op does not apply in jax
+        return None
     if not isinstance(out, jax.ShapeDtypeStruct) or np.dtype(out.dtype) not in ALL:
         return None
     return dataclasses.replace(s, out=Spec(tuple(out.shape), np.dtype(out.dtype), s.same_bits,
