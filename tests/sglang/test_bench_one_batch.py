@@ -109,8 +109,15 @@ def test_latency_report_jsonl_and_modeled_times(model_dirs, tmp_path) -> None:  
     assert executions["jit_run_model"] == output_len, executions     # 1 prefill + 3 decodes
     kernels = Counter(e.name.split(".")[0] for e in events if e.line == "kernels")
     assert kernels["radix_attention_extend"] > 0 and kernels["paged_attention_decode"] > 0, kernels
-    traced_s = sum(e.duration_ps for e in events if e.line in ("executions", "transfers")) * 1e-12
-    assert traced_s == pytest.approx(row["total_modeled_time"], rel=1e-6, abs=1e-9)
+    # The chip runs executions one after another, and a host transfer issued while an execution
+    # runs overlaps it (whether one does depends on the host's timing), so the modeled clock
+    # advanced by the executions' time plus at most the transfers'.
+    execs_s = sum(e.duration_ps for e in events if e.line == "executions") * 1e-12
+    xfers_s = sum(e.duration_ps for e in events if e.line == "transfers") * 1e-12
+    total = row["total_modeled_time"]
+    assert execs_s <= total * (1 + 1e-6) + 1e-9, (execs_s, xfers_s, total)
+    assert total <= (execs_s + xfers_s) * (1 + 1e-6) + 1e-9, (execs_s, xfers_s, total)
+    assert xfers_s < 0.2 * execs_s, (execs_s, xfers_s)
 
 
 def _printed_ids(text: str, name: str) -> List:
