@@ -87,10 +87,14 @@ def test_bench_serving_against_a_chip_server(model_dirs, tmp_path) -> None:  # n
     assert _report_value(out, "Total generated tokens") == prompts * output_len
     duration = _report_value(out, "Benchmark duration (s)")
     assert duration > 0
-    assert _report_value(out, "Output token throughput (tok/s)") == pytest.approx(
-        prompts * output_len / duration, rel=0.01, abs=0.01)
+    # the report prints the duration with 2 decimals (+-0.005 s: ~2% of a 0.28 s run) and the
+    # throughput with 2: it is tokens / duration for a duration within that rounding
+    throughput = _report_value(out, "Output token throughput (tok/s)")
+    tokens = prompts * output_len
+    low, high = duration - 0.005, duration + 0.005
+    assert tokens / high - 0.005 <= throughput <= tokens / max(low, 1e-9) + 0.005
     ttft, e2e = _report_value(out, "Mean TTFT (ms)"), _report_value(out, "Mean E2E Latency (ms)")
-    assert 0 < ttft <= e2e <= duration * 1000 * 1.01
+    assert 0 < ttft <= e2e <= high * 1000
 
     row = json.loads(result.read_text().splitlines()[-1])
     assert row["completed"] == prompts
@@ -115,8 +119,11 @@ def test_bench_one_batch_server_on_chip(model_dirs, tmp_path) -> None:  # noqa: 
     assert _report_value(out, "batch size") == batch
     assert _report_value(out, "input_len") == input_len
     latency, ttft = _report_value(out, "latency"), _report_value(out, "ttft")
-    assert 0 < ttft < latency
-    assert _report_value(out, "input throughput") == pytest.approx(batch * input_len / ttft, rel=0.05)
+    assert 0 <= ttft <= latency     # printed with 2 decimals (s): a fast prefill can print 0.00
+    # the input throughput is tokens / ttft for a ttft within the printed rounding (+-0.005 s)
+    thr, tokens = _report_value(out, "input throughput"), batch * input_len
+    assert tokens / (ttft + 0.005) - 0.005 <= thr
+    assert ttft < 0.006 or thr <= tokens / (ttft - 0.005) + 0.005
     # The markdown report's row for the batch.
     table: List[str] = [line for line in out.splitlines() if line.startswith(f"| {batch} |")]
     assert table, out[-3000:]
